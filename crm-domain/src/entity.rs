@@ -1,0 +1,248 @@
+//! Entity descriptions and the generic record every store keeps.
+//!
+//! A store never knows a `Customer`; it knows an [`EntityDesc`] (kind name and declared
+//! fields with their types and uses) and [`Record`]s of it. Domain types map onto records
+//! through serde, so adding an entity means declaring it once, not writing adapter code.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::DomainError;
+use crate::ids::RecordId;
+pub use crate::value::FieldType;
+use crate::value::Value;
+
+/// The prefix that names a custom field in queries: `custom.<name>`.
+pub const CUSTOM_PREFIX: &str = "custom.";
+
+/// A field label in both languages the product speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    /// English label.
+    pub en: String,
+    /// Simplified Chinese label.
+    pub zh: String,
+}
+
+/// One declared field of an entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDesc {
+    /// Column name: lowercase ASCII letters, digits and `_`, starting with a letter.
+    pub name: String,
+    /// The value type; stores keep it in a native column of that type.
+    pub ty: FieldType,
+    /// Stores keep a lookup index on it (equality, `in`, prefix and range filters).
+    pub indexed: bool,
+    /// Lists may be sorted by it.
+    pub sortable: bool,
+    /// Holds folded search text that fuzzy filters match by substring.
+    pub searchable: bool,
+    /// Label shown by forms and matched by imports.
+    pub label: Label,
+}
+
+impl FieldDesc {
+    /// A plain field of `ty` with English and Chinese labels.
+    pub fn new(name: &str, ty: FieldType, en: &str, zh: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ty,
+            indexed: false,
+            sortable: false,
+            searchable: false,
+            label: Label { en: en.to_owned(), zh: zh.to_owned() },
+        }
+    }
+
+    /// Marks the field as indexed.
+    pub fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
+    }
+
+    /// Marks the field as sortable.
+    pub fn sortable(mut self) -> Self {
+        self.sortable = true;
+        self
+    }
+
+    /// Marks the field as fuzzy-searchable folded text.
+    pub fn searchable(mut self) -> Self {
+        self.searchable = true;
+        self
+    }
+}
+
+/// What a store needs to know of an entity kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityDesc {
+    /// Kind name, used as table and key prefix: lowercase ASCII letters, digits and `_`.
+    pub kind: String,
+    /// Declared fields in column order. `id` and `version` are implicit.
+    pub fields: Vec<FieldDesc>,
+}
+
+impl EntityDesc {
+    /// Builds a description, checking that every name is a safe identifier and unique.
+    pub fn new(kind: &str, fields: Vec<FieldDesc>) -> Result<Self, DomainError> {
+        check_identifier("kind", kind)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for field in &fields {
+            check_identifier("field", &field.name)?;
+            if matches!(field.name.as_str(), "id" | "version" | "custom" | "tenant_id") {
+                return Err(DomainError::invalid("field", format!("{} is reserved", field.name)));
+            }
+            if !seen.insert(field.name.as_str()) {
+                return Err(DomainError::invalid(
+                    "field",
+                    format!("{} is declared twice", field.name),
+                ));
+            }
+            if field.searchable && field.ty != FieldType::Text {
+                return Err(DomainError::invalid(
+                    "field",
+                    format!("{} is searchable but not text", field.name),
+                ));
+            }
+        }
+        Ok(Self { kind: kind.to_owned(), fields })
+    }
+
+    /// The declared field called `name`.
+    pub fn field(&self, name: &str) -> Option<&FieldDesc> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+fn check_identifier(what: &str, name: &str) -> Result<(), DomainError> {
+    let mut bytes = name.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if first_ok && rest_ok && name.len() <= 48 {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(what, format!("{name:?} is not a lowercase identifier")))
+    }
+}
+
+/// A stored record: id, optimistic version, declared fields and custom fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The id, unique within tenant and kind.
+    pub id: RecordId,
+    /// Incremented by every committed update; `0` for a record not yet stored.
+    pub version: u64,
+    /// Declared fields by name. A missing field reads as `Null`.
+    pub fields: BTreeMap<String, Value>,
+    /// Custom fields an administrator added at run time, by name.
+    pub custom: BTreeMap<String, Value>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Record {
+    /// An empty record with `id`, not yet stored.
+    pub fn new(id: RecordId) -> Self {
+        Self { id, version: 0, fields: BTreeMap::new(), custom: BTreeMap::new() }
+    }
+
+    /// The value of a declared field, or of a custom field named `custom.<name>`.
+    pub fn get(&self, field: &str) -> &Value {
+        if let Some(name) = field.strip_prefix(CUSTOM_PREFIX) {
+            return self.custom.get(name).unwrap_or(&NULL);
+        }
+        self.fields.get(field).unwrap_or(&NULL)
+    }
+
+    /// Sets a declared field.
+    pub fn set(&mut self, field: &str, value: impl Into<Value>) {
+        self.fields.insert(field.to_owned(), value.into());
+    }
+
+    /// Checks that every value fits its declared type and no undeclared field is present.
+    pub fn check(&self, desc: &EntityDesc) -> Result<(), DomainError> {
+        for (name, value) in &self.fields {
+            let Some(field) = desc.field(name) else {
+                return Err(DomainError::invalid(name, format!("not a field of {}", desc.kind)));
+            };
+            if let Some(ty) = value.field_type() {
+                if ty != field.ty {
+                    return Err(DomainError::invalid(
+                        name,
+                        format!("expected {:?}, got {:?}", field.ty, ty),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A domain type that is kept as records of one entity kind.
+///
+/// The type serialises to a JSON object whose keys are `id`, `version`, optionally `custom`
+/// (a map of [`Value`]s) and exactly the declared fields.
+pub trait Entity: Serialize + DeserializeOwned {
+    /// The description of the kind.
+    fn desc() -> &'static EntityDesc;
+
+    /// The record id.
+    fn id(&self) -> RecordId;
+
+    /// Maps the value onto a record.
+    fn to_record(&self) -> Result<Record, DomainError> {
+        let desc = Self::desc();
+        let json = serde_json::to_value(self)
+            .map_err(|e| DomainError::invalid(&desc.kind, e.to_string()))?;
+        let serde_json::Value::Object(mut object) = json else {
+            return Err(DomainError::invalid(&desc.kind, "does not serialise to an object"));
+        };
+        let id = object.remove("id").and_then(|v| v.as_u64()).map(RecordId).unwrap_or_default();
+        let version = object.remove("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let custom = match object.remove("custom") {
+            None | Some(serde_json::Value::Null) => BTreeMap::new(),
+            Some(custom) => serde_json::from_value(custom)
+                .map_err(|e| DomainError::invalid("custom", e.to_string()))?,
+        };
+        let mut record = Record { id, version, fields: BTreeMap::new(), custom };
+        for (name, json) in object {
+            let Some(field) = desc.field(&name) else {
+                return Err(DomainError::invalid(&name, format!("not a field of {}", desc.kind)));
+            };
+            let value = Value::from_json(field.ty, &json).ok_or_else(|| {
+                DomainError::invalid(&name, format!("{json} is not a {:?}", field.ty))
+            })?;
+            if !value.is_null() {
+                record.fields.insert(name, value);
+            }
+        }
+        Ok(record)
+    }
+
+    /// Maps a stored record back onto the type.
+    fn from_record(record: &Record) -> Result<Self, DomainError> {
+        let desc = Self::desc();
+        let mut object = serde_json::Map::new();
+        object.insert("id".into(), record.id.0.into());
+        object.insert("version".into(), record.version.into());
+        let custom = serde_json::to_value(&record.custom).map_err(|e| DomainError::Malformed {
+            kind: desc.kind.clone(),
+            id: record.id,
+            reason: e.to_string(),
+        })?;
+        object.insert("custom".into(), custom);
+        for field in &desc.fields {
+            object.insert(field.name.clone(), record.get(&field.name).to_json());
+        }
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
+            DomainError::Malformed { kind: desc.kind.clone(), id: record.id, reason: e.to_string() }
+        })
+    }
+}
+
+impl Default for RecordId {
+    fn default() -> Self {
+        RecordId(0)
+    }
+}

@@ -1,0 +1,299 @@
+//! Customers (客户), their contacts (联系人) and the contacts' relatives and friends (亲友).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use super::{email, max_chars, required};
+use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
+use crate::error::DomainError;
+use crate::ids::RecordId;
+use crate::text::search_text;
+use crate::value::Value;
+
+/// Whether a customer belongs to a salesperson or waits in the shared pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    /// Owned by a salesperson (私有).
+    #[default]
+    Private,
+    /// In the shared pool, free to claim (公海).
+    Pool,
+}
+
+impl CustomerStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerStatus::Private => "private",
+            CustomerStatus::Pool => "pool",
+        }
+    }
+}
+
+/// A customer company or person.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Record id.
+    pub id: RecordId,
+    /// Stored version, for optimistic locking.
+    #[serde(default)]
+    pub version: u64,
+    /// Customer number (客户编号), unique in the tenant.
+    pub code: String,
+    /// Full name.
+    pub name: String,
+    /// Short name.
+    #[serde(default)]
+    pub short_name: String,
+    /// Category code from the settings list.
+    #[serde(default)]
+    pub category: String,
+    /// Source code from the settings list.
+    #[serde(default)]
+    pub source: String,
+    /// Industry.
+    #[serde(default)]
+    pub industry: String,
+    /// Grade (A, B, C…).
+    #[serde(default)]
+    pub grade: String,
+    /// Postal address.
+    #[serde(default)]
+    pub address: String,
+    /// City.
+    #[serde(default)]
+    pub city: String,
+    /// Country or region.
+    #[serde(default)]
+    pub country: String,
+    /// Main phone, kept as typed (leading zeros and all).
+    #[serde(default)]
+    pub phone: String,
+    /// Main email.
+    #[serde(default)]
+    pub email: String,
+    /// Web site.
+    #[serde(default)]
+    pub website: String,
+    /// Owning user; `None` while in the pool.
+    #[serde(default)]
+    pub owner: Option<RecordId>,
+    /// Private or pool.
+    #[serde(default)]
+    pub status: CustomerStatus,
+    /// Parent customer, if any.
+    #[serde(default)]
+    pub parent: Option<RecordId>,
+    /// Free remarks.
+    #[serde(default)]
+    pub remarks: String,
+    /// Folded search text over names, phones, emails and contacts; kept by the service.
+    #[serde(default)]
+    pub search: String,
+    /// Created at (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed at (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// Custom fields an administrator added.
+    #[serde(default)]
+    pub custom: BTreeMap<String, Value>,
+}
+
+static CUSTOMER: LazyLock<EntityDesc> = LazyLock::new(|| {
+    EntityDesc::new(
+        "customer",
+        vec![
+            FieldDesc::new("code", T::Text, "Code", "客户编号").indexed().sortable(),
+            FieldDesc::new("name", T::Text, "Name", "客户名称").indexed().sortable(),
+            FieldDesc::new("short_name", T::Text, "Short name", "简称").sortable(),
+            FieldDesc::new("category", T::Text, "Category", "客户类别").indexed().sortable(),
+            FieldDesc::new("source", T::Text, "Source", "客户来源").indexed().sortable(),
+            FieldDesc::new("industry", T::Text, "Industry", "行业").indexed().sortable(),
+            FieldDesc::new("grade", T::Text, "Grade", "等级").indexed().sortable(),
+            FieldDesc::new("address", T::Text, "Address", "地址"),
+            FieldDesc::new("city", T::Text, "City", "城市").indexed().sortable(),
+            FieldDesc::new("country", T::Text, "Country", "国家/地区").indexed().sortable(),
+            FieldDesc::new("phone", T::Text, "Phone", "电话"),
+            FieldDesc::new("email", T::Text, "Email", "邮箱"),
+            FieldDesc::new("website", T::Text, "Website", "网址"),
+            FieldDesc::new("owner", T::Ref, "Owner", "负责人").indexed(),
+            FieldDesc::new("status", T::Text, "Status", "状态").indexed(),
+            FieldDesc::new("parent", T::Ref, "Parent", "上级客户").indexed(),
+            FieldDesc::new("remarks", T::Text, "Remarks", "备注"),
+            FieldDesc::new("search", T::Text, "Search text", "检索文本").searchable(),
+            FieldDesc::new("created_at", T::Timestamp, "Created", "创建时间").indexed().sortable(),
+            FieldDesc::new("updated_at", T::Timestamp, "Updated", "更新时间").sortable(),
+        ],
+    )
+    .expect("customer description is valid")
+});
+
+impl Entity for Customer {
+    fn desc() -> &'static EntityDesc {
+        &CUSTOMER
+    }
+    fn id(&self) -> RecordId {
+        self.id
+    }
+}
+
+impl Customer {
+    /// Checks the fields a person typed.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        required("name", &self.name)?;
+        max_chars("name", &self.name, 200)?;
+        max_chars("short_name", &self.short_name, 100)?;
+        max_chars("remarks", &self.remarks, 4000)?;
+        email("email", &self.email)?;
+        if self.parent == Some(self.id) && self.id != RecordId(0) {
+            return Err(DomainError::Cycle {
+                kind: "customer".into(),
+                child: self.id,
+                parent: self.id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Recomputes the folded search text from the customer and its contacts.
+    pub fn refresh_search(&mut self, contacts: &[Contact]) {
+        let mut parts: Vec<&str> =
+            vec![&self.name, &self.short_name, &self.code, &self.phone, &self.email];
+        for contact in contacts {
+            parts.extend([
+                contact.name.as_str(),
+                contact.mobile.as_str(),
+                contact.phone.as_str(),
+                contact.email.as_str(),
+            ]);
+        }
+        self.search = search_text(parts);
+    }
+}
+
+/// A person at a customer (联系人).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Record id.
+    pub id: RecordId,
+    /// Stored version.
+    #[serde(default)]
+    pub version: u64,
+    /// The customer the contact works for.
+    pub customer: RecordId,
+    /// Name.
+    pub name: String,
+    /// Job title.
+    #[serde(default)]
+    pub title: String,
+    /// Department.
+    #[serde(default)]
+    pub department: String,
+    /// Mobile phone.
+    #[serde(default)]
+    pub mobile: String,
+    /// Office phone.
+    #[serde(default)]
+    pub phone: String,
+    /// Email.
+    #[serde(default)]
+    pub email: String,
+    /// Birthday.
+    #[serde(default)]
+    pub birthday: Option<NaiveDate>,
+    /// Free remarks.
+    #[serde(default)]
+    pub remarks: String,
+}
+
+static CONTACT: LazyLock<EntityDesc> = LazyLock::new(|| {
+    EntityDesc::new(
+        "contact",
+        vec![
+            FieldDesc::new("customer", T::Ref, "Customer", "客户").indexed(),
+            FieldDesc::new("name", T::Text, "Contact name", "联系人").indexed().sortable(),
+            FieldDesc::new("title", T::Text, "Title", "职务"),
+            FieldDesc::new("department", T::Text, "Department", "部门"),
+            FieldDesc::new("mobile", T::Text, "Mobile", "手机"),
+            FieldDesc::new("phone", T::Text, "Contact phone", "联系人电话"),
+            FieldDesc::new("email", T::Text, "Contact email", "联系人邮箱"),
+            FieldDesc::new("birthday", T::Date, "Birthday", "生日").indexed().sortable(),
+            FieldDesc::new("remarks", T::Text, "Contact remarks", "联系人备注"),
+        ],
+    )
+    .expect("contact description is valid")
+});
+
+impl Entity for Contact {
+    fn desc() -> &'static EntityDesc {
+        &CONTACT
+    }
+    fn id(&self) -> RecordId {
+        self.id
+    }
+}
+
+impl Contact {
+    /// Checks the fields a person typed.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        required("contact.name", &self.name)?;
+        max_chars("contact.name", &self.name, 100)?;
+        email("contact.email", &self.email)
+    }
+}
+
+/// A relative or friend of a contact (亲友).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Relative {
+    /// Record id.
+    pub id: RecordId,
+    /// Stored version.
+    #[serde(default)]
+    pub version: u64,
+    /// The contact this person relates to.
+    pub contact: RecordId,
+    /// Relation (spouse, child, friend…).
+    pub relation: String,
+    /// Name.
+    pub name: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: String,
+    /// Birthday.
+    #[serde(default)]
+    pub birthday: Option<NaiveDate>,
+}
+
+static RELATIVE: LazyLock<EntityDesc> = LazyLock::new(|| {
+    EntityDesc::new(
+        "relative",
+        vec![
+            FieldDesc::new("contact", T::Ref, "Contact", "联系人").indexed(),
+            FieldDesc::new("relation", T::Text, "Relation", "关系"),
+            FieldDesc::new("name", T::Text, "Name", "姓名").sortable(),
+            FieldDesc::new("phone", T::Text, "Phone", "电话"),
+            FieldDesc::new("birthday", T::Date, "Birthday", "生日").indexed().sortable(),
+        ],
+    )
+    .expect("relative description is valid")
+});
+
+impl Entity for Relative {
+    fn desc() -> &'static EntityDesc {
+        &RELATIVE
+    }
+    fn id(&self) -> RecordId {
+        self.id
+    }
+}
+
+impl Relative {
+    /// Checks the fields a person typed.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        required("relative.name", &self.name)?;
+        required("relative.relation", &self.relation)
+    }
+}
