@@ -57,10 +57,10 @@ static AUDIT: LazyLock<EntityDesc> = LazyLock::new(|| {
     EntityDesc::new(
         "audit_entry",
         vec![
-            FieldDesc::new("entity", FieldType::Text, "Entity", "对象").indexed(),
+            FieldDesc::new("entity", FieldType::Text, "Entity", "对象"),
             FieldDesc::new("record_id", FieldType::Ref, "Record", "记录").indexed(),
-            FieldDesc::new("actor", FieldType::Ref, "Actor", "操作人").indexed(),
-            FieldDesc::new("at", FieldType::Timestamp, "Time", "时间").indexed().sortable(),
+            FieldDesc::new("actor", FieldType::Ref, "Actor", "操作人"),
+            FieldDesc::new("at", FieldType::Timestamp, "Time", "时间").sortable(),
             FieldDesc::new("action", FieldType::Json, "Action", "操作"),
             FieldDesc::new("changes", FieldType::Json, "Changes", "变更"),
         ],
@@ -93,7 +93,12 @@ pub fn diff(old: Option<&Record>, new: Option<&Record>) -> Vec<FieldChange> {
         .into_iter()
         .filter_map(|name| {
             let (a, b): (&Value, &Value) = (old.get(&name), new.get(&name));
-            (a != b).then(|| FieldChange { field: name, old: a.display(), new: b.display() })
+            (a != b).then(|| {
+                // Secrets such as password hashes are recorded as changed, never shown.
+                let secret = name.ends_with("_hash");
+                let show = |v: &Value| if secret && !v.is_null() { "***".to_owned() } else { v.display() };
+                FieldChange { old: show(a), new: show(b), field: name }
+            })
         })
         .collect()
 }

@@ -240,9 +240,3 @@ pub trait Entity: Serialize + DeserializeOwned {
         })
     }
 }
-
-impl Default for RecordId {
-    fn default() -> Self {
-        RecordId(0)
-    }
-}

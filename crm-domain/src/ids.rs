@@ -6,7 +6,9 @@ use std::fmt;
 use crate::error::DomainError;
 
 /// The id of a record, unique within its tenant and entity kind, allocated by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct RecordId(pub u64);
 

@@ -1,1 +1,224 @@
-//! placeholder
+//! The CRM engine a host embeds: open a [`Crm`] on a store and call its services.
+//!
+//! Every service call names a [`Principal`] (tenant and acting user). The services check
+//! the business rules of `crm-domain`, apply the principal's visibility [`scope`] the same
+//! way to single records and lists, write an audit entry for every change, and commit each
+//! change to the store as one atomic batch.
+//!
+//! ```no_run
+//! use crm::{Crm, Principal, TenantId};
+//!
+//! # fn main() -> crm::Result<()> {
+//! let crm = Crm::open_location("sled:./crm-data")?;
+//! let tenant = TenantId::new("acme")?;
+//! let admin = crm.bootstrap_tenant(&tenant, "admin", "Administrator")?;
+//! let page = crm.customers(&admin).search(&crm::CustomerSearch::text("北京"))?;
+//! println!("{} customers match", page.total);
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod changes;
+pub mod customers;
+pub mod demo;
+mod error;
+pub mod imports;
+pub mod leads;
+pub mod org;
+pub mod scope;
+pub mod settings;
+
+use std::sync::Arc;
+
+pub use crm_domain::audit::{AuditAction, AuditEntry, FieldChange};
+pub use crm_domain::model::{
+    Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus, Relative,
+    SettingList, SettingValue, Unit, User,
+};
+pub use crm_domain::{
+    DomainError, Entity, Principal, Query, RecordId, Role, Store, StoreError, StoreErrorKind,
+    TenantId, Value,
+};
+pub use crm_io::{Format, Lang};
+pub use customers::{CustomerSearch, CustomerSort, Customers};
+pub use error::{Error, Result, RowError};
+pub use imports::ImportReport;
+pub use leads::{LeadSearch, Leads, NewAttachment};
+pub use org::Org;
+pub use settings::Settings;
+
+use crm_domain::model;
+
+/// A page of typed results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items of the page.
+    pub items: Vec<T>,
+    /// How many items match over all pages.
+    pub total: u64,
+}
+
+/// The handle a host holds: a store and the services over it. Cheap to clone.
+#[derive(Clone)]
+pub struct Crm {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Crm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crm").field("backend", &self.store.backend()).finish()
+    }
+}
+
+/// Every entity description the engine keeps; registered with the store on open.
+fn descriptions() -> [&'static crm_domain::EntityDesc; 10] {
+    [
+        model::Unit::desc(),
+        model::User::desc(),
+        model::SettingValue::desc(),
+        model::Customer::desc(),
+        model::Contact::desc(),
+        model::Relative::desc(),
+        model::Lead::desc(),
+        model::Interaction::desc(),
+        model::Attachment::desc(),
+        AuditEntry::desc(),
+    ]
+}
+
+impl Crm {
+    /// Opens the engine on a store, creating or migrating what the store needs.
+    pub fn open(store: Arc<dyn Store>) -> Result<Self> {
+        for desc in descriptions() {
+            store.register(desc)?;
+        }
+        tracing::info!(backend = store.backend(), "crm opened");
+        Ok(Self { store })
+    }
+
+    /// Opens the engine on a store named by location: `sled:PATH` (the embedded default),
+    /// `memory:` (nothing kept), or a `postgres://` URL.
+    pub fn open_location(location: &str) -> Result<Self> {
+        let store: Arc<dyn Store> = if let Some(path) = location.strip_prefix("sled:") {
+            #[cfg(feature = "sled")]
+            {
+                Arc::new(crm_storage::SledStore::open(path)?)
+            }
+            #[cfg(not(feature = "sled"))]
+            {
+                let _ = path;
+                return Err(Error::StoreLocation(location.to_owned()));
+            }
+        } else if location == "memory:" {
+            Arc::new(crm_storage::MemoryStore::new())
+        } else if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            {
+                Arc::new(crm_storage::PgStore::connect(location)?)
+            }
+            #[cfg(not(feature = "postgres"))]
+            {
+                return Err(Error::StoreLocation(location.to_owned()));
+            }
+        } else {
+            return Err(Error::StoreLocation(location.to_owned()));
+        };
+        Self::open(store)
+    }
+
+    /// The store underneath, for hosts that need raw access (benchmarks, integrity checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Makes sure `tenant` has a root unit and an administrator with `login`, creating what
+    /// is missing, and returns the administrator as a principal.
+    pub fn bootstrap_tenant(
+        &self,
+        tenant: &TenantId,
+        login: &str,
+        display_name: &str,
+    ) -> Result<Principal> {
+        org::bootstrap(self, tenant, login, display_name)
+    }
+
+    /// Customers, contacts and relatives, as seen by `who`.
+    pub fn customers<'a>(&'a self, who: &'a Principal) -> Customers<'a> {
+        Customers::new(self, who)
+    }
+
+    /// Leads and their contact records, as seen by `who`.
+    pub fn leads<'a>(&'a self, who: &'a Principal) -> Leads<'a> {
+        Leads::new(self, who)
+    }
+
+    /// Settings lists (customer sources and categories).
+    pub fn settings<'a>(&'a self, who: &'a Principal) -> Settings<'a> {
+        Settings::new(self, who)
+    }
+
+    /// Organisation units and users.
+    pub fn org<'a>(&'a self, who: &'a Principal) -> Org<'a> {
+        Org::new(self, who)
+    }
+
+    /// Spreadsheet import and export.
+    pub fn imports<'a>(&'a self, who: &'a Principal) -> imports::Imports<'a> {
+        imports::Imports::new(self, who)
+    }
+
+    /// The audit trail of one record, oldest first. Only administrators and those who see the
+    /// record may read it; the caller service checks visibility.
+    pub(crate) fn history(
+        &self,
+        who: &Principal,
+        entity: &str,
+        id: RecordId,
+    ) -> Result<Vec<AuditEntry>> {
+        let query = Query::all()
+            .filter(crm_domain::Filter::Eq("record_id".into(), Value::Ref(id)))
+            .filter(crm_domain::Filter::Eq("entity".into(), Value::Text(entity.into())));
+        let page = self.store.query(&who.tenant, AuditEntry::desc(), &query)?;
+        let mut entries = page
+            .records
+            .iter()
+            .map(AuditEntry::from_record)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        entries.sort_by_key(|e| (e.at, e.id));
+        Ok(entries)
+    }
+
+    /// Loads one entity by id without any visibility check.
+    pub(crate) fn load<E: Entity>(&self, tenant: &TenantId, id: RecordId) -> Result<Option<E>> {
+        match self.store.get(tenant, E::desc(), id)? {
+            Some(record) => Ok(Some(E::from_record(&record)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a query and maps the records onto `E`.
+    pub(crate) fn find<E: Entity>(&self, tenant: &TenantId, query: &Query) -> Result<Page<E>> {
+        let page = self.store.query(tenant, E::desc(), query)?;
+        let items = page
+            .records
+            .iter()
+            .map(E::from_record)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Page { items, total: page.total })
+    }
+
+    /// Reserves `count` ids for `E` and returns the first.
+    pub(crate) fn allocate<E: Entity>(&self, tenant: &TenantId, count: u64) -> Result<u64> {
+        let first =
+            self.store.next_in_sequence(tenant, &format!("id.{}", E::desc().kind), count)?;
+        Ok(first)
+    }
+}
+
+/// The current time, truncated to microseconds so every store keeps it exactly.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -1,1 +1,77 @@
-fn main() {}
+//! `crm-web`: serves the example web shell. Everything but argument parsing and logging
+//! lives in the library, so the tests run the same code.
+
+#![forbid(unsafe_code)]
+
+use anyhow::Context as _;
+use clap::Parser;
+use crm_web_shell::{prepare, serve, Options};
+
+/// The example CRM web shell.
+#[derive(Debug, Parser)]
+#[command(name = "crm-web", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Store location: `sled:PATH`, `memory:` or a `postgres://` URL.
+    #[arg(long, env = "CRM_STORE", default_value = "sled:./crm-data")]
+    store: String,
+    /// Tenant served.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// Mark cookies `Secure` (when served behind HTTPS).
+    #[arg(long)]
+    secure_cookies: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    let options = Options {
+        tenant: args.tenant.clone(),
+        admin_password: std::env::var("CRM_ADMIN_PASSWORD").ok(),
+        secure_cookies: args.secure_cookies,
+        ..Options::default()
+    };
+    let store = args.store.clone();
+    let setup = tokio::task::spawn_blocking(move || {
+        let crm = crm::Crm::open_location(&store).with_context(|| format!("open {store}"))?;
+        prepare(crm, &options)
+    })
+    .await
+    .context("start-up task")??;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listen on {}", args.listen))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!("CRM web shell for tenant {:?} listening on {url}", args.tenant);
+    if setup.demo_customers > 0 {
+        println!("Loaded {} Northwind demo customers.", setup.demo_customers);
+    }
+    if let Some(password) = &setup.generated_password {
+        println!(
+            "Sign in at {url}login as {:?} with the generated password: {password}\n\
+             (shown only this once; set CRM_ADMIN_PASSWORD before the first start to choose it)",
+            setup.admin_login
+        );
+    }
+
+    let shutdown = async {
+        // An error here means no signal handler could be installed; serve until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    serve(listener, setup.state, shutdown).await.context("serve")?;
+    Ok(())
+}

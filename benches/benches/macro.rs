@@ -1,0 +1,376 @@
+//! The macro benchmark: bulk insert and fuzzy search through the engine, each printed beside
+//! a hand-written baseline measured in the same run on the same rows.
+//!
+//! Run with `cargo bench -p crm-benches --bench macro`; `CRM_BENCH_CUSTOMERS` sets the number
+//! of customers (default 100,000), `CRM_BENCH_CHUNK` the customers per batch (default 1,000,
+//! that is 3,000 rows with the contacts), `CRM_BENCH_ONLY` limits the run to `sled` or
+//! `postgres`. Without `--bench` (as `cargo test --benches` runs it) it does a small smoke run
+//! and fails when the engine and a baseline disagree on what a search finds.
+//!
+//! PostgreSQL comes from `crm-test-support`: a throwaway cluster, or a fresh database on the
+//! server named by `CRM_TEST_PG_URL`.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crm::{Contact, Crm, Customer, CustomerSearch, Principal, Store, TenantId};
+use crm_benches::data::{self, RawCustomer, RawRow, CONTACTS_PER_CUSTOMER, SEED};
+use crm_benches::report::{ratio, Line, Report};
+use crm_benches::stats::{ms, rows_per_second, timed, Latencies};
+use crm_benches::{raw_pg, raw_sled, terms};
+use crm_storage::{PgStore, SledStore};
+use crm_test_support::PgCluster;
+use sqlx::Connection;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The page size of every search, as a search box shows it.
+const PAGE: usize = 50;
+
+/// Terms searched untimed before the timed pass, so caches are warm on both sides.
+const WARM_UP_TERMS: usize = 20;
+
+/// Targets the figures are reported against.
+const INSERT_RATIO_TARGET: f64 = 2.0;
+const SLED_SEARCH_P99_TARGET_MS: f64 = 20.0;
+
+/// What to run, from the environment.
+#[derive(Debug, Clone)]
+struct Config {
+    customers: usize,
+    chunk: usize,
+    sled: bool,
+    postgres: bool,
+    /// A smoke run under `cargo test`: small, and disagreements fail it.
+    smoke: bool,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, BoxError> {
+        let smoke = !std::env::args().any(|a| a == "--bench");
+        let number = |name: &str, default: usize| -> Result<usize, BoxError> {
+            match std::env::var(name) {
+                Ok(text) => {
+                    let value: usize =
+                        text.trim().replace(['_', ','], "").parse().map_err(|_| {
+                            format!("{name}={text:?} is not a positive whole number")
+                        })?;
+                    if value == 0 {
+                        return Err(format!("{name} must be at least 1").into());
+                    }
+                    Ok(value)
+                }
+                Err(_) => Ok(default),
+            }
+        };
+        let customers = number("CRM_BENCH_CUSTOMERS", if smoke { 300 } else { 100_000 })?;
+        let chunk = number("CRM_BENCH_CHUNK", if smoke { 100 } else { 1_000 })?;
+        let only = std::env::var("CRM_BENCH_ONLY").unwrap_or_default();
+        let (sled, postgres) = match only.trim() {
+            "" => (true, true),
+            "sled" => (true, false),
+            "postgres" => (false, true),
+            other => return Err(format!("CRM_BENCH_ONLY={other:?}: use sled or postgres").into()),
+        };
+        Ok(Self { customers, chunk, sled, postgres, smoke })
+    }
+
+    /// Rows written per customer: the customer and its contacts.
+    fn rows(&self) -> usize {
+        self.customers * (1 + CONTACTS_PER_CUSTOMER)
+    }
+}
+
+/// The engine's data: the generated customers in the chunks `create_many` gets.
+fn engine_chunks(
+    rows: &[(Customer, Vec<Contact>)],
+    chunk: usize,
+) -> Vec<Vec<(Customer, Vec<Contact>)>> {
+    rows.chunks(chunk).map(<[_]>::to_vec).collect()
+}
+
+/// Inserts every chunk through the engine; the caller adds the flush.
+fn engine_insert(
+    crm: &Crm,
+    admin: &Principal,
+    chunks: Vec<Vec<(Customer, Vec<Contact>)>>,
+) -> Result<usize, BoxError> {
+    let mut created = 0;
+    for chunk in chunks {
+        created += crm.customers(admin).create_many(chunk)?.len();
+    }
+    Ok(created)
+}
+
+/// How one search compared between the engine and its baseline.
+#[derive(Debug, Default)]
+struct SearchRun {
+    engine: Vec<Duration>,
+    baseline: Vec<Duration>,
+    /// Terms whose totals or first pages differ, with what each side found.
+    disagreements: Vec<String>,
+    /// Matches summed over all terms (engine side).
+    matches: u64,
+    /// The first engine search, before any warm-up (builds caches).
+    first_engine: Duration,
+    /// The first baseline search.
+    first_baseline: Duration,
+}
+
+/// Times every term on the engine and on the baseline, alternating so that noise hits both.
+fn search_both(
+    crm: &Crm,
+    admin: &Principal,
+    terms: &[String],
+    mut baseline: impl FnMut(&str) -> Result<(Vec<RawCustomer>, u64), BoxError>,
+) -> Result<SearchRun, BoxError> {
+    let mut run = SearchRun::default();
+    let engine = |term: &str| crm.customers(admin).search(&CustomerSearch::text(term));
+
+    let (page, first) = timed(|| engine(&terms[0]));
+    page?;
+    run.first_engine = first;
+    let (page, first) = timed(|| baseline(&terms[0]));
+    page?;
+    run.first_baseline = first;
+    for term in terms.iter().take(WARM_UP_TERMS) {
+        engine(term)?;
+        baseline(term)?;
+    }
+
+    for term in terms {
+        let start = Instant::now();
+        let page = engine(term)?;
+        run.engine.push(start.elapsed());
+        let start = Instant::now();
+        let (raw_page, raw_total) = baseline(term)?;
+        run.baseline.push(start.elapsed());
+
+        run.matches += page.total;
+        let codes: Vec<&str> = page.items.iter().map(|c| c.code.as_str()).collect();
+        let raw_codes: Vec<&str> = raw_page.iter().map(|c| c.code.as_str()).collect();
+        if page.total != raw_total || codes != raw_codes {
+            run.disagreements.push(format!(
+                "{term:?}: engine {} matches (first {:?}), baseline {raw_total} (first {:?})",
+                page.total,
+                codes.first(),
+                raw_codes.first()
+            ));
+        }
+    }
+    Ok(run)
+}
+
+/// The sled half: raw batch insert, engine insert, searches on both.
+fn bench_sled(
+    config: &Config,
+    rows: &[(Customer, Vec<Contact>)],
+    raw: &[RawRow],
+    terms: &[String],
+    report: &mut Report,
+) -> Result<Vec<String>, BoxError> {
+    let tenant = TenantId::new(raw_pg::TENANT)?;
+
+    eprintln!("sled: raw baseline insert of {} rows", config.rows());
+    let raw_dir = tempfile::tempdir()?;
+    let raw_db = sled::Config::new().path(raw_dir.path()).open()?;
+    let (inserted, raw_time) = timed(|| raw_sled::insert_all(&raw_db, raw, config.chunk));
+    inserted?;
+    let stored = raw_sled::count(&raw_db);
+    if stored != (config.customers, config.customers * CONTACTS_PER_CUSTOMER) {
+        return Err(format!("raw sled holds {stored:?} after the insert").into());
+    }
+    raw_sled::verify(&raw_db, &raw[raw.len() / 2].customer)?;
+
+    eprintln!("sled: engine insert of {} rows", config.rows());
+    let engine_dir = tempfile::tempdir()?;
+    let store = Arc::new(SledStore::open(engine_dir.path())?);
+    let crm = Crm::open(Arc::clone(&store) as Arc<dyn Store>)?;
+    let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
+    let chunks = engine_chunks(rows, config.chunk);
+    let (created, engine_time) = timed(|| -> Result<usize, BoxError> {
+        let created = engine_insert(&crm, &admin, chunks)?;
+        store.flush()?;
+        Ok(created)
+    });
+    let created = created?;
+    if created != config.customers {
+        return Err(
+            format!("the engine created {created} of {} customers", config.customers).into()
+        );
+    }
+    report.throughput("sled insert (rows/s)", config.rows(), engine_time, raw_time);
+
+    eprintln!("sled: {} fuzzy searches on each side", terms.len());
+    let run = search_both(&crm, &admin, terms, |term| Ok(raw_sled::search(&raw_db, term, PAGE)?))?;
+    let engine = Latencies::new(run.engine);
+    let baseline = Latencies::new(run.baseline);
+    report.line(Line {
+        figure: "sled first search, cold (ms)".into(),
+        library: format!("{:.2}", ms(run.first_engine)),
+        baseline: format!("{:.2}", ms(run.first_baseline)),
+        ratio: Some(ratio(run.first_engine, run.first_baseline)),
+    });
+    report.latency("sled fuzzy search", &engine, &baseline);
+
+    let insert_ratio = ratio(engine_time, raw_time);
+    report.verdict(
+        &format!("sled insert within {INSERT_RATIO_TARGET:.0}x of raw"),
+        insert_ratio <= INSERT_RATIO_TARGET,
+        &format!("{insert_ratio:.2}x"),
+    );
+    let p99 = ms(engine.p99());
+    report.verdict(
+        &format!(
+            "sled fuzzy search p99 <= {SLED_SEARCH_P99_TARGET_MS:.0} ms at {} customers",
+            config.customers
+        ),
+        p99 <= SLED_SEARCH_P99_TARGET_MS,
+        &format!("{p99:.2} ms"),
+    );
+    report.note(format!(
+        "sled: both sides flushed to disk inside the timing; {} matches over {} terms",
+        run.matches,
+        terms.len()
+    ));
+    Ok(run.disagreements.into_iter().map(|d| format!("sled {d}")).collect())
+}
+
+/// The PostgreSQL half: raw unnest insert, engine insert, searches on both.
+fn bench_postgres(
+    config: &Config,
+    rows: &[(Customer, Vec<Contact>)],
+    raw: &[RawRow],
+    terms: &[String],
+    report: &mut Report,
+) -> Result<Vec<String>, BoxError> {
+    let tenant = TenantId::new(raw_pg::TENANT)?;
+    eprintln!("postgres: starting a throwaway cluster (or using CRM_TEST_PG_URL)");
+    let cluster = PgCluster::start()?;
+    let raw_url = cluster.create_database("bench_raw")?;
+    let engine_url = cluster.create_database("bench_engine")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+
+    eprintln!("postgres: raw baseline insert of {} rows", config.rows());
+    let mut raw_conn = runtime.block_on(sqlx::PgConnection::connect(&raw_url))?;
+    runtime.block_on(raw_pg::create_tables(&mut raw_conn))?;
+    let (inserted, raw_time) =
+        timed(|| runtime.block_on(raw_pg::insert_all(&mut raw_conn, raw, config.chunk)));
+    inserted?;
+    let stored = runtime.block_on(raw_pg::count(&mut raw_conn))?;
+    let expected = (config.customers as i64, (config.customers * CONTACTS_PER_CUSTOMER) as i64);
+    if stored != expected {
+        return Err(format!("raw postgres holds {stored:?} after the insert").into());
+    }
+
+    eprintln!("postgres: engine insert of {} rows", config.rows());
+    let store = PgStore::connect(&engine_url)?;
+    let trigram = store.has_trigram_indexes();
+    let crm = Crm::open(Arc::new(store))?;
+    let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
+    let chunks = engine_chunks(rows, config.chunk);
+    let (created, engine_time) = timed(|| engine_insert(&crm, &admin, chunks));
+    let created = created?;
+    if created != config.customers {
+        return Err(
+            format!("the engine created {created} of {} customers", config.customers).into()
+        );
+    }
+    report.throughput("postgres insert (rows/s)", config.rows(), engine_time, raw_time);
+
+    // Fresh statistics on both sides, so neither planner works from an empty table's guess.
+    let mut engine_conn = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
+    runtime.block_on(sqlx::query("ANALYZE").execute(&mut engine_conn))?;
+    runtime.block_on(sqlx::query("ANALYZE").execute(&mut raw_conn))?;
+    let engine_size: i64 = runtime.block_on(
+        sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&mut engine_conn),
+    )?;
+    let raw_size: i64 = runtime.block_on(
+        sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&mut raw_conn),
+    )?;
+    report.line(Line {
+        figure: "postgres database size (MB)".into(),
+        library: format!("{:.1}", engine_size as f64 / 1e6),
+        baseline: format!("{:.1}", raw_size as f64 / 1e6),
+        ratio: None,
+    });
+
+    eprintln!("postgres: {} fuzzy searches on each side", terms.len());
+    let run = search_both(&crm, &admin, terms, |term| {
+        Ok(runtime.block_on(raw_pg::search(&mut raw_conn, term, PAGE as i64))?)
+    })?;
+    let engine = Latencies::new(run.engine);
+    let baseline = Latencies::new(run.baseline);
+    report.latency("postgres fuzzy search", &engine, &baseline);
+
+    let insert_ratio = ratio(engine_time, raw_time);
+    report.verdict(
+        &format!("postgres insert within {INSERT_RATIO_TARGET:.0}x of raw"),
+        insert_ratio <= INSERT_RATIO_TARGET,
+        &format!("{insert_ratio:.2}x"),
+    );
+    report.note(format!(
+        "postgres: engine fuzzy search {} trigram indexes; the baseline is ILIKE without index",
+        if trigram { "uses pg_trgm" } else { "has no" }
+    ));
+    drop(crm);
+    drop(raw_conn);
+    drop(engine_conn);
+    drop(cluster);
+    Ok(run.disagreements.into_iter().map(|d| format!("postgres {d}")).collect())
+}
+
+fn main() -> Result<(), BoxError> {
+    let config = Config::from_env()?;
+    eprintln!(
+        "macro bench: {} customers ({} rows with contacts), batches of {} customers{}",
+        config.customers,
+        config.rows(),
+        config.chunk,
+        if config.smoke { ", smoke run (no --bench)" } else { "" }
+    );
+
+    let (rows, generation) = timed(|| data::generate(config.customers, SEED));
+    let raw = data::raw_rows(&rows, chrono::Utc::now());
+    let terms = terms::search_terms();
+    eprintln!(
+        "generated in {:.0} ms ({:.0} customers/s)",
+        ms(generation),
+        rows_per_second(config.customers, generation)
+    );
+
+    let mut report = Report::new();
+    let mut disagreements = Vec::new();
+    if config.sled {
+        disagreements.extend(bench_sled(&config, &rows, &raw, &terms, &mut report)?);
+    }
+    if config.postgres {
+        disagreements.extend(bench_postgres(&config, &rows, &raw, &terms, &mut report)?);
+    }
+
+    report.note(format!(
+        "{} customers with {CONTACTS_PER_CUSTOMER} contacts each, {} rows, batches of {} \
+         customers; rows/s counts customers and contacts, not the engine's index and audit \
+         entries",
+        config.customers,
+        config.rows(),
+        config.chunk
+    ));
+    report.note("ratio = engine time / baseline time (2.00 = takes twice as long)");
+    report.note(format!(
+        "search: {} terms, page of {PAGE} sorted by name, each call timed alone",
+        terms.len()
+    ));
+    for disagreement in &disagreements {
+        report.note(format!("DISAGREEMENT {disagreement}"));
+    }
+    println!("\n{}", report.render());
+
+    if config.smoke && !disagreements.is_empty() {
+        return Err(format!("{} searches disagree with the baseline", disagreements.len()).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Batch evaluation shared by the in-process stores (memory and sled).
+//!
+//! A batch is judged as a whole before anything is written: every operation is checked
+//! against the stored state as changed by the batch's earlier operations (an overlay), and
+//! the result is the list of record changes to apply. A store applies that list in one
+//! atomic step, or nothing at all when evaluation fails, so a failing last operation leaves
+//! no trace of the earlier ones.
+
+use std::collections::HashMap;
+
+use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError};
+
+/// What evaluation needs to read from the state before the batch.
+pub(crate) trait StoredState {
+    /// The stored record `id` of `desc`'s kind.
+    fn stored(&self, desc: &EntityDesc, id: RecordId) -> Result<Option<Record>, StoreError>;
+
+    /// The ids of the stored records of `desc`'s kind that match every filter.
+    fn stored_matching(
+        &self,
+        desc: &EntityDesc,
+        filters: &[Filter],
+    ) -> Result<Vec<RecordId>, StoreError>;
+}
+
+/// The net effect of a batch on one record.
+#[derive(Debug)]
+pub(crate) struct Change<'a> {
+    /// The description the batch named the record with.
+    pub desc: &'a EntityDesc,
+    /// The record id.
+    pub id: RecordId,
+    /// The stored record before the batch.
+    pub before: Option<Record>,
+    /// The record after the batch; `None` when it is absent afterwards.
+    pub after: Option<Record>,
+}
+
+/// One record the batch touched, with whether any write (not only a check) named it.
+struct Slot<'a> {
+    change: Change<'a>,
+    written: bool,
+}
+
+/// Checks every operation of `batch` in order and returns the record changes to apply.
+/// Nothing is written; an error names the first operation that failed.
+pub(crate) fn evaluate<'a>(
+    state: &impl StoredState,
+    batch: &Batch<'a>,
+) -> Result<Vec<Change<'a>>, StoreError> {
+    let mut slots: Vec<Slot<'a>> = Vec::new();
+    let mut by_key: HashMap<(&'a str, RecordId), usize> = HashMap::new();
+
+    for op in &batch.ops {
+        match op {
+            Op::Insert(desc, record) => {
+                check_record(desc, record)?;
+                let slot = slot(state, &mut slots, &mut by_key, desc, record.id)?;
+                if slot.change.after.is_some() {
+                    return Err(StoreError::conflict(format!(
+                        "{} {} already exists",
+                        desc.kind, record.id
+                    )));
+                }
+                let mut stored = normalized(record);
+                stored.version = 1;
+                slot.change.after = Some(stored);
+                slot.written = true;
+            }
+            Op::Update(desc, record) => {
+                check_record(desc, record)?;
+                let slot = slot(state, &mut slots, &mut by_key, desc, record.id)?;
+                expect_version(desc, record.id, record.version, slot.change.after.as_ref())?;
+                let mut stored = normalized(record);
+                stored.version = record.version.checked_add(1).ok_or_else(|| {
+                    StoreError::new(
+                        crm_domain::StoreErrorKind::Constraint,
+                        format!("{} {}: version overflow", desc.kind, record.id),
+                    )
+                })?;
+                slot.change.after = Some(stored);
+                slot.written = true;
+            }
+            Op::Delete(desc, id, version) => {
+                let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
+                expect_version(desc, *id, *version, slot.change.after.as_ref())?;
+                slot.change.after = None;
+                slot.written = true;
+            }
+            Op::Check(desc, id, version) => {
+                let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
+                expect_version(desc, *id, *version, slot.change.after.as_ref())?;
+            }
+            Op::NoneMatch(desc, filters) => {
+                let query = Query { filters: filters.clone(), ..Query::default() };
+                query.validate(desc)?;
+                let kind = desc.kind.as_str();
+                let stored = state.stored_matching(desc, filters)?;
+                let mut found = stored.into_iter().find(|id| !by_key.contains_key(&(kind, *id)));
+                if found.is_none() {
+                    found = slots
+                        .iter()
+                        .filter(|s| s.change.desc.kind == kind)
+                        .filter_map(|s| s.change.after.as_ref())
+                        .find(|record| query.matches(record))
+                        .map(|record| record.id);
+                }
+                if let Some(id) = found {
+                    return Err(constraint(format!(
+                        "{kind} {id} matches a filter the batch requires to match nothing"
+                    )));
+                }
+            }
+        }
+    }
+
+    Ok(slots
+        .into_iter()
+        .filter(|s| s.written && (s.change.before.is_some() || s.change.after.is_some()))
+        .map(|s| s.change)
+        .collect())
+}
+
+fn slot<'s, 'a>(
+    state: &impl StoredState,
+    slots: &'s mut Vec<Slot<'a>>,
+    by_key: &mut HashMap<(&'a str, RecordId), usize>,
+    desc: &'a EntityDesc,
+    id: RecordId,
+) -> Result<&'s mut Slot<'a>, StoreError> {
+    let at = match by_key.get(&(desc.kind.as_str(), id)) {
+        Some(at) => *at,
+        None => {
+            let stored = state.stored(desc, id)?;
+            slots.push(Slot {
+                change: Change { desc, id, before: stored.clone(), after: stored },
+                written: false,
+            });
+            by_key.insert((desc.kind.as_str(), id), slots.len() - 1);
+            slots.len() - 1
+        }
+    };
+    slots.get_mut(at).ok_or_else(|| StoreError::corrupt("batch evaluation lost a record"))
+}
+
+fn expect_version(
+    desc: &EntityDesc,
+    id: RecordId,
+    expected: u64,
+    current: Option<&Record>,
+) -> Result<(), StoreError> {
+    match current {
+        Some(record) if record.version == expected => Ok(()),
+        Some(record) => Err(StoreError::conflict(format!(
+            "{} {id} is at version {}, not {expected}: another writer changed it",
+            desc.kind, record.version
+        ))),
+        None => Err(StoreError::conflict(format!(
+            "{} {id} is not stored (expected version {expected})",
+            desc.kind
+        ))),
+    }
+}
+
+fn check_record(desc: &EntityDesc, record: &Record) -> Result<(), StoreError> {
+    record.check(desc).map_err(|e| constraint(format!("{} {}: {e}", desc.kind, record.id)))
+}
+
+fn constraint(message: String) -> StoreError {
+    StoreError::new(crm_domain::StoreErrorKind::Constraint, message)
+}
+
+/// The record as stores keep it: `Null` values are not kept, a missing field reads as
+/// `Null` anyway.
+pub(crate) fn normalized(record: &Record) -> Record {
+    let mut record = record.clone();
+    record.fields.retain(|_, value| !value.is_null());
+    record.custom.retain(|_, value| !value.is_null());
+    record
+}

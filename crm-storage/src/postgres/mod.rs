@@ -1,0 +1,438 @@
+//! The PostgreSQL store: every entity kind in its own table with typed columns, over sqlx.
+//!
+//! [`PgStore`] implements the synchronous [`Store`] port. It owns a small tokio runtime and a
+//! connection pool, and every method blocks on the runtime until PostgreSQL answers. Queries
+//! are built with sqlx's plain query API: identifiers come only from entity descriptions and
+//! every value is a bind parameter (see [`sql`]). The schema (see [`schema`]) runs its
+//! migrations when the store opens and extends kind tables when `register` sees new fields.
+//!
+//! Results agree with the reference semantics of the query model (`Query::matches`,
+//! `Query::compare`); the shared conformance suite runs against this store to hold it to
+//! that.
+
+mod decode;
+mod error;
+mod hierarchy;
+mod schema;
+mod sql;
+mod write;
+
+use crm_domain::entity::CUSTOM_PREFIX;
+use crm_domain::{
+    Batch, EntityDesc, FieldType, Filter, Page, Query, Record, RecordId, Store, StoreError,
+    TenantId, Value,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Row};
+use std::collections::HashMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use self::decode::{column_count, decode, select_list};
+use self::error::map_error;
+use self::sql::{id_param, push_filters, push_order, table, tenant_bind, Bind, Sql};
+
+/// Connections the pool keeps at most; the runtime has two workers, so more would only queue.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a call waits for a free connection (or a new one) before it fails as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A [`Store`] on a PostgreSQL database.
+///
+/// The methods block the calling thread. They must not be called from inside an async
+/// context of another tokio runtime (tokio refuses to block a worker thread and panics);
+/// async hosts call them through `tokio::task::spawn_blocking`.
+pub struct PgStore {
+    /// Drives sqlx; `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: PgPool,
+    /// Whether `pg_trgm` is installed, so searchable fields get trigram indexes.
+    trigram: bool,
+    /// Descriptions registered by this handle, to make repeated `register` calls free.
+    registered: Mutex<HashMap<String, EntityDesc>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("trigram", &self.trigram).finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
+    /// runs the store's migrations. Fails as unavailable when the server cannot be reached.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("crm-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::unavailable(format!("postgres: start a runtime: {e}")))?;
+        let options = PgConnectOptions::from_str(url).map_err(|e| map_error("read the url", e))?;
+        let (pool, trigram) = runtime.block_on(async {
+            // One plain connection first: it fails at once when the server cannot be reached,
+            // where the pool would retry until its timeout.
+            let mut connection =
+                PgConnection::connect_with(&options).await.map_err(|e| map_error("connect", e))?;
+            let trigram = schema::migrate(&mut connection).await?;
+            if let Err(error) = connection.close().await {
+                tracing::debug!(%error, "postgres store: closing the migration connection");
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options);
+            Ok::<_, StoreError>((pool, trigram))
+        })?;
+        tracing::info!(trigram, "postgres store opened");
+        Ok(PgStore { runtime: Some(runtime), pool, trigram, registered: Mutex::default() })
+    }
+
+    /// Whether fuzzy filters are backed by `pg_trgm` indexes on this database.
+    pub fn has_trigram_indexes(&self) -> bool {
+        self.trigram
+    }
+
+    /// The connection pool, for hosts and tests that read the tables in plain SQL.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `future` to completion on the store's runtime.
+    fn block_on<T>(
+        &self,
+        future: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(future),
+            None => Err(StoreError::unavailable("postgres: the store is closed")),
+        }
+    }
+
+    /// One page of `query`, sorted and paged by PostgreSQL.
+    async fn query_exact(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        query: &Query,
+        sql: Sql,
+    ) -> Result<Page, StoreError> {
+        let mut sql = sql;
+        let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        sql.push(" OFFSET ").push_bind(Bind::Integer(Some(offset)));
+        if let Some(limit) = limit {
+            sql.push(" LIMIT ").push_bind(Bind::Integer(Some(limit)));
+        }
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| map_error(&format!("query {}", desc.kind), e))?;
+        let mut records = Vec::with_capacity(rows.len());
+        let mut total = None;
+        for row in &rows {
+            records.push(decode(desc, row, 0)?);
+            if total.is_none() {
+                let count: i64 =
+                    row.try_get(column_count(desc)).map_err(|e| map_error("read a total", e))?;
+                total = Some(u64::try_from(count).unwrap_or(0));
+            }
+        }
+        let total = match total {
+            Some(total) => total,
+            // The window count comes with rows; an empty page past the end needs a count.
+            None if query.offset > 0 || limit == Some(0) => {
+                self.count(tenant, desc, &query.filters).await?
+            }
+            None => 0,
+        };
+        Ok(Page { records, total })
+    }
+
+    async fn count(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        filters: &[Filter],
+    ) -> Result<u64, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT count(*) FROM {} WHERE tenant_id = ", table(desc)));
+        sql.push_bind(tenant_bind(tenant));
+        push_filters(&mut sql, desc, filters)?;
+        let count: i64 = sql
+            .query()
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| map_error(&format!("count {}", desc.kind), e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The port's default ancestor walk, for parent fields SQL cannot follow (custom ones).
+    fn walk_up(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        parent_field: &str,
+        id: RecordId,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        let mut current = self.get(tenant, desc, id)?;
+        while let Some(record) = current {
+            let Some(parent) = record.get(parent_field).as_ref_id() else { break };
+            if out.len() >= limit {
+                return Err(StoreError::corrupt(format!(
+                    "{} {id}: more than {limit} ancestors; the hierarchy may hold a cycle",
+                    desc.kind
+                )));
+            }
+            current = self.get(tenant, desc, parent)?;
+            if let Some(parent) = &current {
+                out.push(parent.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The port's default descendant walk, one query per level, for parent fields SQL
+    /// cannot follow (custom ones).
+    fn walk_down(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        parent_field: &str,
+        id: RecordId,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut out: Vec<Record> = Vec::new();
+        let mut frontier = vec![id];
+        while !frontier.is_empty() {
+            let parents = frontier.drain(..).map(Value::Ref).collect();
+            let query = Query::all().filter(Filter::In(parent_field.to_owned(), parents));
+            for record in self.query(tenant, desc, &query)?.records {
+                if out.len() >= limit {
+                    return Err(StoreError::corrupt(format!(
+                        "{} {id}: more than {limit} descendants; the hierarchy may hold a cycle",
+                        desc.kind
+                    )));
+                }
+                frontier.push(record.id);
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        let pool = self.pool.clone();
+        let close = move || runtime.block_on(pool.close());
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking (or dropping a runtime) inside another runtime's context panics: close
+            // the pool and drop the runtime on a thread of their own.
+            let _closer =
+                std::thread::Builder::new().name("crm-postgres-close".into()).spawn(close);
+        } else {
+            close();
+        }
+    }
+}
+
+/// Whether `desc` declares `field` as a reference, the only kind of parent SQL follows.
+fn is_ref_field(desc: &EntityDesc, field: &str) -> bool {
+    desc.field(field).is_some_and(|f| f.ty == FieldType::Ref)
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn register(&self, desc: &EntityDesc) -> Result<(), StoreError> {
+        let mut registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
+        if registered.get(&desc.kind) == Some(desc) {
+            return Ok(());
+        }
+        self.block_on(schema::register(&self.pool, desc, self.trigram))?;
+        registered.insert(desc.kind.clone(), desc.clone());
+        Ok(())
+    }
+
+    fn get(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        id: RecordId,
+    ) -> Result<Option<Record>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND id = $2",
+            select_list(desc),
+            table(desc)
+        );
+        let Ok(id_value) = id_param(id) else { return Ok(None) };
+        self.block_on(async {
+            let row = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(id_value)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| map_error(&format!("get {} {id}", desc.kind), e))?;
+            row.map(|row| decode(desc, &row, 0)).transpose()
+        })
+    }
+
+    fn get_many(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        ids: &[RecordId],
+    ) -> Result<Vec<Record>, StoreError> {
+        let wanted: Vec<i64> = ids.iter().filter_map(|id| id_param(*id).ok()).collect();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND id = ANY($2)",
+            select_list(desc),
+            table(desc)
+        );
+        let found = self.block_on(async {
+            let rows = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(wanted)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| map_error(&format!("get many {}", desc.kind), e))?;
+            let mut found = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let record = decode(desc, row, 0)?;
+                found.insert(record.id, record);
+            }
+            Ok(found)
+        })?;
+        Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
+    }
+
+    fn query(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        query: &Query,
+    ) -> Result<Page, StoreError> {
+        query.validate(desc)?;
+        let mut sql = Sql::new(&format!("SELECT {}", select_list(desc)));
+        let mut where_clause = Sql::new(&format!(" FROM {} WHERE tenant_id = ", table(desc)));
+        where_clause.push_bind(tenant_bind(tenant));
+        let exact_filters = push_filters(&mut where_clause, desc, &query.filters)?;
+
+        if exact_filters {
+            let mut ordered = Sql::default();
+            if push_order(&mut ordered, desc, query) {
+                sql.push(", count(*) OVER () AS crm_total");
+                sql.push(&where_clause.text).push(&ordered.text);
+                sql.binds = where_clause.binds;
+                return self.block_on(self.query_exact(tenant, desc, query, sql));
+            }
+        }
+
+        // Some filter or sort has no exact SQL form: fetch what SQL can narrow down and let
+        // the reference code finish filtering, sorting and paging.
+        sql.push(&where_clause.text);
+        sql.binds = where_clause.binds;
+        let records = self.block_on(async {
+            let rows = sql
+                .query()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| map_error(&format!("query {}", desc.kind), e))?;
+            rows.iter().map(|row| decode(desc, row, 0)).collect::<Result<Vec<_>, _>>()
+        })?;
+        let (records, total) = query.apply(records);
+        Ok(Page { records, total })
+    }
+
+    fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
+        self.block_on(write::commit(&self.pool, tenant, batch))
+    }
+
+    fn next_in_sequence(
+        &self,
+        tenant: &TenantId,
+        sequence: &str,
+        count: u64,
+    ) -> Result<u64, StoreError> {
+        if count == 0 {
+            return Err(StoreError::new(
+                crm_domain::StoreErrorKind::Constraint,
+                format!("sequence {sequence}: reserve at least one number"),
+            ));
+        }
+        let exhausted = || {
+            StoreError::new(
+                crm_domain::StoreErrorKind::Constraint,
+                format!("sequence {sequence} is exhausted"),
+            )
+        };
+        let step = i64::try_from(count).map_err(|_| exhausted())?;
+        let last: i64 = self.block_on(async {
+            sqlx::query_scalar(
+                "INSERT INTO crm_sequences AS s (tenant_id, name, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET value = s.value + EXCLUDED.value \
+                 RETURNING value",
+            )
+            .bind(tenant.as_str())
+            .bind(sequence)
+            .bind(step)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                let error = map_error(&format!("sequence {sequence}"), e);
+                if error.kind() == crm_domain::StoreErrorKind::Constraint {
+                    exhausted()
+                } else {
+                    error
+                }
+            })
+        })?;
+        let last = u64::try_from(last).map_err(|_| exhausted())?;
+        Ok(last - count + 1)
+    }
+
+    fn ancestors(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        parent_field: &str,
+        id: RecordId,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        if parent_field.starts_with(CUSTOM_PREFIX) {
+            return self.walk_up(tenant, desc, parent_field, id, limit);
+        }
+        if !is_ref_field(desc, parent_field) {
+            // A field that holds no reference leads nowhere, as in the default walk.
+            return Ok(Vec::new());
+        }
+        self.block_on(hierarchy::ancestors(&self.pool, tenant, desc, parent_field, id, limit))
+    }
+
+    fn descendants(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        parent_field: &str,
+        id: RecordId,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        if parent_field.starts_with(CUSTOM_PREFIX) || desc.field(parent_field).is_none() {
+            return self.walk_down(tenant, desc, parent_field, id, limit);
+        }
+        if !is_ref_field(desc, parent_field) {
+            return Ok(Vec::new());
+        }
+        self.block_on(hierarchy::descendants(&self.pool, tenant, desc, parent_field, id, limit))
+    }
+}

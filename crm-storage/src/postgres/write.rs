@@ -1,0 +1,322 @@
+//! Applying a [`Batch`] in one SQL transaction.
+//!
+//! Consecutive inserts of one kind go out as one `INSERT … SELECT FROM unnest(…)` per chunk,
+//! one typed array per column, so bulk loads cost a few round trips rather than one per row.
+//! Updates, deletes and checks are guarded by the stored version. "No record matches"
+//! preconditions must see every write that commits before them and keep new ones out until
+//! they commit: each batch takes an advisory lock per (tenant, kind) it touches, shared for
+//! writes and exclusive for such preconditions, in key order so batches never deadlock on
+//! them.
+
+use crm_domain::{
+    Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind, TenantId,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::collections::BTreeMap;
+
+use super::decode::{decode, select_list};
+use super::error::{conflicting_id, map_error};
+use super::sql::{
+    custom_json, id_param, ident, push_filters, scalar, table, tenant_bind, Bind, ColumnArray, Sql,
+};
+
+/// Rows per `INSERT … unnest` statement: large enough to amortise the round trip, small
+/// enough to keep the arrays of one statement a few megabytes.
+const INSERT_CHUNK: usize = 10_000;
+
+type Tx = Transaction<'static, Postgres>;
+
+fn constraint(message: String) -> StoreError {
+    StoreError::new(StoreErrorKind::Constraint, message)
+}
+
+/// Applies `batch` atomically: every operation or none.
+pub(crate) async fn commit(
+    pool: &PgPool,
+    tenant: &TenantId,
+    batch: &Batch<'_>,
+) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    for op in &batch.ops {
+        if let Op::Insert(desc, record) | Op::Update(desc, record) = op {
+            record
+                .check(desc)
+                .map_err(|e| constraint(format!("{} {}: {e}", desc.kind, record.id)))?;
+        }
+        if let Op::NoneMatch(desc, filters) = op {
+            Query { filters: filters.clone(), ..Query::default() }.validate(desc)?;
+        }
+    }
+
+    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
+    match apply(&mut tx, tenant, batch).await {
+        Ok(()) => tx.commit().await.map_err(|e| map_error("commit a batch", e)),
+        Err(error) => {
+            // Dropping the transaction rolls back too; doing it here returns the connection
+            // clean and reports a failed rollback in the log.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%rollback, "postgres store could not roll back a failed batch");
+            }
+            Err(error)
+        }
+    }
+}
+
+fn desc_of<'a>(op: &Op<'a>) -> &'a EntityDesc {
+    match op {
+        Op::Insert(desc, _)
+        | Op::Update(desc, _)
+        | Op::Delete(desc, ..)
+        | Op::Check(desc, ..)
+        | Op::NoneMatch(desc, _) => desc,
+    }
+}
+
+/// The advisory lock key of a tenant's records of one kind (FNV-1a over both names).
+fn lock_key(tenant: &TenantId, kind: &str) -> i64 {
+    let bytes = tenant.as_str().bytes().chain([0]).chain(kind.bytes());
+    let hash = bytes.fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+async fn apply(tx: &mut Tx, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
+    for op in &batch.ops {
+        let exclusive = matches!(op, Op::NoneMatch(..));
+        *locks.entry(lock_key(tenant, &desc_of(op).kind)).or_default() |= exclusive;
+    }
+    for (key, exclusive) in locks {
+        let sql = if exclusive {
+            "SELECT pg_advisory_xact_lock($1)"
+        } else {
+            "SELECT pg_advisory_xact_lock_shared($1)"
+        };
+        sqlx::query(sql).bind(key).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
+    }
+
+    let ops = &batch.ops;
+    let mut at = 0;
+    while at < ops.len() {
+        match &ops[at] {
+            Op::Insert(desc, _) => {
+                let mut records = Vec::new();
+                while let Some(Op::Insert(next, record)) = ops.get(at) {
+                    if !(std::ptr::eq(*next, *desc) || *next == *desc) {
+                        break;
+                    }
+                    records.push(record);
+                    at += 1;
+                }
+                for chunk in records.chunks(INSERT_CHUNK) {
+                    insert(tx, tenant, desc, chunk).await?;
+                }
+                continue;
+            }
+            Op::Update(desc, record) => update(tx, tenant, desc, record).await?,
+            Op::Delete(desc, id, version) => delete(tx, tenant, desc, *id, *version).await?,
+            Op::Check(desc, id, version) => check(tx, tenant, desc, *id, *version).await?,
+            Op::NoneMatch(desc, filters) => none_match(tx, tenant, desc, filters).await?,
+        }
+        at += 1;
+    }
+    Ok(())
+}
+
+/// The custom column's JSON: serde's tagged values, `Null` entries left out as every store
+/// leaves them out.
+fn custom_column(record: &Record) -> serde_json::Value {
+    let object = record
+        .custom
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| (name.clone(), custom_json(value)))
+        .collect();
+    serde_json::Value::Object(object)
+}
+
+async fn insert(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    records: &[&Record],
+) -> Result<(), StoreError> {
+    let mut ids = Vec::with_capacity(records.len());
+    let mut columns: Vec<ColumnArray> =
+        desc.fields.iter().map(|f| ColumnArray::new(f.ty, records.len())).collect();
+    let mut customs = Vec::with_capacity(records.len());
+    for record in records {
+        ids.push(Some(id_param(record.id)?));
+        for (field, column) in desc.fields.iter().zip(&mut columns) {
+            let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+            if !column.push(value) {
+                return Err(constraint(format!(
+                    "{} {}: {} cannot be kept in a {:?} column",
+                    desc.kind, record.id, field.name, field.ty
+                )));
+            }
+        }
+        customs.push(Some(custom_column(record)));
+    }
+
+    let names: Vec<String> = desc.fields.iter().map(|f| ident(&f.name)).collect();
+    let mut sql = Sql::new(&format!("INSERT INTO {} (tenant_id, id, version", table(desc)));
+    for name in &names {
+        sql.push(", ").push(name);
+    }
+    sql.push(", custom) SELECT ").push_bind(tenant_bind(tenant)).push(", u.id, 1");
+    for name in &names {
+        sql.push(", u.").push(name);
+    }
+    sql.push(", u.custom FROM unnest(").push_bind(Bind::IntegerArray(ids));
+    for column in columns {
+        sql.push(", ").push_bind(column.into_bind());
+    }
+    sql.push(", ").push_bind(Bind::JsonArray(customs)).push(") AS u(id");
+    for name in &names {
+        sql.push(", ").push(name);
+    }
+    sql.push(", custom)");
+
+    sql.query().execute(&mut **tx).await.map_err(|e| {
+        let id = conflicting_id(&e);
+        let error = map_error(&format!("insert {}", desc.kind), e);
+        match id {
+            Some(id) if error.kind() == StoreErrorKind::Conflict => {
+                StoreError::conflict(format!("{} {id} already exists", desc.kind))
+            }
+            _ => error,
+        }
+    })?;
+    Ok(())
+}
+
+fn stale(desc: &EntityDesc, id: RecordId, version: u64) -> StoreError {
+    StoreError::conflict(format!(
+        "{} {id} is not stored at version {version}: another writer changed or removed it",
+        desc.kind
+    ))
+}
+
+async fn update(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    record: &Record,
+) -> Result<(), StoreError> {
+    let Ok(version) = i64::try_from(record.version) else {
+        return Err(stale(desc, record.id, record.version));
+    };
+    let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1", table(desc)));
+    for field in &desc.fields {
+        let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+        let bind = scalar(field.ty, value).ok_or_else(|| {
+            constraint(format!(
+                "{} {}: {} cannot be kept in a {:?} column",
+                desc.kind, record.id, field.name, field.ty
+            ))
+        })?;
+        sql.push(", ").push(&ident(&field.name)).push(" = ").push_bind(bind);
+    }
+    sql.push(", custom = ").push_bind(Bind::Json(Some(custom_column(record))));
+    sql.push(" WHERE tenant_id = ").push_bind(tenant_bind(tenant));
+    sql.push(" AND id = ").push_bind(Bind::Integer(Some(id_param(record.id)?)));
+    sql.push(" AND version = ").push_bind(Bind::Integer(Some(version)));
+    let done = sql
+        .query()
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| map_error(&format!("update {} {}", desc.kind, record.id), e))?;
+    if done.rows_affected() == 0 {
+        return Err(stale(desc, record.id, record.version));
+    }
+    Ok(())
+}
+
+async fn delete(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    id: RecordId,
+    version: u64,
+) -> Result<(), StoreError> {
+    let Ok(stored_version) = i64::try_from(version) else {
+        return Err(stale(desc, id, version));
+    };
+    let sql =
+        format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2 AND version = $3", table(desc));
+    let done = sqlx::query(&sql)
+        .bind(tenant.as_str())
+        .bind(id_param(id)?)
+        .bind(stored_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| map_error(&format!("delete {} {id}", desc.kind), e))?;
+    if done.rows_affected() == 0 {
+        return Err(stale(desc, id, version));
+    }
+    Ok(())
+}
+
+async fn check(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    id: RecordId,
+    version: u64,
+) -> Result<(), StoreError> {
+    // FOR UPDATE holds the row until commit, so the checked version stays true for the
+    // rest of the batch.
+    let sql =
+        format!("SELECT version FROM {} WHERE tenant_id = $1 AND id = $2 FOR UPDATE", table(desc));
+    let stored: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(tenant.as_str())
+        .bind(id_param(id)?)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| map_error(&format!("check {} {id}", desc.kind), e))?;
+    match stored {
+        Some(stored) if u64::try_from(stored).is_ok_and(|stored| stored == version) => Ok(()),
+        Some(stored) => Err(StoreError::conflict(format!(
+            "{} {id} is at version {stored}, not {version}: another writer changed it",
+            desc.kind
+        ))),
+        None => Err(StoreError::conflict(format!(
+            "{} {id} is not stored (expected version {version})",
+            desc.kind
+        ))),
+    }
+}
+
+async fn none_match(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    filters: &[Filter],
+) -> Result<(), StoreError> {
+    let mut sql =
+        Sql::new(&format!("SELECT {} FROM {} WHERE tenant_id = ", select_list(desc), table(desc)));
+    sql.push_bind(tenant_bind(tenant));
+    let exact = push_filters(&mut sql, desc, filters)?;
+    if exact {
+        sql.push(" LIMIT 1");
+    }
+    let rows = sql
+        .query()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| map_error(&format!("match {}", desc.kind), e))?;
+    for row in &rows {
+        let record = decode(desc, row, 0)?;
+        if exact || filters.iter().all(|f| f.matches(&record)) {
+            return Err(constraint(format!(
+                "{} {} matches a filter the batch requires to match nothing",
+                desc.kind, record.id
+            )));
+        }
+    }
+    Ok(())
+}

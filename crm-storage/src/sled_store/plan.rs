@@ -1,0 +1,383 @@
+//! Query execution of the sled store: pick an access path, narrow, sort and page.
+//!
+//! The result always equals [`Query::apply`] over the kind's records. What changes is how
+//! much is read to get there:
+//!
+//! - The driving filter gives the candidate ids: an `Eq`/`In` on an indexed field first, then
+//!   a `Fuzzy` filter answered from the projection, then a `Prefix`/`Range` on an indexed
+//!   field; without one, every record is a candidate.
+//! - When every other filter and every sort can be answered from indexes and the projection
+//!   (the fast path), candidates are narrowed and sorted on ids and projected values, and
+//!   only the records of the requested page are read and decoded.
+//! - Otherwise (the slow path) the candidates are decoded and [`Query::apply`] does the rest.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use crm_domain::text::fold;
+use crm_domain::{EntityDesc, Filter, Page, Query, Record, RecordId, StoreError, TenantId, Value};
+
+use super::projection::{Projection, Projections};
+use super::{sled_error, SledStore};
+use crate::codec;
+
+/// What a query run came to.
+pub(super) enum Outcome {
+    /// The page.
+    Done(Page),
+    /// The query wants a projection that is not built yet; build it and run again.
+    NeedProjection,
+}
+
+/// One filter compiled for evaluation against a single projected value. Mirrors
+/// [`Filter::matches`]; the conformance suite's random check holds the two together.
+enum Matcher<'q> {
+    Eq(&'q Value),
+    Range(Option<&'q Value>, Option<&'q Value>),
+    In(&'q [Value]),
+    Prefix(&'q str),
+    Fuzzy(String),
+}
+
+impl<'q> Matcher<'q> {
+    fn new(filter: &'q Filter) -> Self {
+        match filter {
+            Filter::Eq(_, value) => Matcher::Eq(value),
+            Filter::Range { min, max, .. } => Matcher::Range(min.as_ref(), max.as_ref()),
+            Filter::In(_, values) => Matcher::In(values),
+            Filter::Prefix(_, prefix) => Matcher::Prefix(prefix),
+            Filter::Fuzzy(_, term) => Matcher::Fuzzy(fold(term)),
+        }
+    }
+
+    fn matches(&self, value: &Value) -> bool {
+        match self {
+            Matcher::Eq(expected) => value == *expected,
+            Matcher::Range(min, max) => {
+                !value.is_null()
+                    && min.is_none_or(|min| value.sort_cmp(min) != Ordering::Less)
+                    && max.is_none_or(|max| value.sort_cmp(max) != Ordering::Greater)
+            }
+            Matcher::In(values) => values.contains(value),
+            Matcher::Prefix(prefix) => value.as_text().is_some_and(|t| t.starts_with(prefix)),
+            Matcher::Fuzzy(term) => value.as_text().is_some_and(|t| t.contains(term.as_str())),
+        }
+    }
+}
+
+/// Whether an index entry lookup answers `filter` exactly.
+fn is_index_filter(filter: &Filter) -> bool {
+    !matches!(filter, Filter::Fuzzy(..))
+}
+
+impl SledStore {
+    /// Runs `query` over `registered`'s records of `tenant`. The first query of a (tenant,
+    /// kind) that wants a projection pays for building it with one scan of the records. With `may_build`, a query that
+    /// wants a projection not yet built says so instead of taking the slow path.
+    pub(super) fn run_query(
+        &self,
+        cache: &Projections,
+        tenant: &TenantId,
+        registered: &EntityDesc,
+        query: &Query,
+        may_build: bool,
+    ) -> Result<Outcome, StoreError> {
+        let kind = registered.kind.as_str();
+        let columns = Projection::columns_of(registered);
+        let projection = cache.get(tenant, kind).filter(|p| p.columns == columns);
+        let indexed = |f: &Filter| {
+            is_index_filter(f) && registered.field(f.field()).is_some_and(|d| d.indexed)
+        };
+        let projected = |field: &str| columns.iter().any(|c| c == field);
+
+        let driver = query
+            .filters
+            .iter()
+            .position(|f| indexed(f) && matches!(f, Filter::Eq(..) | Filter::In(..)))
+            .or_else(|| {
+                query
+                    .filters
+                    .iter()
+                    .position(|f| matches!(f, Filter::Fuzzy(..)) && projected(f.field()))
+            })
+            .or_else(|| query.filters.iter().position(&indexed));
+        let residual: Vec<&Filter> = query
+            .filters
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != driver)
+            .map(|(_, f)| f)
+            .collect();
+        let driver = driver.and_then(|i| query.filters.get(i));
+
+        let needs_records = residual.iter().any(|f| !indexed(f) && !projected(f.field()))
+            || query.sorts.iter().any(|s| !projected(&s.field));
+        if !needs_records {
+            let driver_indexed = driver.is_some_and(&indexed);
+            let use_projection =
+                !driver_indexed || !query.sorts.is_empty() || residual.iter().any(|f| !indexed(f));
+            match projection {
+                Some(projection) if use_projection => {
+                    return self
+                        .fast_path(tenant, kind, query, driver, &residual, Some(projection))
+                        .map(Outcome::Done);
+                }
+                None if use_projection && may_build => return Ok(Outcome::NeedProjection),
+                _ if !use_projection => {
+                    return self
+                        .fast_path(tenant, kind, query, driver, &residual, None)
+                        .map(Outcome::Done);
+                }
+                _ => {}
+            }
+        }
+
+        // The slow path: decode the candidates and let the reference semantics decide.
+        let records = match driver {
+            Some(f) if indexed(f) => self.fetch(tenant, kind, &self.index_ids(tenant, kind, f)?)?,
+            Some(f @ Filter::Fuzzy(..)) if projection.is_some() => {
+                let rows = projection.map_or_else(Vec::new, |p| fuzzy_rows(p, f));
+                let ids: Vec<RecordId> = rows.iter().map(|(id, _)| *id).collect();
+                self.fetch(tenant, kind, &ids)?
+            }
+            _ => self.scan(tenant, kind)?,
+        };
+        let (records, total) = query.apply(records);
+        Ok(Outcome::Done(Page { records, total }))
+    }
+
+    fn fast_path(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        query: &Query,
+        driver: Option<&Filter>,
+        residual: &[&Filter],
+        projection: Option<&Projection>,
+    ) -> Result<Page, StoreError> {
+        let Some(projection) = projection else {
+            // Every filter is answered by an index and there is no sort: intersect id lists.
+            let Some(driver) = driver else {
+                return Err(StoreError::corrupt("query plan without candidates"));
+            };
+            let mut ids = self.index_ids(tenant, kind, driver)?;
+            for filter in residual {
+                let allowed: HashSet<RecordId> =
+                    self.index_ids(tenant, kind, filter)?.into_iter().collect();
+                ids.retain(|id| allowed.contains(id));
+            }
+            let total = ids.len() as u64;
+            let page = page_bounds(query, ids.len()).and_then(|r| ids.get(r)).unwrap_or_default();
+            return Ok(Page { records: self.fetch(tenant, kind, page)?, total });
+        };
+
+        // Candidates carry their projected row, so narrowing and sorting never look up ids.
+        let mut rows: Vec<(RecordId, &[Value])> = match driver {
+            Some(filter @ Filter::Fuzzy(..)) => fuzzy_rows(projection, filter),
+            Some(filter) => {
+                let ids = self.index_ids(tenant, kind, filter)?;
+                let mut rows = Vec::with_capacity(ids.len());
+                for id in ids {
+                    rows.push((id, row_of(projection, kind, id)?));
+                }
+                rows
+            }
+            None => projection.rows.iter().map(|(id, row)| (*id, &**row)).collect(),
+        };
+        for filter in residual {
+            if let Some(column) = projection.column(filter.field()) {
+                let matcher = Matcher::new(filter);
+                rows.retain(|(_, row)| row.get(column).is_some_and(|v| matcher.matches(v)));
+            } else {
+                let allowed: HashSet<RecordId> =
+                    self.index_ids(tenant, kind, filter)?.into_iter().collect();
+                rows.retain(|(id, _)| allowed.contains(id));
+            }
+        }
+        let total = rows.len() as u64;
+
+        let Some(bounds) = page_bounds(query, rows.len()) else {
+            return Ok(Page { records: Vec::new(), total });
+        };
+        if !query.sorts.is_empty() {
+            sort_head(projection, kind, query, &mut rows, bounds.end)?;
+        }
+        let page: Vec<RecordId> =
+            rows.get(bounds).unwrap_or_default().iter().map(|(id, _)| *id).collect();
+        Ok(Page { records: self.fetch(tenant, kind, &page)?, total })
+    }
+
+    /// The ids whose index entries satisfy `filter`, ascending, without duplicates.
+    pub(super) fn index_ids(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        filter: &Filter,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let field_prefix = codec::index_field_prefix(tenant, kind, filter.field());
+        let with = |encode: &dyn Fn(&mut Vec<u8>)| {
+            let mut key = field_prefix.clone();
+            encode(&mut key);
+            key
+        };
+        let mut ids = Vec::new();
+        match filter {
+            Filter::Eq(_, value) => {
+                self.scan_index(&with(&|k| codec::encode_value(value, k)), &mut ids)?;
+            }
+            Filter::In(_, values) => {
+                for value in values {
+                    self.scan_index(&with(&|k| codec::encode_value(value, k)), &mut ids)?;
+                }
+            }
+            Filter::Prefix(_, prefix) => {
+                self.scan_index(&with(&|k| codec::text_prefix(prefix, k)), &mut ids)?;
+            }
+            Filter::Range { min, max, .. } => {
+                // Unset values never match a range, so the scan starts after the `Null` tag.
+                let first = with(&|k| k.push(codec::FIRST_NON_NULL_TAG));
+                let start = match min {
+                    Some(min) => with(&|k| codec::encode_value(min, k)).max(first),
+                    None => first,
+                };
+                let end = max.as_ref().map(|max| {
+                    with(&|k| {
+                        codec::encode_value(max, k);
+                        k.extend_from_slice(&[0xff; 8]);
+                    })
+                });
+                for item in self.db.range(start..) {
+                    let (key, _) = item.map_err(sled_error)?;
+                    if !key.starts_with(&field_prefix) || end.as_ref().is_some_and(|e| *key > **e) {
+                        break;
+                    }
+                    ids.push(entry_id(&key)?);
+                }
+            }
+            Filter::Fuzzy(..) => {
+                return Err(StoreError::corrupt("fuzzy filters have no index to scan"));
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn scan_index(&self, prefix: &[u8], ids: &mut Vec<RecordId>) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix(prefix) {
+            let (key, _) = item.map_err(sled_error)?;
+            ids.push(entry_id(&key)?);
+        }
+        Ok(())
+    }
+
+    /// The records with `ids`, in that order. Every id must be stored: ids come from the
+    /// indexes or the projection, which change together with the records.
+    pub(super) fn fetch(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        ids: &[RecordId],
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = self.db.get(codec::record_key(tenant, kind, *id)).map_err(sled_error)?;
+            let Some(bytes) = bytes else {
+                return Err(StoreError::corrupt(format!(
+                    "{kind} {id} is listed by an index but not stored; run an integrity check"
+                )));
+            };
+            records.push(codec::decode_record(&bytes)?);
+        }
+        Ok(records)
+    }
+
+    /// Every record of `kind` in `tenant`, in id order.
+    pub(super) fn scan(&self, tenant: &TenantId, kind: &str) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        for item in self.db.scan_prefix(codec::record_prefix(tenant, kind)) {
+            let (_, bytes) = item.map_err(sled_error)?;
+            records.push(codec::decode_record(&bytes)?);
+        }
+        Ok(records)
+    }
+}
+
+fn entry_id(key: &[u8]) -> Result<RecordId, StoreError> {
+    codec::id_suffix(key).ok_or_else(|| StoreError::corrupt("index entry without a record id"))
+}
+
+/// The rows `offset..offset + limit` of `len` candidates; `None` when the page is empty.
+fn page_bounds(query: &Query, len: usize) -> Option<std::ops::Range<usize>> {
+    let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+    let limit = query.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let end = offset.saturating_add(limit).min(len);
+    (offset < end).then_some(offset..end)
+}
+
+/// The rows whose column of `filter`'s field holds the fuzzy term. The folded term is
+/// searched with one prebuilt substring finder, the part of a fuzzy search that runs once
+/// per record.
+fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Vec<(RecordId, &'p [Value])> {
+    let (Some(column), Filter::Fuzzy(_, term)) = (projection.column(filter.field()), filter) else {
+        return Vec::new();
+    };
+    let term = fold(term);
+    let finder = memchr::memmem::Finder::new(term.as_bytes());
+    projection
+        .rows
+        .iter()
+        .filter(|(_, row)| {
+            row.get(column)
+                .and_then(Value::as_text)
+                .is_some_and(|text| finder.find(text.as_bytes()).is_some())
+        })
+        .map(|(id, row)| (*id, &**row))
+        .collect()
+}
+
+fn row_of<'p>(
+    projection: &'p Projection,
+    kind: &str,
+    id: RecordId,
+) -> Result<&'p [Value], StoreError> {
+    projection.rows.get(&id).map(|row| &**row).ok_or_else(|| {
+        StoreError::corrupt(format!("{kind} {id} is indexed but missing from the projection"))
+    })
+}
+
+/// Orders `rows` by the query's sorts on projected values, then by id, far enough that the
+/// first `end` are in final order. Selects before sorting so a small page of a long list
+/// costs a linear pass rather than a full sort.
+fn sort_head(
+    projection: &Projection,
+    kind: &str,
+    query: &Query,
+    rows: &mut Vec<(RecordId, &[Value])>,
+    end: usize,
+) -> Result<(), StoreError> {
+    let mut keys: Vec<(usize, bool)> = Vec::with_capacity(query.sorts.len());
+    for sort in &query.sorts {
+        let column = projection.column(&sort.field).ok_or_else(|| {
+            StoreError::corrupt(format!("{kind}: sort field {} is not projected", sort.field))
+        })?;
+        keys.push((column, sort.descending));
+    }
+    let compare = |a: &(RecordId, &[Value]), b: &(RecordId, &[Value])| {
+        for (column, descending) in &keys {
+            let (Some(x), Some(y)) = (a.1.get(*column), b.1.get(*column)) else { continue };
+            let order = x.sort_cmp(y);
+            let order = if *descending { order.reverse() } else { order };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        a.0.cmp(&b.0)
+    };
+    if end > 0 && end < rows.len() / 2 {
+        rows.select_nth_unstable_by(end - 1, compare);
+        rows.truncate(end);
+    }
+    rows.sort_unstable_by(compare);
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! A change set: the writes of one service call plus their audit entries, committed as one
+//! atomic batch.
+
+use crm_domain::audit::{diff, AuditAction, AuditEntry};
+use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, Record, RecordId};
+
+use crate::{Crm, Result};
+
+/// Collects inserts, updates and deletes with their audit entries.
+pub(crate) struct Changes {
+    batch: Batch<'static>,
+    audits: Vec<(String, RecordId, AuditAction, Vec<crm_domain::audit::FieldChange>)>,
+}
+
+impl Changes {
+    pub(crate) fn new() -> Self {
+        Self { batch: Batch::new(), audits: Vec::new() }
+    }
+
+    /// Inserts a new entity (its id already allocated).
+    pub(crate) fn create<E: Entity>(&mut self, entity: &E) -> Result<Record> {
+        let record = entity.to_record()?;
+        record.check(E::desc())?;
+        self.audits.push((E::desc().kind.clone(), record.id, AuditAction::Create, Vec::new()));
+        self.batch.insert(E::desc(), record.clone());
+        Ok(record)
+    }
+
+    /// Replaces `old` by `new`, guarded by `old`'s version. Writes nothing when nothing changed.
+    pub(crate) fn update<E: Entity>(&mut self, old: &E, new: &E) -> Result<bool> {
+        let before = old.to_record()?;
+        let mut after = new.to_record()?;
+        after.check(E::desc())?;
+        after.version = before.version;
+        let changes = diff(Some(&before), Some(&after));
+        if changes.is_empty() {
+            return Ok(false);
+        }
+        self.audits.push((E::desc().kind.clone(), after.id, AuditAction::Update, changes));
+        self.batch.update(E::desc(), after);
+        Ok(true)
+    }
+
+    /// Deletes `old`, guarded by its version; the audit entry keeps every old value.
+    pub(crate) fn delete<E: Entity>(&mut self, old: &E) -> Result<()> {
+        let before = old.to_record()?;
+        let changes = diff(Some(&before), None);
+        self.audits.push((E::desc().kind.clone(), before.id, AuditAction::Delete, changes));
+        self.batch.delete(E::desc(), before.id, before.version);
+        Ok(())
+    }
+
+    /// Requires that a record is still at `version` when the batch commits.
+    pub(crate) fn check(&mut self, desc: &'static EntityDesc, id: RecordId, version: u64) {
+        self.batch.check(desc, id, version);
+    }
+
+    /// Requires that no record of `desc` matches `filters` when the batch commits.
+    pub(crate) fn none_match(&mut self, desc: &'static EntityDesc, filters: Vec<Filter>) {
+        self.batch.none_match(desc, filters);
+    }
+
+    /// Commits everything with one audit entry per change, atomically.
+    pub(crate) fn commit(mut self, crm: &Crm, who: &Principal) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let count = self.audits.len() as u64;
+        if count > 0 {
+            let first = crm.allocate::<AuditEntry>(&who.tenant, count)?;
+            let at = crate::now();
+            for (offset, (entity, record_id, action, changes)) in
+                std::mem::take(&mut self.audits).into_iter().enumerate()
+            {
+                let entry = AuditEntry {
+                    id: RecordId(first + offset as u64),
+                    version: 0,
+                    entity,
+                    record_id,
+                    actor: who.user,
+                    at,
+                    action,
+                    changes,
+                };
+                self.batch.insert(AuditEntry::desc(), entry.to_record()?);
+            }
+        }
+        crm.store.commit(&who.tenant, &self.batch)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,574 @@
+//! The customer service: customers, their hierarchy, contacts and contacts' relatives.
+
+use chrono::{DateTime, Utc};
+use crm_domain::hierarchy::check_new_parent;
+use crm_domain::model::{Contact, Customer, CustomerStatus, Relative, SettingList};
+use crm_domain::{DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Value};
+
+use crate::changes::Changes;
+use crate::scope::Scope;
+use crate::{AuditEntry, Crm, Page, Result};
+
+/// Hierarchies deeper than this are treated as corrupt rather than walked forever.
+pub const MAX_HIERARCHY_DEPTH: usize = 1_000_000;
+
+/// How a customer list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CustomerSort {
+    /// By name, A to Z.
+    #[default]
+    NameAsc,
+    /// By name, Z to A.
+    NameDesc,
+    /// Newest first.
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// Most recently changed first.
+    RecentlyUpdated,
+    /// By customer number.
+    Code,
+}
+
+impl CustomerSort {
+    /// Parses the names the shells use (`name`, `-name`, `newest`, `oldest`, `updated`, `code`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "name" => CustomerSort::NameAsc,
+            "-name" => CustomerSort::NameDesc,
+            "newest" => CustomerSort::NewestFirst,
+            "oldest" => CustomerSort::OldestFirst,
+            "updated" => CustomerSort::RecentlyUpdated,
+            "code" => CustomerSort::Code,
+            _ => return None,
+        })
+    }
+
+    fn sort(self) -> Sort {
+        match self {
+            CustomerSort::NameAsc => Sort::asc("name"),
+            CustomerSort::NameDesc => Sort::desc("name"),
+            CustomerSort::NewestFirst => Sort::desc("created_at"),
+            CustomerSort::OldestFirst => Sort::asc("created_at"),
+            CustomerSort::RecentlyUpdated => Sort::desc("updated_at"),
+            CustomerSort::Code => Sort::asc("code"),
+        }
+    }
+}
+
+/// A customer search: fuzzy text plus compound filters, a sort and a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerSearch {
+    /// Fuzzy text over names, number, phones, emails and contact names.
+    pub text: Option<String>,
+    /// Category code.
+    pub category: Option<String>,
+    /// Source code.
+    pub source: Option<String>,
+    /// Owning user.
+    pub owner: Option<RecordId>,
+    /// Pool or private.
+    pub status: Option<CustomerStatus>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Custom field equals value.
+    pub custom: Vec<(String, Value)>,
+    /// Order.
+    pub sort: CustomerSort,
+    /// Items to skip.
+    pub offset: u64,
+    /// Page size.
+    pub limit: u64,
+}
+
+impl Default for CustomerSearch {
+    fn default() -> Self {
+        Self {
+            text: None,
+            category: None,
+            source: None,
+            owner: None,
+            status: None,
+            created_from: None,
+            created_to: None,
+            custom: Vec::new(),
+            sort: CustomerSort::default(),
+            offset: 0,
+            limit: 50,
+        }
+    }
+}
+
+impl CustomerSearch {
+    /// A fuzzy text search with default sort and page.
+    pub fn text(text: &str) -> Self {
+        Self { text: Some(text.to_owned()), ..Self::default() }
+    }
+
+    fn query(&self, scope: &Scope) -> Query {
+        let mut query = Query::all().sort(self.sort.sort());
+        query.offset = self.offset;
+        query.limit = Some(self.limit.clamp(1, 10_000));
+        if let Some(filter) = scope.filter() {
+            query = query.filter(filter);
+        }
+        if let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            query = query.filter(Filter::Fuzzy("search".into(), text.to_owned()));
+        }
+        for (field, value) in [("category", &self.category), ("source", &self.source)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                query = query.filter(Filter::Eq(field.into(), Value::Text(value.to_owned())));
+            }
+        }
+        if let Some(owner) = self.owner {
+            query = query.filter(Filter::Eq("owner".into(), Value::Ref(owner)));
+        }
+        if let Some(status) = self.status {
+            query = query.filter(Filter::Eq("status".into(), status.as_str().into()));
+        }
+        if self.created_from.is_some() || self.created_to.is_some() {
+            query = query.filter(Filter::Range {
+                field: "created_at".into(),
+                min: self.created_from.map(Value::Timestamp),
+                max: self.created_to.map(Value::Timestamp),
+            });
+        }
+        for (name, value) in &self.custom {
+            query = query.filter(Filter::Eq(format!("custom.{name}"), value.clone()));
+        }
+        query
+    }
+}
+
+/// Customers as seen by one principal.
+pub struct Customers<'a> {
+    crm: &'a Crm,
+    who: &'a Principal,
+    scope: Scope,
+}
+
+impl<'a> Customers<'a> {
+    pub(crate) fn new(crm: &'a Crm, who: &'a Principal) -> Self {
+        Self { crm, who, scope: Scope::of(who, "owner") }
+    }
+
+    /// Searches visible customers.
+    pub fn search(&self, search: &CustomerSearch) -> Result<Page<Customer>> {
+        self.crm.find(&self.who.tenant, &search.query(&self.scope))
+    }
+
+    /// One visible customer.
+    pub fn get(&self, id: RecordId) -> Result<Customer> {
+        let not_found = || DomainError::NotFound { kind: "customer".into(), id };
+        let record =
+            self.crm.store.get(&self.who.tenant, Customer::desc(), id)?.ok_or_else(not_found)?;
+        if !self.scope.allows(&record) {
+            return Err(not_found().into());
+        }
+        Ok(Customer::from_record(&record)?)
+    }
+
+    /// Creates a customer with optional contacts. Fills id, number (when empty), owner (the
+    /// acting user for private customers), timestamps and search text.
+    pub fn create(&self, customer: Customer, contacts: Vec<Contact>) -> Result<Customer> {
+        let mut created = self.create_many(vec![(customer, contacts)])?;
+        created.pop().ok_or_else(|| DomainError::State("nothing created".into()).into())
+    }
+
+    /// Creates many customers with their contacts in one atomic batch (imports, demo data).
+    pub fn create_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<Vec<Customer>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tenant = &self.who.tenant;
+        let settings = crate::settings::codes(self.crm, tenant)?;
+        let now = crate::now();
+        let count = rows.len() as u64;
+        let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
+        let first_id = self.crm.allocate::<Customer>(tenant, count)?;
+        let first_contact = if contact_count > 0 {
+            self.crm.allocate::<Contact>(tenant, contact_count)?
+        } else {
+            0
+        };
+        let needs_code = rows.iter().filter(|(c, _)| c.code.trim().is_empty()).count() as u64;
+        let mut next_code = if needs_code > 0 {
+            self.crm.store.next_in_sequence(tenant, "code.customer", needs_code)?
+        } else {
+            0
+        };
+
+        let mut rows = rows;
+        for (customer, _) in &mut rows {
+            customer.code = customer.code.trim().to_owned();
+            if customer.code.is_empty() {
+                customer.code = format!("C{next_code:06}");
+                next_code += 1;
+            }
+        }
+        // Numbers must be new: unique within the batch, and (checked when the batch commits,
+        // before its inserts) not yet stored.
+        let mut changes = Changes::new();
+        let mut codes: Vec<&str> = rows.iter().map(|(c, _)| c.code.as_str()).collect();
+        codes.sort_unstable();
+        if let Some(pair) = codes.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(DomainError::invalid(
+                "code",
+                format!("customer number {:?} appears twice", pair[0]),
+            )
+            .into());
+        }
+        let codes: Vec<Value> = codes.into_iter().map(|c| Value::Text(c.to_owned())).collect();
+        for chunk in codes.chunks(1000) {
+            changes.none_match(Customer::desc(), vec![Filter::In("code".into(), chunk.to_vec())]);
+        }
+        let mut created = Vec::with_capacity(rows.len());
+        let mut contact_id = first_contact;
+        for (offset, (mut customer, contacts)) in rows.into_iter().enumerate() {
+            customer.id = RecordId(first_id + offset as u64);
+            customer.version = 0;
+            self.prepare(&mut customer, &settings)?;
+            customer.created_at = now;
+            customer.updated_at = now;
+            let mut stored_contacts = Vec::with_capacity(contacts.len());
+            for mut contact in contacts {
+                contact.id = RecordId(contact_id);
+                contact_id += 1;
+                contact.version = 0;
+                contact.customer = customer.id;
+                contact.validate()?;
+                stored_contacts.push(contact);
+            }
+            customer.refresh_search(&stored_contacts);
+            if let Some(parent) = customer.parent {
+                self.get(parent)?;
+            }
+            changes.create(&customer)?;
+            for contact in &stored_contacts {
+                changes.create(contact)?;
+            }
+            customer.version = 1;
+            created.push(customer);
+        }
+        changes.commit(self.crm, self.who).map_err(|e| duplicate_code(e, "code"))?;
+        Ok(created)
+    }
+
+    /// Checks the fields and the setting codes, and fills the owner.
+    fn prepare(&self, customer: &mut Customer, settings: &crate::settings::Codes) -> Result<()> {
+        customer.validate()?;
+        settings.check(SettingList::CustomerCategory, &customer.category)?;
+        settings.check(SettingList::CustomerSource, &customer.source)?;
+        match customer.status {
+            CustomerStatus::Pool => customer.owner = None,
+            CustomerStatus::Private if customer.owner.is_none() => {
+                customer.owner = Some(self.who.user)
+            }
+            CustomerStatus::Private => {}
+        }
+        if !self.who.is_admin() && customer.owner.is_some_and(|o| o != self.who.user) {
+            return Err(DomainError::Forbidden("only administrators assign other owners".into())
+                .into());
+        }
+        Ok(())
+    }
+
+    /// Saves changed fields of a customer, guarded by its version. The parent is changed
+    /// through [`Customers::set_parent`] only.
+    pub fn update(&self, mut customer: Customer) -> Result<Customer> {
+        let old = self.get(customer.id)?;
+        if customer.parent != old.parent {
+            return Err(DomainError::invalid("parent", "use set_parent to move a customer").into());
+        }
+        if customer.version != old.version {
+            return Err(crm_domain::StoreError::conflict(format!(
+                "customer {} was changed by someone else; reload and try again",
+                customer.id
+            ))
+            .into());
+        }
+        let settings = crate::settings::codes(self.crm, &self.who.tenant)?;
+        customer.code = customer.code.trim().to_owned();
+        if customer.code.is_empty() {
+            customer.code = old.code.clone();
+        }
+        self.prepare(&mut customer, &settings)?;
+        customer.created_at = old.created_at;
+        customer.updated_at = crate::now();
+        customer.refresh_search(&self.contacts(customer.id)?);
+        let mut changes = Changes::new();
+        if customer.code != old.code {
+            changes.none_match(
+                Customer::desc(),
+                vec![Filter::Eq("code".into(), Value::Text(customer.code.clone()))],
+            );
+        }
+        if changes.update(&old, &customer)? {
+            changes.commit(self.crm, self.who).map_err(|e| duplicate_code(e, "code"))?;
+            customer.version = old.version + 1;
+            Ok(customer)
+        } else {
+            Ok(old)
+        }
+    }
+
+    /// Deletes a customer with its contacts and their relatives. Refused while it has
+    /// children.
+    pub fn delete(&self, id: RecordId) -> Result<()> {
+        let customer = self.get(id)?;
+        let children = self.children(id)?;
+        if !children.is_empty() {
+            return Err(DomainError::InUse {
+                what: format!("customer {}", customer.name),
+                count: children.len() as u64,
+            }
+            .into());
+        }
+        let mut changes = Changes::new();
+        changes.none_match(
+            Customer::desc(),
+            vec![Filter::Eq("parent".into(), Value::Ref(id))],
+        );
+        for contact in self.contacts(id)? {
+            for relative in self.relatives(contact.id)? {
+                changes.delete(&relative)?;
+            }
+            changes.delete(&contact)?;
+        }
+        changes.delete(&customer)?;
+        changes.commit(self.crm, self.who)
+    }
+
+    /// Moves a customer (and with it its whole subtree) under `parent`, or makes it a root.
+    /// Refused with [`DomainError::Cycle`] when `parent` is the customer or below it.
+    pub fn set_parent(&self, id: RecordId, parent: Option<RecordId>) -> Result<Customer> {
+        let old = self.get(id)?;
+        if old.parent == parent {
+            return Ok(old);
+        }
+        let mut changes = Changes::new();
+        if let Some(parent_id) = parent {
+            let parent_customer = self.get(parent_id)?;
+            let ancestors = self.crm.store.ancestors(
+                &self.who.tenant,
+                Customer::desc(),
+                "parent",
+                parent_id,
+                MAX_HIERARCHY_DEPTH,
+            )?;
+            check_new_parent("customer", id, parent_id, ancestors.iter().map(|r| r.id))?;
+            // The walk above is only valid while no ancestor moves; the checks make the commit
+            // fail with a conflict if one did.
+            changes.check(Customer::desc(), parent_id, parent_customer.version);
+            for ancestor in &ancestors {
+                changes.check(Customer::desc(), ancestor.id, ancestor.version);
+            }
+        }
+        let mut moved = old.clone();
+        moved.parent = parent;
+        moved.updated_at = crate::now();
+        changes.update(&old, &moved)?;
+        changes.commit(self.crm, self.who)?;
+        moved.version = old.version + 1;
+        Ok(moved)
+    }
+
+    /// The customer's ancestors, nearest first.
+    pub fn ancestors(&self, id: RecordId) -> Result<Vec<Customer>> {
+        self.get(id)?;
+        let records = self.crm.store.ancestors(
+            &self.who.tenant,
+            Customer::desc(),
+            "parent",
+            id,
+            MAX_HIERARCHY_DEPTH,
+        )?;
+        self.visible(records)
+    }
+
+    /// Every customer below this one, breadth first.
+    pub fn descendants(&self, id: RecordId) -> Result<Vec<Customer>> {
+        self.get(id)?;
+        let records = self.crm.store.descendants(
+            &self.who.tenant,
+            Customer::desc(),
+            "parent",
+            id,
+            MAX_HIERARCHY_DEPTH,
+        )?;
+        self.visible(records)
+    }
+
+    /// The direct children.
+    pub fn children(&self, id: RecordId) -> Result<Vec<Customer>> {
+        let query = Query::all()
+            .filter(Filter::Eq("parent".into(), Value::Ref(id)))
+            .sort(Sort::asc("name"));
+        Ok(self.crm.find::<Customer>(&self.who.tenant, &query)?.items)
+    }
+
+    fn visible(&self, records: Vec<crm_domain::Record>) -> Result<Vec<Customer>> {
+        records
+            .iter()
+            .filter(|r| self.scope.allows(r))
+            .map(|r| Customer::from_record(r).map_err(Into::into))
+            .collect()
+    }
+
+    /// The audit trail of a visible customer, oldest first.
+    pub fn history(&self, id: RecordId) -> Result<Vec<AuditEntry>> {
+        self.get(id)?;
+        self.crm.history(self.who, "customer", id)
+    }
+
+    /// The contacts of a visible customer, by name.
+    pub fn contacts(&self, customer: RecordId) -> Result<Vec<Contact>> {
+        let query = Query::all()
+            .filter(Filter::Eq("customer".into(), Value::Ref(customer)))
+            .sort(Sort::asc("name"));
+        Ok(self.crm.find::<Contact>(&self.who.tenant, &query)?.items)
+    }
+
+    /// One contact of a visible customer.
+    pub fn contact(&self, id: RecordId) -> Result<Contact> {
+        let contact = self
+            .crm
+            .load::<Contact>(&self.who.tenant, id)?
+            .ok_or(DomainError::NotFound { kind: "contact".into(), id })?;
+        self.get(contact.customer).map_err(|_| DomainError::NotFound {
+            kind: "contact".into(),
+            id,
+        })?;
+        Ok(contact)
+    }
+
+    /// Adds a contact to a visible customer.
+    pub fn add_contact(&self, mut contact: Contact) -> Result<Contact> {
+        let old_customer = self.get(contact.customer)?;
+        contact.validate()?;
+        contact.id = RecordId(self.crm.allocate::<Contact>(&self.who.tenant, 1)?);
+        contact.version = 0;
+        let mut contacts = self.contacts(contact.customer)?;
+        contacts.push(contact.clone());
+        let mut changes = Changes::new();
+        changes.create(&contact)?;
+        self.touch_search(&mut changes, &old_customer, &contacts)?;
+        changes.commit(self.crm, self.who)?;
+        contact.version = 1;
+        Ok(contact)
+    }
+
+    /// Saves a changed contact, guarded by its version.
+    pub fn update_contact(&self, mut contact: Contact) -> Result<Contact> {
+        let old = self.contact(contact.id)?;
+        contact.customer = old.customer;
+        contact.validate()?;
+        let customer = self.get(old.customer)?;
+        let contacts: Vec<Contact> = self
+            .contacts(old.customer)?
+            .into_iter()
+            .map(|c| if c.id == contact.id { contact.clone() } else { c })
+            .collect();
+        let mut changes = Changes::new();
+        if !changes.update(&old, &contact)? {
+            return Ok(old);
+        }
+        self.touch_search(&mut changes, &customer, &contacts)?;
+        changes.commit(self.crm, self.who)?;
+        contact.version = old.version + 1;
+        Ok(contact)
+    }
+
+    /// Deletes a contact and its relatives.
+    pub fn delete_contact(&self, id: RecordId) -> Result<()> {
+        let contact = self.contact(id)?;
+        let customer = self.get(contact.customer)?;
+        let contacts: Vec<Contact> =
+            self.contacts(contact.customer)?.into_iter().filter(|c| c.id != id).collect();
+        let mut changes = Changes::new();
+        for relative in self.relatives(id)? {
+            changes.delete(&relative)?;
+        }
+        changes.delete(&contact)?;
+        self.touch_search(&mut changes, &customer, &contacts)?;
+        changes.commit(self.crm, self.who)
+    }
+
+    fn touch_search(
+        &self,
+        changes: &mut Changes,
+        customer: &Customer,
+        contacts: &[Contact],
+    ) -> Result<()> {
+        let mut refreshed = customer.clone();
+        refreshed.refresh_search(contacts);
+        if refreshed.search != customer.search {
+            refreshed.updated_at = crate::now();
+            changes.update(customer, &refreshed)?;
+        } else {
+            changes.check(Customer::desc(), customer.id, customer.version);
+        }
+        Ok(())
+    }
+
+    /// The relatives and friends of a contact.
+    pub fn relatives(&self, contact: RecordId) -> Result<Vec<Relative>> {
+        let query = Query::all()
+            .filter(Filter::Eq("contact".into(), Value::Ref(contact)))
+            .sort(Sort::asc("name"));
+        Ok(self.crm.find::<Relative>(&self.who.tenant, &query)?.items)
+    }
+
+    /// Adds a relative or friend to a visible contact.
+    pub fn add_relative(&self, mut relative: Relative) -> Result<Relative> {
+        self.contact(relative.contact)?;
+        relative.validate()?;
+        relative.id = RecordId(self.crm.allocate::<Relative>(&self.who.tenant, 1)?);
+        relative.version = 0;
+        let mut changes = Changes::new();
+        changes.create(&relative)?;
+        changes.commit(self.crm, self.who)?;
+        relative.version = 1;
+        Ok(relative)
+    }
+
+    /// Deletes a relative.
+    pub fn delete_relative(&self, id: RecordId) -> Result<()> {
+        let relative = self
+            .crm
+            .load::<Relative>(&self.who.tenant, id)?
+            .ok_or(DomainError::NotFound { kind: "relative".into(), id })?;
+        self.contact(relative.contact)?;
+        let mut changes = Changes::new();
+        changes.delete(&relative)?;
+        changes.commit(self.crm, self.who)
+    }
+
+    /// Every visible customer and their contacts, for exports. Sorted by number.
+    pub fn export_rows(&self) -> Result<(Vec<Customer>, Vec<Contact>)> {
+        let mut query = Query::all().sort(Sort::asc("code"));
+        if let Some(filter) = self.scope.filter() {
+            query = query.filter(filter);
+        }
+        let customers = self.crm.find::<Customer>(&self.who.tenant, &query)?.items;
+        let mut contacts = Vec::new();
+        for chunk in customers.chunks(1000) {
+            let ids = chunk.iter().map(|c| Value::Ref(c.id)).collect();
+            let query = Query::all().filter(Filter::In("customer".into(), ids));
+            contacts.extend(self.crm.find::<Contact>(&self.who.tenant, &query)?.items);
+        }
+        Ok((customers, contacts))
+    }
+}
+
+/// Turns the "no record matches" failure of a uniqueness precondition into a field error.
+fn duplicate_code(error: crate::Error, field: &str) -> crate::Error {
+    match error {
+        crate::Error::Store(e) if e.kind() == crm_domain::StoreErrorKind::Constraint => {
+            DomainError::invalid(field, "this customer number is already taken").into()
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,43 @@
+//! The one error type of the facade: what a host sees from any service call.
+
+use crm_domain::{DomainError, StoreError, StoreErrorKind};
+
+/// A row-level problem found by an import; the whole import is refused when any exists.
+pub use crm_io::RowError;
+
+/// Everything a service call can fail with.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A business rule refused the input or the change.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The store failed; see [`StoreError::kind`].
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An import found bad rows; nothing was stored.
+    #[error("import refused: {} bad row(s); first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    Import(Vec<RowError>),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crm_io::IoError),
+    /// The store location is not understood.
+    #[error("unknown store {0:?}: use sled:PATH, memory: or a postgres:// URL")]
+    StoreLocation(String),
+}
+
+impl Error {
+    /// Whether the error means "someone else changed this first; reload and retry".
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Store(e) if e.kind() == StoreErrorKind::Conflict)
+    }
+
+    /// Whether the error means the record does not exist or is not visible.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Domain(DomainError::NotFound { .. }))
+            || matches!(self, Error::Store(e) if e.kind() == StoreErrorKind::NotFound)
+    }
+}
+
+/// The result type of every service call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

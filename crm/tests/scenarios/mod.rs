@@ -1,0 +1,433 @@
+//! Service scenarios run against every store: each adapter's test target calls [`run`], so the
+//! facade is checked end to end on memory, sled and PostgreSQL alike.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crm::{
+    Contact, Crm, Customer, CustomerSearch, CustomerSort, CustomerStatus, DomainError, Error,
+    Format, Interaction, Lang, Lead, LeadStatus, NewAttachment, Principal, RecordId, Relative,
+    Role, SettingList, TenantId, Value,
+};
+
+type Case = fn(&Crm);
+
+/// Every scenario with its name.
+pub fn cases() -> Vec<(&'static str, Case)> {
+    vec![
+        ("create_and_get_customer", create_and_get_customer),
+        ("stale_update_is_a_conflict", stale_update_is_a_conflict),
+        ("audit_records_field_changes", audit_records_field_changes),
+        ("cycle_is_refused", cycle_is_refused),
+        ("deep_chain_walks_without_recursion", deep_chain_walks_without_recursion),
+        ("move_subtree_is_one_operation", move_subtree_is_one_operation),
+        ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
+        ("compound_filters_and_sorts", compound_filters_and_sorts),
+        ("users_see_only_their_own", users_see_only_their_own),
+        ("tenants_are_isolated", tenants_are_isolated),
+        ("contacts_and_relatives", contacts_and_relatives),
+        ("settings_in_use_cannot_be_deleted", settings_in_use_cannot_be_deleted),
+        ("lead_conversion_keeps_contact_records", lead_conversion_keeps_contact_records),
+        ("import_is_all_or_nothing", import_is_all_or_nothing),
+        ("import_dry_run_stores_nothing", import_dry_run_stores_nothing),
+        ("export_round_trips", export_round_trips),
+        ("demo_data_loads_northwind", demo_data_loads_northwind),
+        ("duplicate_customer_number_is_refused", duplicate_customer_number_is_refused),
+    ]
+}
+
+/// Runs every scenario as a trial named `<adapter>::<case>` and returns the conclusion.
+pub fn run(adapter: &'static str, crm: Crm) -> libtest_mimic::Conclusion {
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = cases()
+        .into_iter()
+        .map(|(name, case)| {
+            let crm = crm.clone();
+            libtest_mimic::Trial::test(format!("{adapter}::{name}"), move || {
+                case(&crm);
+                Ok(())
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials)
+}
+
+fn fresh_admin(crm: &Crm) -> Principal {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tenant = TenantId::new(format!("s{}_{n}", std::process::id())).unwrap();
+    crm.bootstrap_tenant(&tenant, "admin", "Administrator").unwrap()
+}
+
+fn customer(name: &str) -> Customer {
+    Customer { name: name.to_owned(), ..Customer::default() }
+}
+
+fn contact(name: &str) -> Contact {
+    Contact { name: name.to_owned(), ..Contact::default() }
+}
+
+fn names(page: &crm::Page<Customer>) -> Vec<String> {
+    page.items.iter().map(|c| c.name.clone()).collect()
+}
+
+fn create_and_get_customer(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let mut input = customer("北京星辰科技有限公司");
+    input.phone = "010-88886666".into();
+    input.custom.insert("vip_level".into(), Value::Integer(3));
+    let created = service.create(input, vec![contact("张伟")]).unwrap();
+    assert_eq!(created.version, 1);
+    assert!(created.code.starts_with('C'), "generated number: {}", created.code);
+    assert_eq!(created.owner, Some(admin.user));
+    let stored = service.get(created.id).unwrap();
+    assert_eq!(stored, created);
+    assert_eq!(stored.custom.get("vip_level"), Some(&Value::Integer(3)));
+    assert_eq!(service.contacts(created.id).unwrap()[0].name, "张伟");
+    let missing = service.get(RecordId(created.id.0 + 1000)).unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+}
+
+fn stale_update_is_a_conflict(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let created = service.create(customer("Acme"), vec![]).unwrap();
+    let mut first = created.clone();
+    first.remarks = "first".into();
+    let saved = service.update(first).unwrap();
+    assert_eq!(saved.version, 2);
+    let mut stale = created;
+    stale.remarks = "second".into();
+    let error = service.update(stale).unwrap_err();
+    assert!(error.is_conflict(), "{error}");
+    assert_eq!(service.get(saved.id).unwrap().remarks, "first");
+}
+
+fn audit_records_field_changes(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let created = service.create(customer("Old name"), vec![]).unwrap();
+    let mut renamed = created.clone();
+    renamed.name = "New name".into();
+    service.update(renamed).unwrap();
+    let history = service.history(created.id).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].action, crm::AuditAction::Create);
+    assert_eq!(history[1].action, crm::AuditAction::Update);
+    assert_eq!(history[1].actor, admin.user);
+    let name_change = history[1].changes.iter().find(|c| c.field == "name").unwrap();
+    assert_eq!((name_change.old.as_str(), name_change.new.as_str()), ("Old name", "New name"));
+}
+
+fn cycle_is_refused(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let a = service.create(customer("A"), vec![]).unwrap();
+    let b = service.create(customer("B"), vec![]).unwrap();
+    let c = service.create(customer("C"), vec![]).unwrap();
+    service.set_parent(b.id, Some(a.id)).unwrap();
+    service.set_parent(c.id, Some(b.id)).unwrap();
+    for (child, parent) in [(a.id, c.id), (a.id, a.id), (b.id, c.id)] {
+        let error = service.set_parent(child, Some(parent)).unwrap_err();
+        assert!(matches!(error, Error::Domain(DomainError::Cycle { .. })), "{error}");
+    }
+    assert_eq!(service.get(a.id).unwrap().parent, None);
+    assert_eq!(service.get(b.id).unwrap().parent, Some(a.id));
+}
+
+fn deep_chain_walks_without_recursion(crm: &Crm) {
+    const DEPTH: usize = 10_000;
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let rows = (0..DEPTH).map(|i| (customer(&format!("Level {i:05}")), Vec::new())).collect();
+    let chain = service.create_many(rows).unwrap();
+    let mut previous = None;
+    let mut linked = Vec::with_capacity(DEPTH);
+    for mut node in chain {
+        node.parent = previous;
+        previous = Some(node.id);
+        linked.push(node);
+    }
+    link_chain(crm, &admin, &linked);
+    let top = linked[0].id;
+    let bottom = linked[DEPTH - 1].id;
+    let ancestors = service.ancestors(bottom).unwrap();
+    assert_eq!(ancestors.len(), DEPTH - 1);
+    assert_eq!(ancestors[0].id, linked[DEPTH - 2].id);
+    assert_eq!(ancestors[DEPTH - 2].id, top);
+    let descendants = service.descendants(top).unwrap();
+    assert_eq!(descendants.len(), DEPTH - 1);
+    let error = service.set_parent(top, Some(bottom)).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::Cycle { .. })), "{error}");
+}
+
+/// Stores parent links for a prepared chain in one batch through the store, as a migration
+/// would; the services are then checked on the result.
+fn link_chain(crm: &Crm, who: &Principal, chain: &[Customer]) {
+    use crm::Entity;
+    let mut batch = crm_domain::Batch::new();
+    for node in chain.iter().filter(|n| n.parent.is_some()) {
+        let mut record = node.to_record().unwrap();
+        record.version = node.version;
+        batch.update(Customer::desc(), record);
+    }
+    crm.store().commit(&who.tenant, &batch).unwrap();
+}
+
+fn move_subtree_is_one_operation(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let root1 = service.create(customer("Root one"), vec![]).unwrap();
+    let root2 = service.create(customer("Root two"), vec![]).unwrap();
+    let mid = service.create(customer("Middle"), vec![]).unwrap();
+    let leaf = service.create(customer("Leaf"), vec![]).unwrap();
+    service.set_parent(mid.id, Some(root1.id)).unwrap();
+    service.set_parent(leaf.id, Some(mid.id)).unwrap();
+    service.set_parent(mid.id, Some(root2.id)).unwrap();
+    let ancestors: Vec<RecordId> = service.ancestors(leaf.id).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(ancestors, vec![mid.id, root2.id]);
+    assert!(service.descendants(root1.id).unwrap().is_empty());
+    assert_eq!(service.descendants(root2.id).unwrap().len(), 2);
+    let error = service.delete(root2.id).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::InUse { .. })), "{error}");
+}
+
+fn fuzzy_search_folds_and_is_literal(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    for name in ["Alfreds Futterkiste", "北京星辰科技", "100% Natural_Foods", "O'Brien \\ Sons"] {
+        service.create(customer(name), vec![]).unwrap();
+    }
+    let mut with_contact = customer("Quiet Co");
+    with_contact.email = "info@quiet.cn".into();
+    service.create(with_contact, vec![Contact { phone: "0755-1234567".into(), ..contact("李娜") }]).unwrap();
+    let find = |text: &str| names(&service.search(&CustomerSearch::text(text)).unwrap());
+    assert_eq!(find("alfreds"), ["Alfreds Futterkiste"]);
+    assert_eq!(find("ＡＬＦＲＥＤＳ"), ["Alfreds Futterkiste"]);
+    assert_eq!(find("星辰"), ["北京星辰科技"]);
+    assert_eq!(find("%"), ["100% Natural_Foods"]);
+    assert_eq!(find("_"), ["100% Natural_Foods"]);
+    assert_eq!(find("'"), ["O'Brien \\ Sons"]);
+    assert_eq!(find("\\"), ["O'Brien \\ Sons"]);
+    assert_eq!(find("李娜"), ["Quiet Co"]);
+    assert_eq!(find("1234567"), ["Quiet Co"]);
+    assert_eq!(find("quiet.cn"), ["Quiet Co"]);
+    assert!(find("nothing like this").is_empty());
+}
+
+fn compound_filters_and_sorts(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let settings = crm.settings(&admin);
+    settings.add(SettingList::CustomerCategory, "key", "重点客户", 1).unwrap();
+    settings.add(SettingList::CustomerCategory, "regular", "普通客户", 2).unwrap();
+    settings.add(SettingList::CustomerSource, "web", "网站", 1).unwrap();
+    let service = crm.customers(&admin);
+    let mut rows = Vec::new();
+    for (name, category, source, tier) in [
+        ("Delta Trading", "key", "web", 1),
+        ("Alpha Trading", "key", "", 2),
+        ("Charlie Trading", "regular", "web", 1),
+        ("Bravo Foods", "key", "web", 1),
+    ] {
+        let mut c = customer(name);
+        c.category = category.into();
+        c.source = source.into();
+        c.custom.insert("tier".into(), Value::Integer(tier));
+        rows.push((c, vec![]));
+    }
+    service.create_many(rows).unwrap();
+    let search = CustomerSearch {
+        text: Some("trading".into()),
+        category: Some("key".into()),
+        ..CustomerSearch::default()
+    };
+    assert_eq!(names(&service.search(&search).unwrap()), ["Alpha Trading", "Delta Trading"]);
+    let search = CustomerSearch { sort: CustomerSort::NameDesc, ..search };
+    assert_eq!(names(&service.search(&search).unwrap()), ["Delta Trading", "Alpha Trading"]);
+    let search = CustomerSearch {
+        source: Some("web".into()),
+        custom: vec![("tier".into(), Value::Integer(1))],
+        ..CustomerSearch::default()
+    };
+    assert_eq!(
+        names(&service.search(&search).unwrap()),
+        ["Bravo Foods", "Charlie Trading", "Delta Trading"]
+    );
+    let paged = service
+        .search(&CustomerSearch { offset: 1, limit: 2, ..CustomerSearch::default() })
+        .unwrap();
+    assert_eq!(paged.total, 4);
+    assert_eq!(names(&paged), ["Bravo Foods", "Charlie Trading"]);
+    let all = service.search(&CustomerSearch::default()).unwrap();
+    let from = all.items.iter().map(|c| c.created_at).min().unwrap();
+    let ranged = CustomerSearch { created_from: Some(from), created_to: Some(from), ..CustomerSearch::default() };
+    assert_eq!(service.search(&ranged).unwrap().total, 4);
+    let unknown = service.create(Customer { category: "nope".into(), ..customer("X") }, vec![]);
+    assert!(matches!(unknown, Err(Error::Domain(DomainError::Invalid { ref field, .. })) if field == "category"));
+}
+
+fn users_see_only_their_own(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let unit = crm.org(&admin).units().unwrap()[0].id;
+    let alice = crm.org(&admin).add_user("alice", "Alice", unit, Role::User).unwrap();
+    let bob = crm.org(&admin).add_user("bob", "Bob", unit, Role::User).unwrap();
+    let alice = crm.org(&admin).principal(alice.id).unwrap().unwrap();
+    let bob = crm.org(&admin).principal(bob.id).unwrap().unwrap();
+    let mine = crm.customers(&alice).create(customer("Alice's shop"), vec![]).unwrap();
+    crm.customers(&bob).create(customer("Bob's shop"), vec![]).unwrap();
+    assert_eq!(names(&crm.customers(&alice).search(&CustomerSearch::default()).unwrap()), ["Alice's shop"]);
+    assert_eq!(names(&crm.customers(&alice).search(&CustomerSearch::text("shop")).unwrap()), ["Alice's shop"]);
+    assert!(crm.customers(&bob).get(mine.id).unwrap_err().is_not_found());
+    assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 2);
+    let foreign = Customer { owner: Some(bob.user), ..customer("Sneaky") };
+    assert!(matches!(crm.customers(&alice).create(foreign, vec![]), Err(Error::Domain(DomainError::Forbidden(_)))));
+}
+
+fn tenants_are_isolated(crm: &Crm) {
+    let a = fresh_admin(crm);
+    let b = fresh_admin(crm);
+    let created = crm.customers(&a).create(customer("Only in A"), vec![]).unwrap();
+    assert_eq!(crm.customers(&b).search(&CustomerSearch::default()).unwrap().total, 0);
+    assert!(crm.customers(&b).get(created.id).is_err());
+}
+
+fn contacts_and_relatives(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let created = service.create(customer("Family Firm"), vec![]).unwrap();
+    let added = service
+        .add_contact(Contact { customer: created.id, mobile: "013800138000".into(), ..contact("王芳") })
+        .unwrap();
+    assert_eq!(names(&service.search(&CustomerSearch::text("王芳")).unwrap()), ["Family Firm"]);
+    assert_eq!(names(&service.search(&CustomerSearch::text("013800138000")).unwrap()), ["Family Firm"]);
+    let relative = service
+        .add_relative(Relative {
+            contact: added.id,
+            relation: "配偶".into(),
+            name: "李强".into(),
+            birthday: chrono::NaiveDate::from_ymd_opt(1985, 2, 28),
+            ..Relative::default()
+        })
+        .unwrap();
+    assert_eq!(service.relatives(added.id).unwrap(), vec![relative]);
+    let renamed = service.update_contact(Contact { name: "王芳芳".into(), ..added.clone() }).unwrap();
+    assert_eq!(renamed.version, 2);
+    assert!(service.search(&CustomerSearch::text("王芳芳")).unwrap().total == 1);
+    service.delete_contact(added.id).unwrap();
+    assert!(service.contacts(created.id).unwrap().is_empty());
+    assert!(service.relatives(added.id).unwrap().is_empty());
+    assert_eq!(service.search(&CustomerSearch::text("王芳")).unwrap().total, 0);
+}
+
+fn settings_in_use_cannot_be_deleted(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let settings = crm.settings(&admin);
+    let web = settings.add(SettingList::CustomerSource, "web", "网站", 1).unwrap();
+    let fair = settings.add(SettingList::CustomerSource, "fair", "展会", 2).unwrap();
+    assert!(settings.add(SettingList::CustomerSource, "web", "again", 3).is_err());
+    crm.customers(&admin).create(Customer { source: "web".into(), ..customer("Webby") }, vec![]).unwrap();
+    let error = settings.delete(web.id).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::InUse { .. })), "{error}");
+    settings.delete(fair.id).unwrap();
+    let renamed = settings.update(web.id, "官网", 5).unwrap();
+    assert_eq!(renamed.name, "官网");
+    let codes: Vec<String> = settings.list(SettingList::CustomerSource).unwrap().into_iter().map(|v| v.code).collect();
+    assert_eq!(codes, ["web"]);
+}
+
+fn lead_conversion_keeps_contact_records(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let leads = crm.leads(&admin);
+    let lead = leads
+        .create(Lead { name: "赵敏".into(), company: "明教贸易".into(), phone: "021-5555".into(), ..Lead::default() })
+        .unwrap();
+    let interaction = leads
+        .add_interaction(
+            Interaction {
+                lead: Some(lead.id),
+                subject: "首次电话".into(),
+                content: "有采购意向".into(),
+                contact_at: chrono::Utc::now(),
+                effect: 4,
+                ..Interaction::default()
+            },
+            vec![NewAttachment { file_name: "call.mp3".into(), content_type: "audio/mpeg".into(), bytes: vec![1, 2, 3, 0, 255] }],
+        )
+        .unwrap();
+    assert_eq!(leads.get(lead.id).unwrap().status, LeadStatus::Contacted);
+    let attachments = leads.attachments(interaction.id).unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].bytes, vec![1, 2, 3, 0, 255]);
+    let (customer, contact) = leads.convert(lead.id).unwrap();
+    assert_eq!(customer.name, "明教贸易");
+    assert_eq!(contact.name, "赵敏");
+    let converted = leads.get(lead.id).unwrap();
+    assert_eq!((converted.status, converted.customer), (LeadStatus::Converted, Some(customer.id)));
+    let moved = leads.customer_interactions(customer.id).unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].subject, "首次电话");
+    assert!(leads.convert(lead.id).is_err());
+    let bad = leads.add_interaction(Interaction { lead: Some(lead.id), subject: "x".into(), effect: 3, ..Interaction::default() }, vec![]);
+    assert!(bad.is_err());
+}
+
+const GOOD_CSV: &str = "\u{feff}Code,Name,Phone,Contact name,Birthday\nK1,Good One,010-1,甲,1990-01-02\nK2,Good Two,020-2,乙,\n";
+const BAD_CSV: &str = "客户编号,客户名称,联系人,生日\nK3,Fine,丙,1990-01-02\nK4,Broken,丁,2023-02-30\n";
+
+fn import_is_all_or_nothing(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let imports = crm.imports(&admin);
+    let error = imports.customers(BAD_CSV.as_bytes(), Format::Csv, false).unwrap_err();
+    let Error::Import(rows) = error else { panic!("expected row errors, got {error}") };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].row, 3);
+    assert_eq!(rows[0].column, "生日");
+    assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 0);
+    let report = imports.customers(GOOD_CSV.as_bytes(), Format::Csv, false).unwrap();
+    assert_eq!((report.created, report.contacts), (2, 2));
+    let again = imports.customers(GOOD_CSV.as_bytes(), Format::Csv, false).unwrap_err();
+    assert!(matches!(again, Error::Import(ref rows) if rows.len() == 2), "{again}");
+    assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 2);
+}
+
+fn import_dry_run_stores_nothing(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let report = crm.imports(&admin).customers(GOOD_CSV.as_bytes(), Format::Csv, true).unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.created, 2);
+    assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 0);
+}
+
+fn export_round_trips(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let mut tricky = customer("=HYPERLINK(\"http://x\")");
+    tricky.phone = "00861012345".into();
+    crm.customers(&admin).create(tricky, vec![contact("甲"), contact("乙")]).unwrap();
+    let bytes = crm.imports(&admin).export_customers(Format::Xlsx, Lang::Zh).unwrap();
+    let other = fresh_admin(crm);
+    let report = crm.imports(&other).customers(&bytes, Format::Xlsx, false).unwrap();
+    assert_eq!((report.created, report.contacts), (1, 2));
+    let copy = &crm.customers(&other).search(&CustomerSearch::default()).unwrap().items[0];
+    assert_eq!(copy.name, "=HYPERLINK(\"http://x\")");
+    assert_eq!(copy.phone, "00861012345");
+}
+
+fn demo_data_loads_northwind(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let report = crm.load_demo(&admin).unwrap();
+    assert_eq!((report.customers, report.contacts, report.leads), (91, 91, 29));
+    let found = crm.customers(&admin).search(&CustomerSearch::text("futterkiste")).unwrap();
+    assert_eq!(names(&found), ["Alfreds Futterkiste"]);
+    assert_eq!(crm.load_demo(&admin).unwrap().customers, 0);
+    let pool = CustomerSearch { status: Some(CustomerStatus::Pool), ..CustomerSearch::default() };
+    assert_eq!(crm.customers(&admin).search(&pool).unwrap().total, 0);
+}
+
+fn duplicate_customer_number_is_refused(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    service.create(Customer { code: "ALFKI".into(), ..customer("One") }, vec![]).unwrap();
+    let error = service.create(Customer { code: "ALFKI".into(), ..customer("Two") }, vec![]).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::Invalid { ref field, .. }) if field == "code"), "{error}");
+    assert_eq!(service.search(&CustomerSearch::default()).unwrap().total, 1);
+}

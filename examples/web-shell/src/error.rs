@@ -1,0 +1,225 @@
+//! What can go wrong in a handler, which HTTP status each failure gets, and how it reads to
+//! the person in their language.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use crm::{Contact, Customer, DomainError, Interaction, Lead, Relative, StoreErrorKind};
+use maud::html;
+
+use crate::auth::Ctx;
+use crate::html::{layout, respond, Nav};
+use crate::i18n::{field_label, t, Lang};
+
+/// What a page handler returns: a page, or an error page.
+pub(crate) type Reply = Result<Response, Response>;
+
+/// A failure of a request.
+#[derive(Debug)]
+pub(crate) enum AppError {
+    /// The facade refused or failed.
+    Crm(crm::Error),
+    /// No such page or record.
+    NotFound,
+    /// The request itself is malformed; the text says what, in the person's language.
+    BadRequest(String),
+    /// The CSRF token is missing or wrong.
+    Forbidden,
+    /// The body is larger than allowed.
+    TooLarge,
+    /// A bug or an outage; the text goes to the log, not to the page.
+    Internal(String),
+}
+
+impl From<crm::Error> for AppError {
+    fn from(error: crm::Error) -> Self {
+        AppError::Crm(error)
+    }
+}
+
+/// Which entity a failing form was about, so a field name reads as that entity's label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Hint {
+    Customer,
+    Lead,
+    Interaction,
+}
+
+impl AppError {
+    /// The HTTP status of the failure.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            AppError::Crm(e) => crm_status(e),
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message shown on the page.
+    pub(crate) fn message(&self, lang: Lang, hint: Hint) -> String {
+        match self {
+            AppError::Crm(e) => describe(lang, e, hint),
+            AppError::NotFound => t(lang, "not_found").to_owned(),
+            AppError::BadRequest(text) => format!("{} {text}", t(lang, "bad_request")),
+            AppError::Forbidden => t(lang, "forbidden_form").to_owned(),
+            AppError::TooLarge => t(lang, "too_large").to_owned(),
+            AppError::Internal(_) => t(lang, "internal").to_owned(),
+        }
+    }
+}
+
+fn crm_status(error: &crm::Error) -> StatusCode {
+    match error {
+        crm::Error::Domain(e) => match e {
+            DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
+            DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+            DomainError::Cycle { .. } | DomainError::InUse { .. } | DomainError::State(_) => {
+                StatusCode::CONFLICT
+            }
+            DomainError::Malformed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        crm::Error::Store(e) => match e.kind() {
+            StoreErrorKind::NotFound => StatusCode::NOT_FOUND,
+            StoreErrorKind::Conflict | StoreErrorKind::Constraint => StatusCode::CONFLICT,
+            StoreErrorKind::InvalidQuery => StatusCode::BAD_REQUEST,
+            StoreErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        crm::Error::Import(_) | crm::Error::Io(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The label of a field named in a domain error (`contact.name`, `relative.phone`, `name`).
+fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
+    if let Some(rest) = field.strip_prefix("contact.") {
+        return field_label::<Contact>(lang, rest);
+    }
+    if let Some(rest) = field.strip_prefix("relative.") {
+        return field_label::<Relative>(lang, rest);
+    }
+    match hint {
+        Hint::Customer => field_label::<Customer>(lang, field),
+        Hint::Lead => field_label::<Lead>(lang, field),
+        Hint::Interaction => field_label::<Interaction>(lang, field),
+    }
+}
+
+/// A facade error as a sentence for the person, naming the field where there is one.
+pub(crate) fn describe(lang: Lang, error: &crm::Error, hint: Hint) -> String {
+    match error {
+        crm::Error::Domain(DomainError::Invalid { field, reason }) => {
+            format!("{} {} — {reason}", t(lang, "invalid_field"), error_field(lang, field, hint))
+        }
+        crm::Error::Domain(DomainError::Required { field }) => {
+            format!("{} {}", t(lang, "required_field"), error_field(lang, field, hint))
+        }
+        crm::Error::Domain(DomainError::Cycle { .. }) => t(lang, "cycle").to_owned(),
+        crm::Error::Domain(DomainError::InUse { what, count }) => {
+            format!("{} {what} ({count})", t(lang, "in_use"))
+        }
+        crm::Error::Domain(DomainError::NotFound { .. }) => t(lang, "not_found").to_owned(),
+        crm::Error::Domain(DomainError::Forbidden(why)) => {
+            format!("{} {why}", t(lang, "permission_denied"))
+        }
+        crm::Error::Store(e) if e.kind() == StoreErrorKind::Conflict => {
+            t(lang, "conflict").to_owned()
+        }
+        crm::Error::Store(e) if e.kind() == StoreErrorKind::NotFound => {
+            t(lang, "not_found").to_owned()
+        }
+        crm::Error::Store(e)
+            if matches!(e.kind(), StoreErrorKind::Unavailable | StoreErrorKind::Corrupt) =>
+        {
+            t(lang, "internal").to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Ctx {
+    /// The error page of a failure, inside the usual layout.
+    pub(crate) fn fail(&self, error: AppError) -> Response {
+        self.fail_as(error, Hint::Customer)
+    }
+
+    /// Like [`Ctx::fail`], naming fields as those of the `hint` entity.
+    pub(crate) fn fail_as(&self, error: AppError, hint: Hint) -> Response {
+        let status = error.status();
+        match &error {
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, path = %self.path, "request failed");
+            }
+            AppError::Crm(e) if status.is_server_error() => {
+                tracing::error!(error = %e, path = %self.path, "request failed");
+            }
+            _ => {}
+        }
+        let lang = self.lang;
+        let body = html! {
+            h1 { (t(lang, "error")) }
+            div.notice.error role="alert" { (error.message(lang, hint)) }
+            p {
+                a.btn href="/customers" { (t(lang, "home")) }
+            }
+        };
+        respond(status, layout(self, t(lang, "error"), Nav::None, body))
+    }
+}
+
+/// The 404 page for every path no route knows.
+pub(crate) async fn fallback(headers: axum::http::HeaderMap) -> Response {
+    let lang = crate::auth::cookie(&headers, crate::auth::LANG_COOKIE)
+        .and_then(|code| Lang::parse(&code))
+        .unwrap_or_default();
+    let body = html! {
+        h1 { (t(lang, "error")) }
+        div.notice.error role="alert" { (t(lang, "not_found")) }
+        p { a.btn href="/customers" { (t(lang, "home")) } }
+    };
+    respond(StatusCode::NOT_FOUND, crate::html::bare(lang, t(lang, "error"), body))
+}
+
+/// Parses a record id from a path segment; anything else is a 404.
+#[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
+pub(crate) fn parse_id(ctx: &Ctx, segment: &str) -> Result<crm::RecordId, Response> {
+    segment.parse::<u64>().map(crm::RecordId).map_err(|_| ctx.fail(AppError::NotFound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_error_kind() {
+        let not_found: crm::Error =
+            DomainError::NotFound { kind: "customer".into(), id: crm::RecordId(9) }.into();
+        assert_eq!(AppError::from(not_found).status(), StatusCode::NOT_FOUND);
+        let cycle: crm::Error = DomainError::Cycle {
+            kind: "customer".into(),
+            child: crm::RecordId(1),
+            parent: crm::RecordId(2),
+        }
+        .into();
+        assert_eq!(AppError::from(cycle).status(), StatusCode::CONFLICT);
+        let stale: crm::Error = crm::StoreError::conflict("stale").into();
+        assert_eq!(AppError::from(stale).status(), StatusCode::CONFLICT);
+        let invalid: crm::Error = DomainError::invalid("email", "bad").into();
+        assert_eq!(AppError::from(invalid).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(AppError::Forbidden.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn messages_name_the_field_in_the_language() {
+        let invalid: crm::Error = DomainError::invalid("email", "\"x\" is not an email").into();
+        let zh = describe(Lang::Zh, &invalid, Hint::Customer);
+        assert!(zh.contains("邮箱"), "{zh}");
+        let en = describe(Lang::En, &invalid, Hint::Customer);
+        assert!(en.contains("Email") && en.contains("is not an email"), "{en}");
+        let required: crm::Error = DomainError::Required { field: "contact.name".into() }.into();
+        assert!(describe(Lang::Zh, &required, Hint::Customer).contains("联系人"));
+    }
+}

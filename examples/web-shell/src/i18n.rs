@@ -1,0 +1,322 @@
+//! The two languages the shell speaks, Chinese (the default) and English, and the table of
+//! every label it shows. Field labels come from the entity descriptions instead, so a field
+//! is named the same way in forms, imports and error messages.
+
+use crm::{Entity, LeadStatus};
+
+/// A display language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Simplified Chinese.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The short code kept in cookies and forms.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a short code.
+    pub fn parse(code: &str) -> Option<Self> {
+        match code.trim() {
+            "zh" | "zh-CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The value of the `lang` attribute of the page.
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, offered by the switch in the top bar.
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The language of spreadsheet headers in exports.
+    pub fn io(self) -> crm::Lang {
+        match self {
+            Lang::Zh => crm::Lang::Zh,
+            Lang::En => crm::Lang::En,
+        }
+    }
+
+    fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// The label for `key` in `lang`. An unknown key is a bug: it trips a debug assertion and
+/// shows the key itself in release builds.
+pub fn t(lang: Lang, key: &'static str) -> &'static str {
+    match entry(key) {
+        Some((zh, en)) => lang.pick(zh, en),
+        None => {
+            debug_assert!(false, "no translation for {key:?}");
+            key
+        }
+    }
+}
+
+fn entry(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "app_name" => ("客户管理系统", "CRM"),
+        "customers" => ("客户", "Customers"),
+        "leads" => ("潜在客户", "Leads"),
+        "import_export" => ("导入导出", "Import & export"),
+        "settings" => ("系统设置", "Settings"),
+        "logout" => ("退出登录", "Sign out"),
+        "login" => ("登录", "Sign in"),
+        "login_title" => ("登录客户管理系统", "Sign in to the CRM"),
+        "login_name" => ("登录名", "Login"),
+        "password" => ("密码", "Password"),
+        "login_failed" => ("登录名或密码不正确。", "The login or password is incorrect."),
+        "switch_to" => ("English", "中文"),
+        "search" => ("搜索", "Search"),
+        "search_placeholder" => {
+            ("名称、编号、电话、邮箱或联系人", "Name, code, phone, email or contact")
+        }
+        "lead_search_placeholder" => ("姓名、公司、电话或邮箱", "Name, company, phone or email"),
+        "all" => ("全部", "All"),
+        "sort" => ("排序", "Sort"),
+        "sort_name" => ("名称 A→Z", "Name A→Z"),
+        "sort_name_desc" => ("名称 Z→A", "Name Z→A"),
+        "sort_newest" => ("最新创建", "Newest first"),
+        "sort_oldest" => ("最早创建", "Oldest first"),
+        "sort_updated" => ("最近更新", "Recently updated"),
+        "sort_code" => ("客户编号", "Customer code"),
+        "reset" => ("重置", "Reset"),
+        "prev" => ("上一页", "Previous"),
+        "next" => ("下一页", "Next"),
+        "new_customer" => ("新建客户", "New customer"),
+        "edit_customer" => ("编辑客户", "Edit customer"),
+        "delete_customer" => ("删除客户", "Delete customer"),
+        "edit" => ("编辑", "Edit"),
+        "delete" => ("删除", "Delete"),
+        "save" => ("保存", "Save"),
+        "create" => ("创建", "Create"),
+        "cancel" => ("取消", "Cancel"),
+        "status_private" => ("私有", "Private"),
+        "status_pool" => ("公海", "Pool"),
+        "no_results" => ("没有找到匹配的记录。", "No matching records."),
+        "profile" => ("基本资料", "Profile"),
+        "contacts" => ("联系人", "Contacts"),
+        "no_contacts" => ("还没有联系人。", "No contacts yet."),
+        "relatives" => ("亲友", "Relatives & friends"),
+        "add_contact" => ("添加联系人", "Add contact"),
+        "edit_contact" => ("编辑联系人", "Edit contact"),
+        "add_relative" => ("添加亲友", "Add relative or friend"),
+        "hierarchy" => ("上下级关系", "Hierarchy"),
+        "parent" => ("上级客户", "Parent customer"),
+        "children" => ("下级客户", "Child customers"),
+        "none" => ("无", "None"),
+        "set_parent" => ("设置上级", "Set parent"),
+        "clear_parent" => ("清除上级", "Clear parent"),
+        "parent_hint" => ("上级客户的编号或 ID", "Parent's customer code or id"),
+        "interactions" => ("联系记录", "Contact records"),
+        "no_interactions" => ("还没有联系记录。", "No contact records yet."),
+        "history" => ("变更记录", "Change history"),
+        "no_history" => ("没有变更记录。", "No changes recorded."),
+        "when" => ("时间", "When"),
+        "who" => ("操作人", "By"),
+        "action" => ("操作", "Action"),
+        "field" => ("字段", "Field"),
+        "change" => ("变更", "Change"),
+        "action_create" => ("创建", "Created"),
+        "action_update" => ("修改", "Changed"),
+        "action_delete" => ("删除", "Deleted"),
+        "confirm_delete_customer" => (
+            "确定要删除这个客户吗？它的联系人及其亲友会一并删除，且无法恢复。",
+            "Delete this customer? Its contacts and their relatives are deleted too; this \
+             cannot be undone.",
+        ),
+        "confirm_delete_lead" => (
+            "确定要删除这个潜在客户吗？它的联系记录和附件会一并删除，且无法恢复。",
+            "Delete this lead? Its contact records and attachments are deleted too; this \
+             cannot be undone.",
+        ),
+        "new_lead" => ("新建潜在客户", "New lead"),
+        "edit_lead" => ("编辑潜在客户", "Edit lead"),
+        "delete_lead" => ("删除潜在客户", "Delete lead"),
+        "convert" => ("转为客户", "Convert to customer"),
+        "converted_to" => ("已转化为客户：", "Converted to customer:"),
+        "converted_readonly" => (
+            "这个潜在客户已转化为客户，只能查看。",
+            "This lead was converted into a customer and is read-only.",
+        ),
+        "add_interaction" => ("添加联系记录", "Add contact record"),
+        "attachments" => ("附件", "Attachments"),
+        "files" => ("附件文件", "Files"),
+        "files_hint" => ("可选，单个文件不超过 20 MiB", "Optional, at most 20 MiB each"),
+        "time_hint" => ("UTC 时间，留空为现在", "UTC; empty means now"),
+        "lead_status_new" => ("新线索", "New"),
+        "lead_status_contacted" => ("已联系", "Contacted"),
+        "lead_status_qualified" => ("已确认", "Qualified"),
+        "lead_status_converted" => ("已转化", "Converted"),
+        "lead_status_lost" => ("已放弃", "Lost"),
+        "import" => ("导入", "Import"),
+        "export" => ("导出", "Export"),
+        "import_title" => ("从 Excel 或 CSV 导入", "Import from Excel or CSV"),
+        "import_hint" => (
+            "第一行为表头，可用中文或英文字段名。任何一行有错误时不会保存任何数据。",
+            "The first row holds the headers, in Chinese or English. If any row is wrong, \
+             nothing is stored.",
+        ),
+        "import_into" => ("导入到", "Import into"),
+        "file" => ("文件", "File"),
+        "dry_run" => ("试运行（只检查，不保存）", "Dry run (check only, store nothing)"),
+        "upload" => ("上传并导入", "Upload and import"),
+        "import_failed" => (
+            "导入被拒绝：以下行有错误，没有保存任何数据。",
+            "Import refused: the rows below are wrong, and nothing was stored.",
+        ),
+        "import_dry_ok" => {
+            ("试运行通过，没有保存任何数据。", "Dry run passed; nothing was stored.")
+        }
+        "import_ok" => ("导入完成。", "Import finished."),
+        "records_created" => ("记录数", "Records"),
+        "contacts_created" => ("联系人数", "Contacts"),
+        "warnings" => ("提示", "Warnings"),
+        "row" => ("行", "Row"),
+        "column" => ("列", "Column"),
+        "reason" => ("原因", "Reason"),
+        "export_title" => ("导出客户", "Export customers"),
+        "export_xlsx" => ("导出客户（Excel）", "Export customers (Excel)"),
+        "export_csv" => ("导出客户（CSV）", "Export customers (CSV)"),
+        "error" => ("出错了", "Something went wrong"),
+        "not_found" => ("找不到该页面或记录。", "The page or record was not found."),
+        "forbidden_form" => (
+            "请求被拒绝：表单已过期或无效。请刷新页面后重试。",
+            "The request was refused: the form expired or is not valid. Reload the page and \
+             try again.",
+        ),
+        "conflict" => (
+            "这条记录已被其他人修改。请重新加载页面，再做修改。",
+            "Someone else changed this record first. Reload the page and make your change \
+             again.",
+        ),
+        "too_large" => {
+            ("上传的内容太大（上限 20 MiB）。", "The upload is too large (20 MiB at most).")
+        }
+        "internal" => ("服务器内部错误，请稍后再试。", "Internal error; please try again later."),
+        "bad_request" => ("请求无效。", "The request is not valid."),
+        "back" => ("返回", "Back"),
+        "reload" => ("重新加载", "Reload"),
+        "home" => ("首页", "Home"),
+        "ok_saved" => ("已保存。", "Saved."),
+        "ok_created" => ("已创建。", "Created."),
+        "ok_deleted" => ("已删除。", "Deleted."),
+        "ok_converted" => ("已由潜在客户转化为客户。", "Converted from a lead."),
+        "ok_recorded" => ("已添加联系记录。", "Contact record added."),
+        "signed_in_as" => ("当前用户", "Signed in as"),
+        "owner" => ("负责人", "Owner"),
+        "code_hint" => ("留空自动编号", "Empty for the next number"),
+        "customer_sources" => ("客户来源", "Customer sources"),
+        "customer_categories" => ("客户类别", "Customer categories"),
+        "code" => ("编码", "Code"),
+        "name" => ("名称", "Name"),
+        "order" => ("排序", "Order"),
+        "add" => ("添加", "Add"),
+        "admin_only" => ("只有管理员可以修改设置。", "Only administrators change settings."),
+        "bad_date" => ("日期格式应为 YYYY-MM-DD。", "Dates are written YYYY-MM-DD."),
+        "bad_time" => ("时间格式应为 YYYY-MM-DD HH:MM。", "Times are written YYYY-MM-DD HH:MM."),
+        "bad_effect" => ("效果评分必须是 1 到 5。", "The effect score must be 1 to 5."),
+        "bad_format" => ("请上传 .xlsx 或 .csv 文件。", "Upload a .xlsx or .csv file."),
+        "no_file" => ("请选择要上传的文件。", "Choose a file to upload."),
+        "parent_unknown" => ("找不到这个编号或 ID 的客户：", "No customer has this code or id:"),
+        "cycle" => (
+            "不能这样设置上级：所选客户是本客户自己或它的下级，会形成循环。",
+            "This parent is not allowed: the chosen customer is this customer or one of its \
+             descendants, which would make a cycle.",
+        ),
+        "in_use" => ("仍有记录在使用，不能删除：", "Still in use, so it cannot be deleted:"),
+        "invalid_field" => ("字段填写有误：", "A field is not valid:"),
+        "required_field" => ("必填字段为空：", "A required field is empty:"),
+        "permission_denied" => ("没有权限：", "Permission denied:"),
+        "total" => ("共", "Total"),
+        "records" => ("条", "records"),
+        "page" => ("页", "Page"),
+        "effect_label" => ("效果", "Effect"),
+        "effect_1" => ("1 无效果", "1 no effect"),
+        "effect_2" => ("2 较差", "2 poor"),
+        "effect_3" => ("3 一般", "3 fair"),
+        "effect_4" => ("4 良好", "4 good"),
+        "effect_5" => ("5 很好", "5 excellent"),
+        "download" => ("下载", "Download"),
+        "yes_delete" => ("确认删除", "Yes, delete"),
+        "danger_zone" => ("危险操作", "Danger zone"),
+        _ => return None,
+    })
+}
+
+/// The label of a declared field of entity `E` in `lang`; the field name itself when the
+/// description does not declare it.
+pub fn field_label<E: Entity>(lang: Lang, field: &str) -> String {
+    match E::desc().field(field) {
+        Some(f) => match lang {
+            Lang::Zh => f.label.zh.clone(),
+            Lang::En => f.label.en.clone(),
+        },
+        None => field.to_owned(),
+    }
+}
+
+/// The label of a lead status.
+pub fn lead_status(lang: Lang, status: LeadStatus) -> &'static str {
+    let key = match status {
+        LeadStatus::New => "lead_status_new",
+        LeadStatus::Contacted => "lead_status_contacted",
+        LeadStatus::Qualified => "lead_status_qualified",
+        LeadStatus::Converted => "lead_status_converted",
+        LeadStatus::Lost => "lead_status_lost",
+    };
+    t(lang, key)
+}
+
+/// The label of a customer status.
+pub fn customer_status(lang: Lang, status: crm::CustomerStatus) -> &'static str {
+    match status {
+        crm::CustomerStatus::Private => t(lang, "status_private"),
+        crm::CustomerStatus::Pool => t(lang, "status_pool"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_differ_and_parse_back() {
+        assert_eq!(t(Lang::Zh, "customers"), "客户");
+        assert_eq!(t(Lang::En, "customers"), "Customers");
+        assert_eq!(Lang::parse("en"), Some(Lang::En));
+        assert_eq!(Lang::parse("zh"), Some(Lang::Zh));
+        assert_eq!(Lang::parse("fr"), None);
+        assert_eq!(Lang::Zh.other(), Lang::En);
+    }
+
+    #[test]
+    fn field_labels_come_from_descriptions() {
+        assert_eq!(field_label::<crm::Customer>(Lang::Zh, "name"), "客户名称");
+        assert_eq!(field_label::<crm::Customer>(Lang::En, "name"), "Name");
+        assert_eq!(field_label::<crm::Customer>(Lang::En, "nope"), "nope");
+    }
+}
