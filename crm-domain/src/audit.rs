@@ -85,7 +85,10 @@ pub fn diff(old: Option<&Record>, new: Option<&Record>) -> Vec<FieldChange> {
     let new = new.unwrap_or(&empty);
     let mut names: Vec<String> = old.fields.keys().chain(new.fields.keys()).cloned().collect();
     names.extend(
-        old.custom.keys().chain(new.custom.keys()).map(|k| format!("{}{k}", crate::entity::CUSTOM_PREFIX)),
+        old.custom
+            .keys()
+            .chain(new.custom.keys())
+            .map(|k| format!("{}{k}", crate::entity::CUSTOM_PREFIX)),
     );
     names.sort();
     names.dedup();
@@ -96,7 +99,8 @@ pub fn diff(old: Option<&Record>, new: Option<&Record>) -> Vec<FieldChange> {
             (a != b).then(|| {
                 // Secrets such as password hashes are recorded as changed, never shown.
                 let secret = name.ends_with("_hash");
-                let show = |v: &Value| if secret && !v.is_null() { "***".to_owned() } else { v.display() };
+                let show =
+                    |v: &Value| if secret && !v.is_null() { "***".to_owned() } else { v.display() };
                 FieldChange { old: show(a), new: show(b), field: name }
             })
         })

@@ -46,10 +46,7 @@ impl TenantId {
         if ok {
             Ok(Self(name))
         } else {
-            Err(DomainError::invalid(
-                "tenant",
-                "use 1 to 63 ASCII letters, digits, '-' or '_'",
-            ))
+            Err(DomainError::invalid("tenant", "use 1 to 63 ASCII letters, digits, '-' or '_'"))
         }
     }
 

@@ -119,8 +119,12 @@ pub trait Store: Send + Sync {
     }
 
     /// Runs a query. The store calls [`Query::validate`] first and returns its error unchanged.
-    fn query(&self, tenant: &TenantId, desc: &EntityDesc, query: &Query)
-        -> Result<Page, StoreError>;
+    fn query(
+        &self,
+        tenant: &TenantId,
+        desc: &EntityDesc,
+        query: &Query,
+    ) -> Result<Page, StoreError>;
 
     /// Applies a batch atomically. On error nothing of the batch is stored.
     fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError>;

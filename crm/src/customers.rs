@@ -269,8 +269,9 @@ impl<'a> Customers<'a> {
             CustomerStatus::Private => {}
         }
         if !self.who.is_admin() && customer.owner.is_some_and(|o| o != self.who.user) {
-            return Err(DomainError::Forbidden("only administrators assign other owners".into())
-                .into());
+            return Err(
+                DomainError::Forbidden("only administrators assign other owners".into()).into()
+            );
         }
         Ok(())
     }
@@ -327,10 +328,7 @@ impl<'a> Customers<'a> {
             .into());
         }
         let mut changes = Changes::new();
-        changes.none_match(
-            Customer::desc(),
-            vec![Filter::Eq("parent".into(), Value::Ref(id))],
-        );
+        changes.none_match(Customer::desc(), vec![Filter::Eq("parent".into(), Value::Ref(id))]);
         for contact in self.contacts(id)? {
             for relative in self.relatives(contact.id)? {
                 changes.delete(&relative)?;
@@ -437,10 +435,8 @@ impl<'a> Customers<'a> {
             .crm
             .load::<Contact>(&self.who.tenant, id)?
             .ok_or(DomainError::NotFound { kind: "contact".into(), id })?;
-        self.get(contact.customer).map_err(|_| DomainError::NotFound {
-            kind: "contact".into(),
-            id,
-        })?;
+        self.get(contact.customer)
+            .map_err(|_| DomainError::NotFound { kind: "contact".into(), id })?;
         Ok(contact)
     }
 

@@ -45,10 +45,15 @@ pub fn load(crm: &Crm, who: &Principal) -> Result<DemoReport> {
         }
     }
     let imports = crm.imports(who);
-    let customers = imports.customers(crm_io::demo::DEMO_CUSTOMERS_CSV.as_bytes(), Format::Csv, false)?;
+    let customers =
+        imports.customers(crm_io::demo::DEMO_CUSTOMERS_CSV.as_bytes(), Format::Csv, false)?;
     let leads = imports.leads(crm_io::demo::DEMO_LEADS_CSV.as_bytes(), Format::Csv, false)?;
     tracing::info!(tenant = %who.tenant, customers = customers.created, leads = leads.created, "demo data loaded");
-    Ok(DemoReport { customers: customers.created, contacts: customers.contacts, leads: leads.created })
+    Ok(DemoReport {
+        customers: customers.created,
+        contacts: customers.contacts,
+        leads: leads.created,
+    })
 }
 
 impl Crm {

@@ -57,7 +57,10 @@ impl<'a> Imports<'a> {
                         row: row.row,
                         column: column_label(field),
                         field: field.to_owned(),
-                        reason: format!("{text:?} is not a {} in the settings", list.as_str().replace('_', " ")),
+                        reason: format!(
+                            "{text:?} is not a {} in the settings",
+                            list.as_str().replace('_', " ")
+                        ),
                     }),
                 }
             }
@@ -112,9 +115,15 @@ impl<'a> Imports<'a> {
                     Some(code) => row.lead.source = code,
                     None => errors.push(RowError {
                         row: row.row,
-                        column: Lead::desc().field("source").map(|f| f.label.en.clone()).unwrap_or_default(),
+                        column: Lead::desc()
+                            .field("source")
+                            .map(|f| f.label.en.clone())
+                            .unwrap_or_default(),
                         field: "source".into(),
-                        reason: format!("{:?} is not a customer source in the settings", row.lead.source),
+                        reason: format!(
+                            "{:?} is not a customer source in the settings",
+                            row.lead.source
+                        ),
                     }),
                 }
             }

@@ -1,7 +1,9 @@
 //! The lead service: leads, their contact records with attachments, and conversion into a
 //! customer.
 
-use crm_domain::model::{Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus};
+use crm_domain::model::{
+    Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus,
+};
 use crm_domain::{DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Value};
 
 use crate::changes::Changes;
@@ -75,7 +77,8 @@ impl<'a> Leads<'a> {
     /// One visible lead.
     pub fn get(&self, id: RecordId) -> Result<Lead> {
         let not_found = || DomainError::NotFound { kind: "lead".into(), id };
-        let record = self.crm.store.get(&self.who.tenant, Lead::desc(), id)?.ok_or_else(not_found)?;
+        let record =
+            self.crm.store.get(&self.who.tenant, Lead::desc(), id)?.ok_or_else(not_found)?;
         if !self.scope.allows(&record) {
             return Err(not_found().into());
         }
@@ -123,7 +126,9 @@ impl<'a> Leads<'a> {
             lead.owner = Some(self.who.user);
         }
         if !self.who.is_admin() && lead.owner != Some(self.who.user) {
-            return Err(DomainError::Forbidden("only administrators assign other owners".into()).into());
+            return Err(
+                DomainError::Forbidden("only administrators assign other owners".into()).into()
+            );
         }
         lead.refresh_search();
         Ok(())
@@ -136,7 +141,11 @@ impl<'a> Leads<'a> {
             return Err(DomainError::State("a converted lead cannot be changed".into()).into());
         }
         if lead.status == LeadStatus::Converted {
-            return Err(DomainError::invalid("status", "use convert to turn a lead into a customer").into());
+            return Err(DomainError::invalid(
+                "status",
+                "use convert to turn a lead into a customer",
+            )
+            .into());
         }
         if lead.version != old.version {
             return Err(crm_domain::StoreError::conflict(format!(
@@ -198,10 +207,14 @@ impl<'a> Leads<'a> {
         mut interaction: Interaction,
         attachments: Vec<NewAttachment>,
     ) -> Result<Interaction> {
-        let lead_id = interaction.lead.ok_or_else(|| DomainError::Required { field: "lead".into() })?;
+        let lead_id =
+            interaction.lead.ok_or_else(|| DomainError::Required { field: "lead".into() })?;
         let lead = self.get(lead_id)?;
         if lead.status == LeadStatus::Converted {
-            return Err(DomainError::State("record contacts on the customer this lead became".into()).into());
+            return Err(DomainError::State(
+                "record contacts on the customer this lead became".into(),
+            )
+            .into());
         }
         interaction.id = RecordId(self.crm.allocate::<Interaction>(&self.who.tenant, 1)?);
         interaction.version = 0;
@@ -279,7 +292,9 @@ impl<'a> Leads<'a> {
                 self.crm.customers(self.who).get(customer)?;
             }
             (None, None) => {
-                return Err(DomainError::NotFound { kind: "interaction".into(), id: interaction }.into())
+                return Err(
+                    DomainError::NotFound { kind: "interaction".into(), id: interaction }.into()
+                )
             }
         }
         self.attachment_records("interaction", interaction)
@@ -288,7 +303,8 @@ impl<'a> Leads<'a> {
     /// One attachment, checked through the lead or customer it belongs to.
     pub fn attachment(&self, id: RecordId) -> Result<Attachment> {
         let not_found = || DomainError::NotFound { kind: "attachment".into(), id };
-        let attachment = self.crm.load::<Attachment>(&self.who.tenant, id)?.ok_or_else(not_found)?;
+        let attachment =
+            self.crm.load::<Attachment>(&self.who.tenant, id)?.ok_or_else(not_found)?;
         if attachment.owner_kind != "interaction" {
             return Err(not_found().into());
         }
@@ -309,7 +325,11 @@ impl<'a> Leads<'a> {
         let mut customer = Customer {
             id: RecordId(self.crm.allocate::<Customer>(tenant, 1)?),
             code: format!("C{:06}", self.crm.store.next_in_sequence(tenant, "code.customer", 1)?),
-            name: if lead.company.trim().is_empty() { lead.name.clone() } else { lead.company.clone() },
+            name: if lead.company.trim().is_empty() {
+                lead.name.clone()
+            } else {
+                lead.company.clone()
+            },
             source: lead.source.clone(),
             address: lead.address.clone(),
             city: lead.city.clone(),
@@ -328,7 +348,11 @@ impl<'a> Leads<'a> {
         let contact = Contact {
             id: RecordId(self.crm.allocate::<Contact>(tenant, 1)?),
             customer: customer.id,
-            name: if lead.name.trim().is_empty() { lead.company.clone() } else { lead.name.clone() },
+            name: if lead.name.trim().is_empty() {
+                lead.company.clone()
+            } else {
+                lead.name.clone()
+            },
             title: lead.title.clone(),
             mobile: lead.mobile.clone(),
             phone: lead.phone.clone(),

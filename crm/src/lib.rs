@@ -201,11 +201,8 @@ impl Crm {
     /// Runs a query and maps the records onto `E`.
     pub(crate) fn find<E: Entity>(&self, tenant: &TenantId, query: &Query) -> Result<Page<E>> {
         let page = self.store.query(tenant, E::desc(), query)?;
-        let items = page
-            .records
-            .iter()
-            .map(E::from_record)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let items =
+            page.records.iter().map(E::from_record).collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Page { items, total: page.total })
     }
 

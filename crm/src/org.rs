@@ -1,7 +1,9 @@
 //! The minimal organisation: a root unit, units below it and users in them.
 
 use crm_domain::model::{Unit, User};
-use crm_domain::{DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, TenantId, Value};
+use crm_domain::{
+    DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, TenantId, Value,
+};
 
 use crate::changes::Changes;
 use crate::{Crm, Result};
@@ -53,7 +55,10 @@ pub(crate) fn bootstrap(
         password_hash: String::new(),
     };
     user.validate()?;
-    changes.none_match(User::desc(), vec![Filter::Eq("login".into(), Value::Text(user.login.clone()))]);
+    changes.none_match(
+        User::desc(),
+        vec![Filter::Eq("login".into(), Value::Text(user.login.clone()))],
+    );
     changes.create(&user)?;
     changes.commit(crm, &acting)?;
     Ok(acting)
@@ -102,7 +107,13 @@ impl<'a> Org<'a> {
     }
 
     /// Adds a user to a unit. Administrators only.
-    pub fn add_user(&self, login: &str, display_name: &str, unit: RecordId, role: Role) -> Result<User> {
+    pub fn add_user(
+        &self,
+        login: &str,
+        display_name: &str,
+        unit: RecordId,
+        role: Role,
+    ) -> Result<User> {
         self.admin_only()?;
         self.crm
             .load::<Unit>(&self.who.tenant, unit)?
@@ -119,7 +130,10 @@ impl<'a> Org<'a> {
         };
         user.validate()?;
         let mut changes = Changes::new();
-        changes.none_match(User::desc(), vec![Filter::Eq("login".into(), Value::Text(user.login.clone()))]);
+        changes.none_match(
+            User::desc(),
+            vec![Filter::Eq("login".into(), Value::Text(user.login.clone()))],
+        );
         changes.create(&user)?;
         changes.commit(self.crm, self.who).map_err(|e| match e {
             crate::Error::Store(e) if e.kind() == crm_domain::StoreErrorKind::Constraint => {
@@ -134,7 +148,9 @@ impl<'a> Org<'a> {
     /// Stores a password hash (PHC string) for a user. Administrators, or the user themself.
     pub fn set_password_hash(&self, id: RecordId, hash: &str) -> Result<()> {
         if !self.who.is_admin() && self.who.user != id {
-            return Err(DomainError::Forbidden("only administrators set others' passwords".into()).into());
+            return Err(
+                DomainError::Forbidden("only administrators set others' passwords".into()).into()
+            );
         }
         let old = self.user(id)?;
         let mut new = old.clone();

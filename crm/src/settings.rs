@@ -26,7 +26,13 @@ impl<'a> Settings<'a> {
     }
 
     /// Adds a value; its code must be new in the list.
-    pub fn add(&self, list: SettingList, code: &str, name: &str, sort_order: i64) -> Result<SettingValue> {
+    pub fn add(
+        &self,
+        list: SettingList,
+        code: &str,
+        name: &str,
+        sort_order: i64,
+    ) -> Result<SettingValue> {
         self.admin_only()?;
         let mut value = SettingValue {
             id: RecordId(self.crm.allocate::<SettingValue>(&self.who.tenant, 1)?),
@@ -82,17 +88,17 @@ impl<'a> Settings<'a> {
             .crm
             .load::<SettingValue>(&self.who.tenant, id)?
             .ok_or(DomainError::NotFound { kind: "setting".into(), id })?;
-        let in_use = vec![Filter::Eq(
-            value.list.customer_field().into(),
-            Value::Text(value.code.clone()),
-        )];
+        let in_use =
+            vec![Filter::Eq(value.list.customer_field().into(), Value::Text(value.code.clone()))];
         let users = self.crm.store.query(
             &self.who.tenant,
             Customer::desc(),
             &Query { filters: in_use.clone(), limit: Some(1), ..Query::default() },
         )?;
-        let in_use_error =
-            |count| DomainError::InUse { what: format!("{} {}", value.list.as_str(), value.name), count };
+        let in_use_error = |count| DomainError::InUse {
+            what: format!("{} {}", value.list.as_str(), value.name),
+            count,
+        };
         if users.total > 0 {
             return Err(in_use_error(users.total).into());
         }
@@ -116,7 +122,11 @@ impl<'a> Settings<'a> {
     }
 }
 
-pub(crate) fn list_values(crm: &Crm, tenant: &TenantId, list: SettingList) -> Result<Vec<SettingValue>> {
+pub(crate) fn list_values(
+    crm: &Crm,
+    tenant: &TenantId,
+    list: SettingList,
+) -> Result<Vec<SettingValue>> {
     let query = Query::all()
         .filter(Filter::Eq("list".into(), list.as_str().into()))
         .sort(Sort::asc("sort_order"))

@@ -1,5 +1,7 @@
 //! Service scenarios on PostgreSQL: a throwaway cluster (or `CRM_TEST_PG_URL`) per run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is a failed test")]
+
 mod scenarios;
 
 fn main() -> std::process::ExitCode {

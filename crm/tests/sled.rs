@@ -1,5 +1,7 @@
 //! Service scenarios on the sled store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is a failed test")]
+
 mod scenarios;
 
 fn main() -> std::process::ExitCode {

@@ -184,7 +184,8 @@ fn move_subtree_is_one_operation(crm: &Crm) {
     service.set_parent(mid.id, Some(root1.id)).unwrap();
     service.set_parent(leaf.id, Some(mid.id)).unwrap();
     service.set_parent(mid.id, Some(root2.id)).unwrap();
-    let ancestors: Vec<RecordId> = service.ancestors(leaf.id).unwrap().iter().map(|c| c.id).collect();
+    let ancestors: Vec<RecordId> =
+        service.ancestors(leaf.id).unwrap().iter().map(|c| c.id).collect();
     assert_eq!(ancestors, vec![mid.id, root2.id]);
     assert!(service.descendants(root1.id).unwrap().is_empty());
     assert_eq!(service.descendants(root2.id).unwrap().len(), 2);
@@ -195,12 +196,15 @@ fn move_subtree_is_one_operation(crm: &Crm) {
 fn fuzzy_search_folds_and_is_literal(crm: &Crm) {
     let admin = fresh_admin(crm);
     let service = crm.customers(&admin);
-    for name in ["Alfreds Futterkiste", "北京星辰科技", "100% Natural_Foods", "O'Brien \\ Sons"] {
+    for name in ["Alfreds Futterkiste", "北京星辰科技", "100% Natural_Foods", "O'Brien \\ Sons"]
+    {
         service.create(customer(name), vec![]).unwrap();
     }
     let mut with_contact = customer("Quiet Co");
     with_contact.email = "info@quiet.cn".into();
-    service.create(with_contact, vec![Contact { phone: "0755-1234567".into(), ..contact("李娜") }]).unwrap();
+    service
+        .create(with_contact, vec![Contact { phone: "0755-1234567".into(), ..contact("李娜") }])
+        .unwrap();
     let find = |text: &str| names(&service.search(&CustomerSearch::text(text)).unwrap());
     assert_eq!(find("alfreds"), ["Alfreds Futterkiste"]);
     assert_eq!(find("ＡＬＦＲＥＤＳ"), ["Alfreds Futterkiste"]);
@@ -260,10 +264,16 @@ fn compound_filters_and_sorts(crm: &Crm) {
     assert_eq!(names(&paged), ["Bravo Foods", "Charlie Trading"]);
     let all = service.search(&CustomerSearch::default()).unwrap();
     let from = all.items.iter().map(|c| c.created_at).min().unwrap();
-    let ranged = CustomerSearch { created_from: Some(from), created_to: Some(from), ..CustomerSearch::default() };
+    let ranged = CustomerSearch {
+        created_from: Some(from),
+        created_to: Some(from),
+        ..CustomerSearch::default()
+    };
     assert_eq!(service.search(&ranged).unwrap().total, 4);
     let unknown = service.create(Customer { category: "nope".into(), ..customer("X") }, vec![]);
-    assert!(matches!(unknown, Err(Error::Domain(DomainError::Invalid { ref field, .. })) if field == "category"));
+    assert!(
+        matches!(unknown, Err(Error::Domain(DomainError::Invalid { ref field, .. })) if field == "category")
+    );
 }
 
 fn users_see_only_their_own(crm: &Crm) {
@@ -275,12 +285,21 @@ fn users_see_only_their_own(crm: &Crm) {
     let bob = crm.org(&admin).principal(bob.id).unwrap().unwrap();
     let mine = crm.customers(&alice).create(customer("Alice's shop"), vec![]).unwrap();
     crm.customers(&bob).create(customer("Bob's shop"), vec![]).unwrap();
-    assert_eq!(names(&crm.customers(&alice).search(&CustomerSearch::default()).unwrap()), ["Alice's shop"]);
-    assert_eq!(names(&crm.customers(&alice).search(&CustomerSearch::text("shop")).unwrap()), ["Alice's shop"]);
+    assert_eq!(
+        names(&crm.customers(&alice).search(&CustomerSearch::default()).unwrap()),
+        ["Alice's shop"]
+    );
+    assert_eq!(
+        names(&crm.customers(&alice).search(&CustomerSearch::text("shop")).unwrap()),
+        ["Alice's shop"]
+    );
     assert!(crm.customers(&bob).get(mine.id).unwrap_err().is_not_found());
     assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 2);
     let foreign = Customer { owner: Some(bob.user), ..customer("Sneaky") };
-    assert!(matches!(crm.customers(&alice).create(foreign, vec![]), Err(Error::Domain(DomainError::Forbidden(_)))));
+    assert!(matches!(
+        crm.customers(&alice).create(foreign, vec![]),
+        Err(Error::Domain(DomainError::Forbidden(_)))
+    ));
 }
 
 fn tenants_are_isolated(crm: &Crm) {
@@ -296,10 +315,17 @@ fn contacts_and_relatives(crm: &Crm) {
     let service = crm.customers(&admin);
     let created = service.create(customer("Family Firm"), vec![]).unwrap();
     let added = service
-        .add_contact(Contact { customer: created.id, mobile: "013800138000".into(), ..contact("王芳") })
+        .add_contact(Contact {
+            customer: created.id,
+            mobile: "013800138000".into(),
+            ..contact("王芳")
+        })
         .unwrap();
     assert_eq!(names(&service.search(&CustomerSearch::text("王芳")).unwrap()), ["Family Firm"]);
-    assert_eq!(names(&service.search(&CustomerSearch::text("013800138000")).unwrap()), ["Family Firm"]);
+    assert_eq!(
+        names(&service.search(&CustomerSearch::text("013800138000")).unwrap()),
+        ["Family Firm"]
+    );
     let relative = service
         .add_relative(Relative {
             contact: added.id,
@@ -310,7 +336,8 @@ fn contacts_and_relatives(crm: &Crm) {
         })
         .unwrap();
     assert_eq!(service.relatives(added.id).unwrap(), vec![relative]);
-    let renamed = service.update_contact(Contact { name: "王芳芳".into(), ..added.clone() }).unwrap();
+    let renamed =
+        service.update_contact(Contact { name: "王芳芳".into(), ..added.clone() }).unwrap();
     assert_eq!(renamed.version, 2);
     assert!(service.search(&CustomerSearch::text("王芳芳")).unwrap().total == 1);
     service.delete_contact(added.id).unwrap();
@@ -325,13 +352,16 @@ fn settings_in_use_cannot_be_deleted(crm: &Crm) {
     let web = settings.add(SettingList::CustomerSource, "web", "网站", 1).unwrap();
     let fair = settings.add(SettingList::CustomerSource, "fair", "展会", 2).unwrap();
     assert!(settings.add(SettingList::CustomerSource, "web", "again", 3).is_err());
-    crm.customers(&admin).create(Customer { source: "web".into(), ..customer("Webby") }, vec![]).unwrap();
+    crm.customers(&admin)
+        .create(Customer { source: "web".into(), ..customer("Webby") }, vec![])
+        .unwrap();
     let error = settings.delete(web.id).unwrap_err();
     assert!(matches!(error, Error::Domain(DomainError::InUse { .. })), "{error}");
     settings.delete(fair.id).unwrap();
     let renamed = settings.update(web.id, "官网", 5).unwrap();
     assert_eq!(renamed.name, "官网");
-    let codes: Vec<String> = settings.list(SettingList::CustomerSource).unwrap().into_iter().map(|v| v.code).collect();
+    let codes: Vec<String> =
+        settings.list(SettingList::CustomerSource).unwrap().into_iter().map(|v| v.code).collect();
     assert_eq!(codes, ["web"]);
 }
 
@@ -339,7 +369,12 @@ fn lead_conversion_keeps_contact_records(crm: &Crm) {
     let admin = fresh_admin(crm);
     let leads = crm.leads(&admin);
     let lead = leads
-        .create(Lead { name: "赵敏".into(), company: "明教贸易".into(), phone: "021-5555".into(), ..Lead::default() })
+        .create(Lead {
+            name: "赵敏".into(),
+            company: "明教贸易".into(),
+            phone: "021-5555".into(),
+            ..Lead::default()
+        })
         .unwrap();
     let interaction = leads
         .add_interaction(
@@ -351,7 +386,11 @@ fn lead_conversion_keeps_contact_records(crm: &Crm) {
                 effect: 4,
                 ..Interaction::default()
             },
-            vec![NewAttachment { file_name: "call.mp3".into(), content_type: "audio/mpeg".into(), bytes: vec![1, 2, 3, 0, 255] }],
+            vec![NewAttachment {
+                file_name: "call.mp3".into(),
+                content_type: "audio/mpeg".into(),
+                bytes: vec![1, 2, 3, 0, 255],
+            }],
         )
         .unwrap();
     assert_eq!(leads.get(lead.id).unwrap().status, LeadStatus::Contacted);
@@ -367,12 +406,21 @@ fn lead_conversion_keeps_contact_records(crm: &Crm) {
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].subject, "首次电话");
     assert!(leads.convert(lead.id).is_err());
-    let bad = leads.add_interaction(Interaction { lead: Some(lead.id), subject: "x".into(), effect: 3, ..Interaction::default() }, vec![]);
+    let bad = leads.add_interaction(
+        Interaction {
+            lead: Some(lead.id),
+            subject: "x".into(),
+            effect: 3,
+            ..Interaction::default()
+        },
+        vec![],
+    );
     assert!(bad.is_err());
 }
 
 const GOOD_CSV: &str = "\u{feff}Code,Name,Phone,Contact name,Birthday\nK1,Good One,010-1,甲,1990-01-02\nK2,Good Two,020-2,乙,\n";
-const BAD_CSV: &str = "客户编号,客户名称,联系人,生日\nK3,Fine,丙,1990-01-02\nK4,Broken,丁,2023-02-30\n";
+const BAD_CSV: &str =
+    "客户编号,客户名称,联系人,生日\nK3,Fine,丙,1990-01-02\nK4,Broken,丁,2023-02-30\n";
 
 fn import_is_all_or_nothing(crm: &Crm) {
     let admin = fresh_admin(crm);
@@ -427,7 +475,11 @@ fn duplicate_customer_number_is_refused(crm: &Crm) {
     let admin = fresh_admin(crm);
     let service = crm.customers(&admin);
     service.create(Customer { code: "ALFKI".into(), ..customer("One") }, vec![]).unwrap();
-    let error = service.create(Customer { code: "ALFKI".into(), ..customer("Two") }, vec![]).unwrap_err();
-    assert!(matches!(error, Error::Domain(DomainError::Invalid { ref field, .. }) if field == "code"), "{error}");
+    let error =
+        service.create(Customer { code: "ALFKI".into(), ..customer("Two") }, vec![]).unwrap_err();
+    assert!(
+        matches!(error, Error::Domain(DomainError::Invalid { ref field, .. }) if field == "code"),
+        "{error}"
+    );
     assert_eq!(service.search(&CustomerSearch::default()).unwrap().total, 1);
 }

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use crm::{Crm, CustomerSearch, CustomerSort, Format, Lang, LeadSearch, Principal, RecordId, TenantId};
+use crm::{
+    Crm, CustomerSearch, CustomerSort, Format, Lang, LeadSearch, Principal, RecordId, SettingList,
+    TenantId,
+};
 
 /// Command-line shell over the embeddable CRM engine.
 #[derive(Debug, Parser)]
@@ -50,8 +53,39 @@ enum Command {
         #[command(subcommand)]
         command: LeadCommand,
     },
+    /// Settings lists: customer sources and categories.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
     /// Load the Northwind demo data into the tenant (once).
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Show a list: `customer_source` or `customer_category`.
+    List {
+        /// The list.
+        list: String,
+    },
+    /// Add a value to a list.
+    Add {
+        /// The list: `customer_source` or `customer_category`.
+        list: String,
+        /// Stable code records refer to.
+        code: String,
+        /// Display name.
+        name: String,
+        /// Position in pick lists.
+        #[arg(long, default_value_t = 0)]
+        order: i64,
+    },
+    /// Delete a value no customer uses.
+    Delete {
+        /// The value's id.
+        id: RecordId,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,7 +203,8 @@ fn main() {
 }
 
 fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
-    let crm = Crm::open_location(&cli.store).with_context(|| format!("cannot open {}", cli.store))?;
+    let crm =
+        Crm::open_location(&cli.store).with_context(|| format!("cannot open {}", cli.store))?;
     let tenant = TenantId::new(cli.tenant.clone())?;
     let admin = crm.bootstrap_tenant(&tenant, "admin", "Administrator")?;
     let who = if cli.user == "admin" {
@@ -179,7 +214,9 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             .org(&admin)
             .user_by_login(&cli.user)?
             .with_context(|| format!("no user {:?} in tenant {}", cli.user, cli.tenant))?;
-        crm.org(&admin).principal(user.id)?.with_context(|| format!("user {:?} is inactive", cli.user))?
+        crm.org(&admin)
+            .principal(user.id)?
+            .with_context(|| format!("user {:?} is inactive", cli.user))?
     };
     match cli.command {
         Command::Import { what } => import(&crm, &who, what, out),
@@ -190,12 +227,14 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
                 other => bail!("unknown language {other:?}: use en or zh"),
             };
             let bytes = crm.imports(&who).export_customers(format_of(&file)?, lang)?;
-            std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+            std::fs::write(&file, bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
             writeln!(out, "exported customers to {}", file.display())?;
             Ok(())
         }
         Command::Customers { command } => customers(&crm, &who, command, out),
         Command::Leads { command } => leads(&crm, &who, command, out),
+        Command::Settings { command } => settings(&crm, &who, command, out),
         Command::Demo => {
             let report = crm.load_demo(&who)?;
             writeln!(
@@ -212,7 +251,12 @@ fn format_of(path: &Path) -> anyhow::Result<Format> {
     Format::from_path(path).with_context(|| format!("{}: use a .xlsx or .csv file", path.display()))
 }
 
-fn import(crm: &Crm, who: &Principal, what: ImportWhat, out: &mut impl Write) -> anyhow::Result<()> {
+fn import(
+    crm: &Crm,
+    who: &Principal,
+    what: ImportWhat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let (file, dry_run, leads) = match what {
         ImportWhat::Customers { file, dry_run } => (file, dry_run, false),
         ImportWhat::Leads { file, dry_run } => (file, dry_run, true),
@@ -220,8 +264,11 @@ fn import(crm: &Crm, who: &Principal, what: ImportWhat, out: &mut impl Write) ->
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let format = format_of(&file)?;
     let imports = crm.imports(who);
-    let report =
-        if leads { imports.leads(&bytes, format, dry_run)? } else { imports.customers(&bytes, format, dry_run)? };
+    let report = if leads {
+        imports.leads(&bytes, format, dry_run)?
+    } else {
+        imports.customers(&bytes, format, dry_run)?
+    };
     for warning in &report.warnings {
         writeln!(out, "warning: {warning}")?;
     }
@@ -232,11 +279,17 @@ fn import(crm: &Crm, who: &Principal, what: ImportWhat, out: &mut impl Write) ->
 }
 
 fn parse_sort(sort: &str) -> anyhow::Result<CustomerSort> {
-    CustomerSort::parse(sort)
-        .with_context(|| format!("unknown sort {sort:?}: use name, -name, newest, oldest, updated or code"))
+    CustomerSort::parse(sort).with_context(|| {
+        format!("unknown sort {sort:?}: use name, -name, newest, oldest, updated or code")
+    })
 }
 
-fn customers(crm: &Crm, who: &Principal, command: CustomerCommand, out: &mut impl Write) -> anyhow::Result<()> {
+fn customers(
+    crm: &Crm,
+    who: &Principal,
+    command: CustomerCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let service = crm.customers(who);
     match command {
         CustomerCommand::List { sort, category, source, page, limit } => {
@@ -279,21 +332,44 @@ fn customers(crm: &Crm, who: &Principal, command: CustomerCommand, out: &mut imp
             }
             writeln!(out, "  status: {}", customer.status.as_str())?;
             if let Some(parent) = customer.parent {
-                writeln!(out, "  parent: {} {}", parent, service.get(parent).map(|p| p.name).unwrap_or_default())?;
+                writeln!(
+                    out,
+                    "  parent: {} {}",
+                    parent,
+                    service.get(parent).map(|p| p.name).unwrap_or_default()
+                )?;
             }
             for child in service.children(id)? {
                 writeln!(out, "  child: {} {}", child.id, child.name)?;
             }
             for contact in service.contacts(id)? {
-                writeln!(out, "  contact: {} {} {} {}", contact.name, contact.title, contact.phone, contact.email)?;
+                writeln!(
+                    out,
+                    "  contact: {} {} {} {}",
+                    contact.name, contact.title, contact.phone, contact.email
+                )?;
                 for relative in service.relatives(contact.id)? {
-                    writeln!(out, "    relative: {} ({}) {}", relative.name, relative.relation, relative.phone)?;
+                    writeln!(
+                        out,
+                        "    relative: {} ({}) {}",
+                        relative.name, relative.relation, relative.phone
+                    )?;
                 }
             }
             for entry in service.history(id)? {
-                let fields: Vec<String> =
-                    entry.changes.iter().map(|c| format!("{}: {:?} -> {:?}", c.field, c.old, c.new)).collect();
-                writeln!(out, "  history: {} {:?} by {} {}", entry.at.format("%Y-%m-%d %H:%M"), entry.action, entry.actor, fields.join("; "))?;
+                let fields: Vec<String> = entry
+                    .changes
+                    .iter()
+                    .map(|c| format!("{}: {:?} -> {:?}", c.field, c.old, c.new))
+                    .collect();
+                writeln!(
+                    out,
+                    "  history: {} {:?} by {} {}",
+                    entry.at.format("%Y-%m-%d %H:%M"),
+                    entry.action,
+                    entry.actor,
+                    fields.join("; ")
+                )?;
             }
             Ok(())
         }
@@ -309,31 +385,87 @@ fn customers(crm: &Crm, who: &Principal, command: CustomerCommand, out: &mut imp
     }
 }
 
+fn parse_list(list: &str) -> anyhow::Result<SettingList> {
+    SettingList::parse(list)
+        .with_context(|| format!("unknown list {list:?}: use customer_source or customer_category"))
+}
+
+fn settings(
+    crm: &Crm,
+    who: &Principal,
+    command: SettingsCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let service = crm.settings(who);
+    match command {
+        SettingsCommand::List { list } => {
+            for value in service.list(parse_list(&list)?)? {
+                writeln!(
+                    out,
+                    "{:>6}  {:<16}  {}  ({})",
+                    value.id, value.code, value.name, value.sort_order
+                )?;
+            }
+        }
+        SettingsCommand::Add { list, code, name, order } => {
+            let value = service.add(parse_list(&list)?, &code, &name, order)?;
+            writeln!(out, "added {} {} ({})", value.id, value.code, value.name)?;
+        }
+        SettingsCommand::Delete { id } => {
+            service.delete(id)?;
+            writeln!(out, "deleted {id}")?;
+        }
+    }
+    Ok(())
+}
+
 fn print_customers(out: &mut impl Write, page: &crm::Page<crm::Customer>) -> anyhow::Result<()> {
     for customer in &page.items {
         writeln!(
             out,
             "{:>6}  {:<8}  {}  [{}] {} {}",
-            customer.id, customer.code, customer.name, customer.category, customer.city, customer.phone
+            customer.id,
+            customer.code,
+            customer.name,
+            customer.category,
+            customer.city,
+            customer.phone
         )?;
     }
     writeln!(out, "{} of {} customers", page.items.len(), page.total)?;
     Ok(())
 }
 
-fn leads(crm: &Crm, who: &Principal, command: LeadCommand, out: &mut impl Write) -> anyhow::Result<()> {
+fn leads(
+    crm: &Crm,
+    who: &Principal,
+    command: LeadCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let service = crm.leads(who);
     match command {
         LeadCommand::List { text, limit } => {
             let page = service.search(&LeadSearch { text, limit, ..LeadSearch::default() })?;
             for lead in &page.items {
-                writeln!(out, "{:>6}  {}  {}  [{}] {}", lead.id, lead.name, lead.company, lead.status.as_str(), lead.phone)?;
+                writeln!(
+                    out,
+                    "{:>6}  {}  {}  [{}] {}",
+                    lead.id,
+                    lead.name,
+                    lead.company,
+                    lead.status.as_str(),
+                    lead.phone
+                )?;
             }
             writeln!(out, "{} of {} leads", page.items.len(), page.total)?;
         }
         LeadCommand::Convert { id } => {
             let (customer, contact) = service.convert(id)?;
-            writeln!(out, "lead {id} is now customer {} {} with contact {}", customer.id, customer.name, contact.name)?;
+            writeln!(
+                out,
+                "lead {id} is now customer {} {} with contact {}",
+                customer.id, customer.name, contact.name
+            )?;
         }
     }
     Ok(())

@@ -94,6 +94,7 @@ table.data{border:1px solid #dde3ea;border-radius:6px}
 .btn.link{border:none;background:none;color:#c62828;padding:0;font-size:13px}
 .toolbar{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:16px}
 .toolbar .spacer{flex:1}
+.card>form.toolbar{margin:12px 0 0}td .toolbar{margin:0}
 .title-row{display:flex;align-items:center;gap:12px;margin-bottom:16px;flex-wrap:wrap}
 .title-row h1{margin:0}
 .title-row .spacer{flex:1}

@@ -16,7 +16,7 @@ mod auth;
 mod customers;
 mod error;
 mod html;
-pub mod i18n;
+mod i18n;
 mod imports;
 mod leads;
 mod settings;

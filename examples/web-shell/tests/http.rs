@@ -571,3 +571,31 @@ async fn signing_out_ends_the_session() {
         "the old token is dead"
     );
 }
+
+#[tokio::test]
+async fn uploads_over_the_limit_are_refused_with_413() {
+    let shell = Shell::start().await;
+    let mut client = shell.client();
+    let csrf = client.admin().await;
+    let lead = client.get("/leads").await.ids("leads")[0];
+    let big = vec![7u8; 21 * 1024 * 1024];
+    let refused = client
+        .post_multipart(
+            &format!("/leads/{lead}/interactions"),
+            &[
+                Part::Text("csrf", &csrf),
+                Part::Text("subject", "Too big"),
+                Part::File {
+                    name: "file",
+                    file_name: "big.bin",
+                    content_type: "audio/mpeg",
+                    bytes: &big,
+                },
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(refused.text().contains("上传的内容太大"), "{}", refused.text());
+    let page = client.get(&format!("/leads/{lead}")).await.text();
+    assert!(!page.contains("Too big"));
+}

@@ -1,0 +1,138 @@
+//! Runs the `crm` binary as a user would: against a sled directory and a PostgreSQL URL.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn crm(store: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crm"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("CRM_STORE")
+        .env_remove("CRM_TENANT")
+        .env_remove("CRM_USER")
+        .output()
+        .expect("run the crm binary")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "crm failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).expect("utf-8 output")
+}
+
+fn sled_store(dir: &Path) -> String {
+    format!("sled:{}", dir.join("data").display())
+}
+
+/// The first id printed on the line that mentions `name`.
+fn id_of(listing: &str, name: &str) -> String {
+    let line = listing.lines().find(|l| l.contains(name)).expect("name listed");
+    line.split_whitespace().next().expect("id column").to_owned()
+}
+
+#[test]
+fn demo_search_show_and_parent_on_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    let loaded = stdout(&crm(&store, &["demo"]));
+    assert!(loaded.contains("91 customers, 91 contacts, 29 leads"), "{loaded}");
+
+    let found = stdout(&crm(&store, &["customers", "search", "FUTTERKISTE"]));
+    assert!(found.contains("Alfreds Futterkiste"), "{found}");
+    assert!(found.contains("1 of 1 customers"), "{found}");
+    let alfreds = id_of(&found, "Alfreds");
+
+    let shown = stdout(&crm(&store, &["customers", "show", &alfreds]));
+    assert!(shown.contains("contact: Maria Anders"), "{shown}");
+    assert!(shown.contains("history:"), "{shown}");
+
+    let other = id_of(&stdout(&crm(&store, &["customers", "search", "Around the Horn"])), "Around");
+    stdout(&crm(&store, &["customers", "set-parent", &other, &alfreds]));
+    let refused = crm(&store, &["customers", "set-parent", &alfreds, &other]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cycle"));
+
+    let listed = stdout(&crm(&store, &["customers", "list", "--sort=-name", "--limit", "3"]));
+    assert!(listed.contains("3 of 91 customers"), "{listed}");
+    let leads = stdout(&crm(&store, &["leads", "list"]));
+    assert!(leads.contains("Exotic Liquids"), "{leads}");
+}
+
+#[test]
+fn bad_import_reports_row_and_column_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    let file = dir.path().join("bad.csv");
+    std::fs::write(&file, "Name,Birthday,Contact name\nGood,,甲\nBad,2023-02-30,乙\n").unwrap();
+    let output = crm(&store, &["import", "customers", file.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("row 3, column \"Birthday\""), "{stderr}");
+    let listed = stdout(&crm(&store, &["customers", "list"]));
+    assert!(listed.contains("0 of 0 customers"), "{listed}");
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "\u{feff}Name,Phone\n\"100% Pure_Foods\",0755-1234\n").unwrap();
+    let dry = stdout(&crm(&store, &["import", "customers", good.to_str().unwrap(), "--dry-run"]));
+    assert!(dry.contains("would import 1 customers"), "{dry}");
+    assert!(stdout(&crm(&store, &["customers", "list"])).contains("0 of 0"));
+    stdout(&crm(&store, &["import", "customers", good.to_str().unwrap()]));
+    let found = stdout(&crm(&store, &["customers", "search", "%"]));
+    assert!(found.contains("100% Pure_Foods") && found.contains("0755-1234"), "{found}");
+}
+
+#[test]
+fn export_writes_a_spreadsheet_that_imports_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    stdout(&crm(&store, &["demo"]));
+    let file = dir.path().join("out.xlsx");
+    stdout(&crm(&store, &["export", "customers", file.to_str().unwrap()]));
+    let other = format!("sled:{}", dir.path().join("other").display());
+    let partial = crm(&other, &["import", "customers", file.to_str().unwrap(), "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert!(stderr.contains("\"europe\" is not a customer category"), "{stderr}");
+    for (list, code) in [
+        ("customer_category", "europe"),
+        ("customer_category", "north_america"),
+        ("customer_category", "latin_america"),
+        ("customer_source", "northwind"),
+    ] {
+        stdout(&crm(&other, &["settings", "add", list, code, code]));
+    }
+    let listed = stdout(&crm(&other, &["settings", "list", "customer_category"]));
+    assert!(listed.contains("latin_america"), "{listed}");
+    let imported =
+        stdout(&crm(&other, &["import", "customers", file.to_str().unwrap(), "--dry-run"]));
+    assert!(imported.contains("would import 91 customers and 91 contacts"), "{imported}");
+}
+
+#[test]
+fn errors_go_to_stderr_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    let missing = crm(&store, &["customers", "show", "999999"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let bad_store = crm("mysql://nope", &["customers", "list"]);
+    assert!(!bad_store.status.success());
+    assert!(String::from_utf8_lossy(&bad_store.stderr).contains("unknown store"));
+    let bad_sort = crm(&store, &["customers", "list", "--sort", "salary"]);
+    assert!(String::from_utf8_lossy(&bad_sort.stderr).contains("unknown sort"));
+}
+
+#[test]
+fn works_against_a_postgres_url() {
+    let cluster = crm_test_support::PgCluster::start().expect("start PostgreSQL");
+    let url = cluster.create_database("crm_cli").expect("create database");
+    let loaded = stdout(&crm(&url, &["demo"]));
+    assert!(loaded.contains("91 customers"), "{loaded}");
+    let found = stdout(&crm(&url, &["customers", "search", "ａｌｆｒｅｄｓ"]));
+    assert!(found.contains("Alfreds Futterkiste"), "{found}");
+    let leads = stdout(&crm(&url, &["leads", "list", "--text", "liquids"]));
+    let lead = id_of(&leads, "Exotic Liquids");
+    let converted = stdout(&crm(&url, &["leads", "convert", &lead]));
+    assert!(converted.contains("Exotic Liquids"), "{converted}");
+    let found = stdout(&crm(&url, &["customers", "search", "Charlotte Cooper"]));
+    assert!(found.contains("Exotic Liquids"), "{found}");
+}
