@@ -49,3 +49,17 @@ fn rejects_database_names_that_are_not_identifiers() {
     let error = cluster.create_database("x\"; DROP DATABASE postgres; --").unwrap_err();
     assert!(error.to_string().contains("invalid database name"), "{error}");
 }
+
+#[test]
+fn loads_the_northwind_sample() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/northwind/northwind.sql");
+    assert!(path.is_file(), "the Northwind sample is missing at {}", path.display());
+    let cluster = PgCluster::start().expect("a PostgreSQL cluster starts");
+    let db = cluster.create_database("northwind").unwrap();
+    cluster.load_sql_file(&db, &path).unwrap();
+    assert_eq!(cluster.psql(&db, "SELECT count(*) FROM customers").unwrap(), "91");
+    assert_eq!(cluster.psql(&db, "SELECT count(*) FROM orders").unwrap(), "830");
+    let top = "SELECT company_name FROM customers WHERE customer_id = 'ALFKI'";
+    assert_eq!(cluster.psql(&db, top).unwrap(), "Alfreds Futterkiste");
+}

@@ -3,8 +3,8 @@
 //! [`PgStore`] implements the synchronous [`Store`] port. It owns a small tokio runtime and a
 //! connection pool, and every method blocks on the runtime until PostgreSQL answers. Queries
 //! are built with sqlx's plain query API: identifiers come only from entity descriptions and
-//! every value is a bind parameter (see [`sql`]). The schema (see [`schema`]) runs its
-//! migrations when the store opens and extends kind tables when `register` sees new fields.
+//! every value is a bind parameter (the `sql` module). The schema (the `schema` module) is
+//! migrated when the store opens, and `register` extends a kind's table by new fields.
 //!
 //! Results agree with the reference semantics of the query model (`Query::matches`,
 //! `Query::compare`); the shared conformance suite runs against this store to hold it to

@@ -20,6 +20,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("cycle_is_refused", cycle_is_refused),
         ("deep_chain_walks_without_recursion", deep_chain_walks_without_recursion),
         ("move_subtree_is_one_operation", move_subtree_is_one_operation),
+        ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
@@ -191,6 +192,31 @@ fn move_subtree_is_one_operation(crm: &Crm) {
     assert_eq!(service.descendants(root2.id).unwrap().len(), 2);
     let error = service.delete(root2.id).unwrap_err();
     assert!(matches!(error, Error::Domain(DomainError::InUse { .. })), "{error}");
+}
+
+fn concurrent_opposite_moves_never_cycle(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    for round in 0..20 {
+        let service = crm.customers(&admin);
+        let a = service.create(customer(&format!("A{round}")), vec![]).unwrap();
+        let b = service.create(customer(&format!("B{round}")), vec![]).unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        let results: Vec<bool> = std::thread::scope(|scope| {
+            let moves = [(a.id, b.id), (b.id, a.id)].map(|(child, parent)| {
+                let barrier = &barrier;
+                let admin = &admin;
+                scope.spawn(move || {
+                    barrier.wait();
+                    crm.customers(admin).set_parent(child, Some(parent)).is_ok()
+                })
+            });
+            moves.map(|m| m.join().unwrap()).to_vec()
+        });
+        let a_parent = service.get(a.id).unwrap().parent;
+        let b_parent = service.get(b.id).unwrap().parent;
+        assert!(!(a_parent == Some(b.id) && b_parent == Some(a.id)), "cycle in round {round}");
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "round {round}: {results:?}");
+    }
 }
 
 fn fuzzy_search_folds_and_is_literal(crm: &Crm) {
