@@ -340,6 +340,9 @@ impl Store for PgStore {
 
         // Some filter or sort has no exact SQL form: fetch what SQL can narrow down and let
         // the reference code finish filtering, sorting and paging.
+        // FIXME: this reads every row the other filters leave, so a filter on a custom JSON,
+        // bytes or timestamp value or a sort on a JSON field is slow on a large table; such
+        // filters and sorts should get an exact SQL form (or an expression index).
         sql.push(&where_clause.text);
         sql.binds = where_clause.binds;
         let records = self.block_on(async {

@@ -138,6 +138,8 @@ fn custom_column(record: &Record) -> serde_json::Value {
     serde_json::Value::Object(object)
 }
 
+// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
+// is refused as a constraint error, where the other stores keep it.
 async fn insert(
     tx: &mut Tx,
     tenant: &TenantId,

@@ -69,6 +69,22 @@ async fn text_of(client: &Client, css: &str) -> Result<String, fantoccini::error
     element.text().await
 }
 
+/// Waits until the address of the page contains `needle`, so that elements are looked up on
+/// the new page and not on the one before the click.
+async fn wait_for_url(client: &Client, needle: &str) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = client.current_url().await?;
+        if url.as_str().contains(needle) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the browser stayed on {url}, expected {needle}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_searches_switches_language_creates_and_signs_out() {
     for binary in [CHROMEDRIVER, CHROMIUM] {
@@ -133,6 +149,7 @@ async fn drive(client: &Client, base: &str) -> TestResult {
     client.wait().for_element(Locator::Id("customer-list")).await?;
     client.find(Locator::Id("q")).await?.send_keys("futterk").await?;
     client.find(Locator::Id("search-button")).await?.click().await?;
+    wait_for_url(client, "q=futterk").await?;
     let link = client
         .wait()
         .at_most(Duration::from_secs(20))
