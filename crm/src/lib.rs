@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 pub use crm_domain::audit::{AuditAction, AuditEntry, FieldChange};
 pub use crm_domain::model::{
-    Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus, Relative,
-    SettingList, SettingValue, Unit, User,
+    Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus, Membership,
+    Position, Relative, SettingList, SettingValue, Unit, UnitKind, User,
 };
 pub use crm_domain::{
     DomainError, Entity, Principal, Query, RecordId, Role, Store, StoreError, StoreErrorKind,
@@ -73,10 +73,12 @@ impl std::fmt::Debug for Crm {
 }
 
 /// Every entity description the engine keeps; registered with the store on open.
-fn descriptions() -> [&'static crm_domain::EntityDesc; 10] {
+fn descriptions() -> [&'static crm_domain::EntityDesc; 12] {
     [
         model::Unit::desc(),
         model::User::desc(),
+        model::Position::desc(),
+        model::Membership::desc(),
         model::SettingValue::desc(),
         model::Customer::desc(),
         model::Contact::desc(),

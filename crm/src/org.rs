@@ -1,6 +1,7 @@
 //! The minimal organisation: a root unit, units below it and users in them.
 
-use crm_domain::model::{Unit, User};
+use crm_domain::hierarchy::check_new_parent;
+use crm_domain::model::{Membership, Position, Unit, UnitKind, User};
 use crm_domain::{
     DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, TenantId, Value,
 };
@@ -38,7 +39,9 @@ pub(crate) fn bootstrap(
                 id: RecordId(crm.allocate::<Unit>(tenant, 1)?),
                 version: 0,
                 name: "总部 Head office".into(),
+                kind: UnitKind::Company,
                 parent: None,
+                manager: None,
             };
             changes.create(&root)?;
             root
@@ -51,6 +54,7 @@ pub(crate) fn bootstrap(
         display_name: display_name.trim().to_owned(),
         unit: root.id,
         role: Role::Admin,
+        supervisor: None,
         active: true,
         password_hash: String::new(),
     };
@@ -125,6 +129,7 @@ impl<'a> Org<'a> {
             display_name: display_name.trim().to_owned(),
             unit,
             role,
+            supervisor: None,
             active: true,
             password_hash: String::new(),
         };
@@ -158,6 +163,214 @@ impl<'a> Org<'a> {
         let mut changes = Changes::new();
         changes.update(&old, &new)?;
         changes.commit(self.crm, self.who)
+    }
+
+    /// Adds a unit under `parent` (any depth). Administrators only.
+    pub fn add_unit(&self, name: &str, kind: UnitKind, parent: RecordId) -> Result<Unit> {
+        self.admin_only()?;
+        self.unit(parent)?;
+        let mut unit = Unit {
+            id: RecordId(self.crm.allocate::<Unit>(&self.who.tenant, 1)?),
+            version: 0,
+            name: name.trim().to_owned(),
+            kind,
+            parent: Some(parent),
+            manager: None,
+        };
+        if unit.name.is_empty() {
+            return Err(DomainError::Required { field: "name".into() }.into());
+        }
+        let mut changes = Changes::new();
+        changes.create(&unit)?;
+        changes.commit(self.crm, self.who)?;
+        unit.version = 1;
+        Ok(unit)
+    }
+
+    /// One unit.
+    pub fn unit(&self, id: RecordId) -> Result<Unit> {
+        self.crm
+            .load::<Unit>(&self.who.tenant, id)?
+            .ok_or_else(|| DomainError::NotFound { kind: "unit".into(), id }.into())
+    }
+
+    /// Moves a unit with everything below it under a new parent; refuses cycles.
+    pub fn move_unit(&self, id: RecordId, parent: RecordId) -> Result<Unit> {
+        self.admin_only()?;
+        let old = self.unit(id)?;
+        let parent_unit = self.unit(parent)?;
+        let ancestors = self.crm.store.ancestors(
+            &self.who.tenant,
+            Unit::desc(),
+            "parent",
+            parent,
+            crate::customers::MAX_HIERARCHY_DEPTH,
+        )?;
+        check_new_parent("unit", id, parent, ancestors.iter().map(|r| r.id))?;
+        let mut changes = Changes::new();
+        changes.check(Unit::desc(), parent, parent_unit.version);
+        for ancestor in &ancestors {
+            changes.check(Unit::desc(), ancestor.id, ancestor.version);
+        }
+        let mut moved = old.clone();
+        moved.parent = Some(parent);
+        changes.update(&old, &moved)?;
+        changes.commit(self.crm, self.who)?;
+        moved.version = old.version + 1;
+        Ok(moved)
+    }
+
+    /// Sets or clears the manager of a unit.
+    pub fn set_manager(&self, unit: RecordId, manager: Option<RecordId>) -> Result<Unit> {
+        self.admin_only()?;
+        let old = self.unit(unit)?;
+        if let Some(manager) = manager {
+            self.user(manager)?;
+        }
+        let mut new = old.clone();
+        new.manager = manager;
+        let mut changes = Changes::new();
+        if changes.update(&old, &new)? {
+            changes.commit(self.crm, self.who)?;
+            new.version += 1;
+        }
+        Ok(new)
+    }
+
+    /// Adds a position (职位) with a new code.
+    pub fn add_position(&self, code: &str, name: &str) -> Result<Position> {
+        self.admin_only()?;
+        let mut position = Position {
+            id: RecordId(self.crm.allocate::<Position>(&self.who.tenant, 1)?),
+            version: 0,
+            code: code.trim().to_owned(),
+            name: name.trim().to_owned(),
+        };
+        position.validate()?;
+        let mut changes = Changes::new();
+        changes.none_match(
+            Position::desc(),
+            vec![Filter::Eq("code".into(), Value::Text(position.code.clone()))],
+        );
+        changes.create(&position)?;
+        changes.commit(self.crm, self.who).map_err(|e| match e {
+            crate::Error::Store(e) if e.kind() == crm_domain::StoreErrorKind::Constraint => {
+                DomainError::invalid("code", format!("{} already exists", position.code)).into()
+            }
+            other => other,
+        })?;
+        position.version = 1;
+        Ok(position)
+    }
+
+    /// Every position, by code.
+    pub fn positions(&self) -> Result<Vec<Position>> {
+        Ok(self
+            .crm
+            .find::<Position>(&self.who.tenant, &Query::all().sort(Sort::asc("code")))?
+            .items)
+    }
+
+    /// Places a user in a unit, optionally in a position (a user may be in several units).
+    pub fn add_membership(
+        &self,
+        user: RecordId,
+        unit: RecordId,
+        position: &str,
+    ) -> Result<Membership> {
+        self.admin_only()?;
+        self.user(user)?;
+        self.unit(unit)?;
+        let position = position.trim().to_owned();
+        if !position.is_empty() && !self.positions()?.iter().any(|p| p.code == position) {
+            return Err(DomainError::invalid(
+                "position",
+                format!("{position:?} is not a position"),
+            )
+            .into());
+        }
+        let mut membership = Membership {
+            id: RecordId(self.crm.allocate::<Membership>(&self.who.tenant, 1)?),
+            version: 0,
+            user,
+            unit,
+            position,
+        };
+        let mut changes = Changes::new();
+        changes.create(&membership)?;
+        changes.commit(self.crm, self.who)?;
+        membership.version = 1;
+        Ok(membership)
+    }
+
+    /// The units a user belongs to besides their home unit, with positions.
+    pub fn memberships_of(&self, user: RecordId) -> Result<Vec<Membership>> {
+        let query = Query::all().filter(Filter::Eq("user".into(), Value::Ref(user)));
+        Ok(self.crm.find::<Membership>(&self.who.tenant, &query)?.items)
+    }
+
+    /// The active users holding `position` in `unit`.
+    pub fn holders(&self, position: &str, unit: RecordId) -> Result<Vec<User>> {
+        let query = Query::all()
+            .filter(Filter::Eq("unit".into(), Value::Ref(unit)))
+            .filter(Filter::Eq("position".into(), Value::Text(position.to_owned())));
+        let mut users = Vec::new();
+        for membership in self.crm.find::<Membership>(&self.who.tenant, &query)?.items {
+            let user = self.user(membership.user)?;
+            if user.active {
+                users.push(user);
+            }
+        }
+        users.sort_by_key(|u| u.id);
+        users.dedup_by_key(|u| u.id);
+        Ok(users)
+    }
+
+    /// Sets or clears a user's direct supervisor; refuses a chain that leads back to the user.
+    pub fn set_supervisor(&self, user: RecordId, supervisor: Option<RecordId>) -> Result<User> {
+        self.admin_only()?;
+        let old = self.user(user)?;
+        if let Some(boss) = supervisor {
+            let mut seen = vec![user];
+            let mut current = Some(boss);
+            while let Some(id) = current {
+                if seen.contains(&id) {
+                    return Err(DomainError::Cycle {
+                        kind: "supervisor".into(),
+                        child: user,
+                        parent: boss,
+                    }
+                    .into());
+                }
+                seen.push(id);
+                current = self.user(id)?.supervisor;
+            }
+        }
+        let mut new = old.clone();
+        new.supervisor = supervisor;
+        let mut changes = Changes::new();
+        if changes.update(&old, &new)? {
+            changes.commit(self.crm, self.who)?;
+            new.version += 1;
+        }
+        Ok(new)
+    }
+
+    /// Activates or deactivates a user (a departed user keeps history but gets no new work).
+    pub fn set_active(&self, user: RecordId, active: bool) -> Result<User> {
+        self.admin_only()?;
+        if user == self.who.user && !active {
+            return Err(DomainError::State("you cannot deactivate yourself".into()).into());
+        }
+        let old = self.user(user)?;
+        let mut new = old.clone();
+        new.active = active;
+        let mut changes = Changes::new();
+        if changes.update(&old, &new)? {
+            changes.commit(self.crm, self.who)?;
+            new.version += 1;
+        }
+        Ok(new)
     }
 
     fn admin_only(&self) -> Result<()> {

@@ -7,7 +7,7 @@ pub mod settings;
 
 pub use customer::{Contact, Customer, CustomerStatus, Relative};
 pub use lead::{Attachment, Interaction, Lead, LeadStatus};
-pub use org::{Unit, User};
+pub use org::{Membership, Position, Unit, UnitKind, User};
 pub use settings::{SettingList, SettingValue};
 
 use crate::error::DomainError;

@@ -24,6 +24,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
+        (
+            "organisation_tree_positions_and_supervisors",
+            organisation_tree_positions_and_supervisors,
+        ),
         ("tenants_are_isolated", tenants_are_isolated),
         ("contacts_and_relatives", contacts_and_relatives),
         ("settings_in_use_cannot_be_deleted", settings_in_use_cannot_be_deleted),
@@ -326,6 +330,39 @@ fn users_see_only_their_own(crm: &Crm) {
         crm.customers(&alice).create(foreign, vec![]),
         Err(Error::Domain(DomainError::Forbidden(_)))
     ));
+}
+
+fn organisation_tree_positions_and_supervisors(crm: &Crm) {
+    use crm::UnitKind;
+    let admin = fresh_admin(crm);
+    let org = crm.org(&admin);
+    let root = org.units().unwrap()[0].id;
+    let branch = org.add_unit("华东分公司", UnitKind::Branch, root).unwrap();
+    let sales = org.add_unit("销售部", UnitKind::Department, branch.id).unwrap();
+    let team = org.add_unit("大客户组", UnitKind::Workgroup, sales.id).unwrap();
+    let error = org.move_unit(branch.id, team.id).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::Cycle { .. })), "{error}");
+    org.add_position("sales_manager", "销售经理").unwrap();
+    assert!(org.add_position("sales_manager", "again").is_err());
+    let manager = org.add_user("liu", "刘经理", sales.id, Role::User).unwrap();
+    let seller = org.add_user("chen", "陈销售", team.id, Role::User).unwrap();
+    org.add_membership(manager.id, sales.id, "sales_manager").unwrap();
+    org.add_membership(manager.id, team.id, "").unwrap();
+    assert!(org.add_membership(seller.id, sales.id, "no_such_position").is_err());
+    let holders: Vec<String> =
+        org.holders("sales_manager", sales.id).unwrap().into_iter().map(|u| u.login).collect();
+    assert_eq!(holders, ["liu"]);
+    assert_eq!(org.memberships_of(manager.id).unwrap().len(), 2);
+    org.set_manager(sales.id, Some(manager.id)).unwrap();
+    assert_eq!(org.unit(sales.id).unwrap().manager, Some(manager.id));
+    org.set_supervisor(seller.id, Some(manager.id)).unwrap();
+    let error = org.set_supervisor(manager.id, Some(seller.id)).unwrap_err();
+    assert!(matches!(error, Error::Domain(DomainError::Cycle { .. })), "{error}");
+    org.set_active(manager.id, false).unwrap();
+    assert!(org.holders("sales_manager", sales.id).unwrap().is_empty());
+    assert!(org.principal(manager.id).unwrap().is_none());
+    let moved = org.move_unit(team.id, branch.id).unwrap();
+    assert_eq!(moved.parent, Some(branch.id));
 }
 
 fn tenants_are_isolated(crm: &Crm) {
