@@ -4,7 +4,7 @@
 //! Run with `cargo bench -p crm-benches --bench macro`; `CRM_BENCH_CUSTOMERS` sets the number
 //! of customers (default 100,000), `CRM_BENCH_CHUNK` the customers per batch (default 1,000,
 //! that is 3,000 rows with the contacts), `CRM_BENCH_ONLY` limits the run to `sled` or
-//! `postgres`. Without `--bench` (as `cargo test --benches` runs it) it does a small smoke run
+//! `postgres`, `CRM_BENCH_SKIP_SEARCH=1` leaves out the searches (to profile the inserts). Without `--bench` (as `cargo test --benches` runs it) it does a small smoke run
 //! and fails when the engine and a baseline disagree on what a search finds.
 //!
 //! PostgreSQL comes from `crm-test-support`: a throwaway cluster, or a fresh database on the
@@ -19,6 +19,7 @@ use crm::{Contact, Crm, Customer, CustomerSearch, Principal, Store, TenantId};
 use crm_benches::data::{self, RawCustomer, RawRow, CONTACTS_PER_CUSTOMER, SEED};
 use crm_benches::report::{ratio, Line, Report};
 use crm_benches::stats::{ms, rows_per_second, timed, Latencies};
+use crm_benches::timed_store::{StoreTimes, TimedStore};
 use crm_benches::{raw_pg, raw_sled, terms};
 use crm_storage::{PgStore, SledStore};
 use crm_test_support::PgCluster;
@@ -43,6 +44,8 @@ struct Config {
     chunk: usize,
     sled: bool,
     postgres: bool,
+    /// Whether to time the searches (off for profiling the inserts alone).
+    search: bool,
     /// A smoke run under `cargo test`: small, and disagreements fail it.
     smoke: bool,
 }
@@ -74,7 +77,8 @@ impl Config {
             "postgres" => (false, true),
             other => return Err(format!("CRM_BENCH_ONLY={other:?}: use sled or postgres").into()),
         };
-        Ok(Self { customers, chunk, sled, postgres, smoke })
+        let search = std::env::var("CRM_BENCH_SKIP_SEARCH").map_or(true, |v| v.trim() != "1");
+        Ok(Self { customers, chunk, sled, postgres, search, smoke })
     }
 
     /// Rows written per customer: the customer and its contacts.
@@ -163,6 +167,37 @@ fn search_both(
     Ok(run)
 }
 
+/// Opens the engine on a sled store in `path`, with a timing wrapper between them.
+fn open_sled(path: &std::path::Path) -> Result<(Crm, Arc<SledStore>, Arc<TimedStore>), BoxError> {
+    let store = Arc::new(SledStore::open(path)?);
+    let timed_store = Arc::new(TimedStore::new(Arc::clone(&store) as Arc<dyn Store>));
+    let crm = Crm::open(Arc::clone(&timed_store) as Arc<dyn Store>)?;
+    Ok((crm, store, timed_store))
+}
+
+/// Where the engine's insert time went: inside the store's calls, or around them.
+fn breakdown(store: &str, total: Duration, times: StoreTimes, flush: Option<Duration>) -> String {
+    let flush = flush.unwrap_or_default();
+    let service = total.saturating_sub(times.total() + flush);
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-9);
+    format!(
+        "{store} engine insert {:.2} s = Store::commit {:.2} s ({:.0}%, {} calls) + \
+         next_in_sequence {:.2} s ({} calls) + query/get {:.2} s ({} calls) + flush {:.2} s + \
+         crm service around the store {:.2} s ({:.0}%)",
+        total.as_secs_f64(),
+        times.commit.time.as_secs_f64(),
+        share(times.commit.time),
+        times.commit.calls,
+        times.sequence.time.as_secs_f64(),
+        times.sequence.calls,
+        (times.query.time + times.get.time).as_secs_f64(),
+        times.query.calls + times.get.calls,
+        flush.as_secs_f64(),
+        service.as_secs_f64(),
+        share(service),
+    )
+}
+
 /// The sled half: raw batch insert, engine insert, searches on both.
 fn bench_sled(
     config: &Config,
@@ -186,13 +221,16 @@ fn bench_sled(
 
     eprintln!("sled: engine insert of {} rows", config.rows());
     let engine_dir = tempfile::tempdir()?;
-    let store = Arc::new(SledStore::open(engine_dir.path())?);
-    let crm = Crm::open(Arc::clone(&store) as Arc<dyn Store>)?;
+    let (crm, store, timed_store) = open_sled(engine_dir.path())?;
     let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
     let chunks = engine_chunks(rows, config.chunk);
+    timed_store.reset();
+    let mut flush_time = Duration::ZERO;
     let (created, engine_time) = timed(|| -> Result<usize, BoxError> {
         let created = engine_insert(&crm, &admin, chunks)?;
-        store.flush()?;
+        let (flushed, took) = timed(|| store.flush());
+        flushed?;
+        flush_time = took;
         Ok(created)
     });
     let created = created?;
@@ -202,6 +240,37 @@ fn bench_sled(
         );
     }
     report.throughput("sled insert (rows/s)", config.rows(), engine_time, raw_time);
+    let insert_ratio = ratio(engine_time, raw_time);
+    report.verdict(
+        &format!("sled insert within {INSERT_RATIO_TARGET:.0}x of raw"),
+        insert_ratio <= INSERT_RATIO_TARGET,
+        &format!("{insert_ratio:.2}x"),
+    );
+    report.note("sled: both sides flushed to disk inside the insert timing");
+    report.note(breakdown("sled", engine_time, timed_store.times(), Some(flush_time)));
+
+    // Reopen the engine's database raw to see what it wrote; the engine then reopens cold.
+    drop((crm, store, timed_store));
+    let engine_footprint =
+        raw_sled::footprint(&sled::Config::new().path(engine_dir.path()).open()?)?;
+    let raw_footprint = raw_sled::footprint(&raw_db)?;
+    let per_customer = |n: u64| n as f64 / config.customers as f64;
+    report.line(Line {
+        figure: "sled keys per customer".into(),
+        library: format!("{:.1}", per_customer(engine_footprint.0)),
+        baseline: format!("{:.1}", per_customer(raw_footprint.0)),
+        ratio: None,
+    });
+    report.line(Line {
+        figure: "sled key+value bytes per customer".into(),
+        library: format!("{:.0}", per_customer(engine_footprint.1)),
+        baseline: format!("{:.0}", per_customer(raw_footprint.1)),
+        ratio: None,
+    });
+    let (crm, _store, _timed_store) = open_sled(engine_dir.path())?;
+    if !config.search {
+        return Ok(Vec::new());
+    }
 
     eprintln!("sled: {} fuzzy searches on each side", terms.len());
     let run = search_both(&crm, &admin, terms, |term| Ok(raw_sled::search(&raw_db, term, PAGE)?))?;
@@ -214,13 +283,6 @@ fn bench_sled(
         ratio: Some(ratio(run.first_engine, run.first_baseline)),
     });
     report.latency("sled fuzzy search", &engine, &baseline);
-
-    let insert_ratio = ratio(engine_time, raw_time);
-    report.verdict(
-        &format!("sled insert within {INSERT_RATIO_TARGET:.0}x of raw"),
-        insert_ratio <= INSERT_RATIO_TARGET,
-        &format!("{insert_ratio:.2}x"),
-    );
     let p99 = ms(engine.p99());
     report.verdict(
         &format!(
@@ -230,11 +292,7 @@ fn bench_sled(
         p99 <= SLED_SEARCH_P99_TARGET_MS,
         &format!("{p99:.2} ms"),
     );
-    report.note(format!(
-        "sled: both sides flushed to disk inside the timing; {} matches over {} terms",
-        run.matches,
-        terms.len()
-    ));
+    report.note(format!("sled: {} matches over {} terms", run.matches, terms.len()));
     Ok(run.disagreements.into_iter().map(|d| format!("sled {d}")).collect())
 }
 
@@ -268,10 +326,23 @@ fn bench_postgres(
     eprintln!("postgres: engine insert of {} rows", config.rows());
     let store = PgStore::connect(&engine_url)?;
     let trigram = store.has_trigram_indexes();
-    let crm = Crm::open(Arc::new(store))?;
+    let timed_store = Arc::new(TimedStore::new(Arc::new(store)));
+    let crm = Crm::open(Arc::clone(&timed_store) as Arc<dyn Store>)?;
     let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
     let chunks = engine_chunks(rows, config.chunk);
+    if let Ok(which) = std::env::var("EXPERIMENT_DROP") {
+        let mut c = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
+        let names: Vec<String> = runtime.block_on(sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname='public' AND indexname NOT LIKE '%pkey'").fetch_all(&mut c))?;
+        for n in names {
+            if which == "all" || n.contains(&which) {
+                eprintln!("dropping {n}");
+                runtime.block_on(sqlx::query(&format!("DROP INDEX \"{n}\"")).execute(&mut c))?;
+            }
+        }
+    }
+    timed_store.reset();
     let (created, engine_time) = timed(|| engine_insert(&crm, &admin, chunks));
+    report.note(breakdown("postgres", engine_time, timed_store.times(), None));
     let created = created?;
     if created != config.customers {
         return Err(
@@ -279,24 +350,30 @@ fn bench_postgres(
         );
     }
     report.throughput("postgres insert (rows/s)", config.rows(), engine_time, raw_time);
+    let insert_ratio = ratio(engine_time, raw_time);
+    report.verdict(
+        &format!("postgres insert within {INSERT_RATIO_TARGET:.0}x of raw"),
+        insert_ratio <= INSERT_RATIO_TARGET,
+        &format!("{insert_ratio:.2}x"),
+    );
 
     // Fresh statistics on both sides, so neither planner works from an empty table's guess.
     let mut engine_conn = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
     runtime.block_on(sqlx::query("ANALYZE").execute(&mut engine_conn))?;
     runtime.block_on(sqlx::query("ANALYZE").execute(&mut raw_conn))?;
-    let engine_size: i64 = runtime.block_on(
-        sqlx::query_scalar("SELECT pg_database_size(current_database())")
-            .fetch_one(&mut engine_conn),
-    )?;
-    let raw_size: i64 = runtime.block_on(
-        sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&mut raw_conn),
-    )?;
+    let size = "SELECT pg_database_size(current_database())";
+    let engine_size: i64 =
+        runtime.block_on(sqlx::query_scalar(size).fetch_one(&mut engine_conn))?;
+    let raw_size: i64 = runtime.block_on(sqlx::query_scalar(size).fetch_one(&mut raw_conn))?;
     report.line(Line {
         figure: "postgres database size (MB)".into(),
         library: format!("{:.1}", engine_size as f64 / 1e6),
         baseline: format!("{:.1}", raw_size as f64 / 1e6),
         ratio: None,
     });
+    if !config.search {
+        return Ok(Vec::new());
+    }
 
     eprintln!("postgres: {} fuzzy searches on each side", terms.len());
     let run = search_both(&crm, &admin, terms, |term| {
@@ -305,21 +382,10 @@ fn bench_postgres(
     let engine = Latencies::new(run.engine);
     let baseline = Latencies::new(run.baseline);
     report.latency("postgres fuzzy search", &engine, &baseline);
-
-    let insert_ratio = ratio(engine_time, raw_time);
-    report.verdict(
-        &format!("postgres insert within {INSERT_RATIO_TARGET:.0}x of raw"),
-        insert_ratio <= INSERT_RATIO_TARGET,
-        &format!("{insert_ratio:.2}x"),
-    );
     report.note(format!(
         "postgres: engine fuzzy search {} trigram indexes; the baseline is ILIKE without index",
         if trigram { "uses pg_trgm" } else { "has no" }
     ));
-    drop(crm);
-    drop(raw_conn);
-    drop(engine_conn);
-    drop(cluster);
     Ok(run.disagreements.into_iter().map(|d| format!("postgres {d}")).collect())
 }
 
@@ -360,10 +426,12 @@ fn main() -> Result<(), BoxError> {
         config.chunk
     ));
     report.note("ratio = engine time / baseline time (2.00 = takes twice as long)");
-    report.note(format!(
-        "search: {} terms, page of {PAGE} sorted by name, each call timed alone",
-        terms.len()
-    ));
+    if config.search {
+        report.note(format!(
+            "search: {} terms, page of {PAGE} sorted by name, each call timed alone",
+            terms.len()
+        ));
+    }
     for disagreement in &disagreements {
         report.note(format!("DISAGREEMENT {disagreement}"));
     }

@@ -1,5 +1,6 @@
 //! What the CRM benchmarks share: a deterministic data set, the fuzzy search terms, the raw
-//! sled and PostgreSQL baselines, latency statistics and the side-by-side report.
+//! sled and PostgreSQL baselines, a timing store wrapper, latency statistics and the
+//! side-by-side report.
 //!
 //! The benchmark targets (`benches/macro.rs`, `benches/micro.rs`) drive the engine; this crate
 //! holds everything that does not need the engine, so the baselines and the data generator are
@@ -14,6 +15,7 @@ pub mod raw_sled;
 pub mod report;
 pub mod stats;
 pub mod terms;
+pub mod timed_store;
 
 /// Why a baseline step failed.
 #[non_exhaustive]

@@ -54,6 +54,21 @@ pub fn count(db: &sled::Db) -> (usize, usize) {
     (customers, contacts)
 }
 
+/// What a sled database holds over all its trees: keys, and bytes of keys plus values.
+/// Works on any sled database, the engine's included, so both sides can be compared.
+pub fn footprint(db: &sled::Db) -> Result<(u64, u64)> {
+    let mut keys = 0u64;
+    let mut bytes = 0u64;
+    for name in db.tree_names() {
+        for entry in db.open_tree(&name)?.iter() {
+            let (key, value) = entry?;
+            keys += 1;
+            bytes += (key.len() + value.len()) as u64;
+        }
+    }
+    Ok((keys, bytes))
+}
+
 /// The customer with `id`, decoded.
 pub fn get_customer(db: &sled::Db, id: i64) -> Result<Option<RawCustomer>> {
     match db.get(key(CUSTOMER_PREFIX, id))? {
@@ -116,6 +131,9 @@ mod tests {
         let (db, _dir) = database();
         insert_all(&db, &rows, 64).expect("insert");
         assert_eq!(count(&db), (300, 600));
+        let (keys, bytes) = footprint(&db).expect("footprint");
+        assert_eq!(keys, 900);
+        assert!(bytes > 900 * 9, "{bytes} bytes");
         verify(&db, &rows[17].customer).expect("row 17 reads back");
 
         let name = rows[42].customer.name.clone();

@@ -319,11 +319,15 @@ impl<'a> Customers<'a> {
     /// children.
     pub fn delete(&self, id: RecordId) -> Result<()> {
         let customer = self.get(id)?;
-        let children = self.children(id)?;
-        if !children.is_empty() {
+        let children = self.crm.store.query(
+            &self.who.tenant,
+            Customer::desc(),
+            &Query::all().filter(Filter::Eq("parent".into(), Value::Ref(id))).page(0, 1),
+        )?;
+        if children.total > 0 {
             return Err(DomainError::InUse {
                 what: format!("customer {}", customer.name),
-                count: children.len() as u64,
+                count: children.total,
             }
             .into());
         }
@@ -399,12 +403,25 @@ impl<'a> Customers<'a> {
         self.visible(records)
     }
 
-    /// The direct children.
+    /// The direct children the principal sees.
     pub fn children(&self, id: RecordId) -> Result<Vec<Customer>> {
-        let query = Query::all()
+        let mut query = Query::all()
             .filter(Filter::Eq("parent".into(), Value::Ref(id)))
             .sort(Sort::asc("name"));
+        if let Some(filter) = self.scope.filter() {
+            query = query.filter(filter);
+        }
         Ok(self.crm.find::<Customer>(&self.who.tenant, &query)?.items)
+    }
+
+    /// The visible customer with this number, if any.
+    pub fn by_code(&self, code: &str) -> Result<Option<Customer>> {
+        let mut query =
+            Query::all().filter(Filter::Eq("code".into(), Value::Text(code.trim().into())));
+        if let Some(filter) = self.scope.filter() {
+            query = query.filter(filter);
+        }
+        Ok(self.crm.find::<Customer>(&self.who.tenant, &query)?.items.into_iter().next())
     }
 
     fn visible(&self, records: Vec<crm_domain::Record>) -> Result<Vec<Customer>> {
@@ -459,6 +476,13 @@ impl<'a> Customers<'a> {
     /// Saves a changed contact, guarded by its version.
     pub fn update_contact(&self, mut contact: Contact) -> Result<Contact> {
         let old = self.contact(contact.id)?;
+        if contact.version != old.version {
+            return Err(crm_domain::StoreError::conflict(format!(
+                "contact {} was changed by someone else; reload and try again",
+                contact.id
+            ))
+            .into());
+        }
         contact.customer = old.customer;
         contact.validate()?;
         let customer = self.get(old.customer)?;
@@ -530,13 +554,41 @@ impl<'a> Customers<'a> {
         Ok(relative)
     }
 
-    /// Deletes a relative.
-    pub fn delete_relative(&self, id: RecordId) -> Result<()> {
+    /// One relative of a visible contact.
+    pub fn relative(&self, id: RecordId) -> Result<Relative> {
         let relative = self
             .crm
             .load::<Relative>(&self.who.tenant, id)?
             .ok_or(DomainError::NotFound { kind: "relative".into(), id })?;
-        self.contact(relative.contact)?;
+        self.contact(relative.contact)
+            .map_err(|_| DomainError::NotFound { kind: "relative".into(), id })?;
+        Ok(relative)
+    }
+
+    /// Saves a changed relative, guarded by its version.
+    pub fn update_relative(&self, mut relative: Relative) -> Result<Relative> {
+        let old = self.relative(relative.id)?;
+        if relative.version != old.version {
+            return Err(crm_domain::StoreError::conflict(format!(
+                "relative {} was changed by someone else; reload and try again",
+                relative.id
+            ))
+            .into());
+        }
+        relative.contact = old.contact;
+        relative.validate()?;
+        let mut changes = Changes::new();
+        if !changes.update(&old, &relative)? {
+            return Ok(old);
+        }
+        changes.commit(self.crm, self.who)?;
+        relative.version = old.version + 1;
+        Ok(relative)
+    }
+
+    /// Deletes a relative.
+    pub fn delete_relative(&self, id: RecordId) -> Result<()> {
+        let relative = self.relative(id)?;
         let mut changes = Changes::new();
         changes.delete(&relative)?;
         changes.commit(self.crm, self.who)

@@ -398,11 +398,17 @@ fn contacts_and_relatives(crm: &Crm) {
             ..Relative::default()
         })
         .unwrap();
-    assert_eq!(service.relatives(added.id).unwrap(), vec![relative]);
+    assert_eq!(service.relatives(added.id).unwrap(), vec![relative.clone()]);
     let renamed =
         service.update_contact(Contact { name: "王芳芳".into(), ..added.clone() }).unwrap();
     assert_eq!(renamed.version, 2);
     assert!(service.search(&CustomerSearch::text("王芳芳")).unwrap().total == 1);
+    let stale = service.update_contact(Contact { title: "经理".into(), ..added.clone() });
+    assert!(stale.unwrap_err().is_conflict());
+    let edited =
+        service.update_relative(Relative { phone: "139".into(), ..relative.clone() }).unwrap();
+    assert_eq!(service.relative(relative.id).unwrap(), edited);
+    assert!(service.update_relative(relative.clone()).unwrap_err().is_conflict());
     service.delete_contact(added.id).unwrap();
     assert!(service.contacts(created.id).unwrap().is_empty());
     assert!(service.relatives(added.id).unwrap().is_empty());
@@ -545,4 +551,6 @@ fn duplicate_customer_number_is_refused(crm: &Crm) {
         "{error}"
     );
     assert_eq!(service.search(&CustomerSearch::default()).unwrap().total, 1);
+    assert_eq!(service.by_code("ALFKI").unwrap().map(|c| c.name), Some("One".to_owned()));
+    assert_eq!(service.by_code("NOPE").unwrap(), None);
 }
