@@ -121,6 +121,28 @@ struct SearchRun {
     first_engine: Duration,
     /// The first baseline search.
     first_baseline: Duration,
+    /// Every timed term: the term, engine time, baseline time, engine matches.
+    per_term: Vec<(String, Duration, Duration, u64)>,
+}
+
+impl SearchRun {
+    /// The `count` terms the engine took longest on, for the report's notes.
+    fn slowest(&self, count: usize) -> String {
+        let mut terms: Vec<&(String, Duration, Duration, u64)> = self.per_term.iter().collect();
+        terms.sort_by_key(|t| std::cmp::Reverse(t.1));
+        terms
+            .iter()
+            .take(count)
+            .map(|(term, engine, baseline, matches)| {
+                format!(
+                    "{term:?} {:.1} ms ({matches} matches; baseline {:.1} ms)",
+                    ms(*engine),
+                    ms(*baseline)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Times every term on the engine and on the baseline, alternating so that noise hits both.
@@ -147,10 +169,13 @@ fn search_both(
     for term in terms {
         let start = Instant::now();
         let page = engine(term)?;
-        run.engine.push(start.elapsed());
+        let engine_time = start.elapsed();
         let start = Instant::now();
         let (raw_page, raw_total) = baseline(term)?;
-        run.baseline.push(start.elapsed());
+        let baseline_time = start.elapsed();
+        run.engine.push(engine_time);
+        run.baseline.push(baseline_time);
+        run.per_term.push((term.clone(), engine_time, baseline_time, page.total));
 
         run.matches += page.total;
         let codes: Vec<&str> = page.items.iter().map(|c| c.code.as_str()).collect();
@@ -274,8 +299,8 @@ fn bench_sled(
 
     eprintln!("sled: {} fuzzy searches on each side", terms.len());
     let run = search_both(&crm, &admin, terms, |term| Ok(raw_sled::search(&raw_db, term, PAGE)?))?;
-    let engine = Latencies::new(run.engine);
-    let baseline = Latencies::new(run.baseline);
+    let engine = Latencies::new(run.engine.clone());
+    let baseline = Latencies::new(run.baseline.clone());
     report.line(Line {
         figure: "sled first search, cold (ms)".into(),
         library: format!("{:.2}", ms(run.first_engine)),
@@ -293,6 +318,7 @@ fn bench_sled(
         &format!("{p99:.2} ms"),
     );
     report.note(format!("sled: {} matches over {} terms", run.matches, terms.len()));
+    report.note(format!("sled: slowest engine searches: {}", run.slowest(5)));
     Ok(run.disagreements.into_iter().map(|d| format!("sled {d}")).collect())
 }
 
@@ -330,16 +356,6 @@ fn bench_postgres(
     let crm = Crm::open(Arc::clone(&timed_store) as Arc<dyn Store>)?;
     let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
     let chunks = engine_chunks(rows, config.chunk);
-    if let Ok(which) = std::env::var("EXPERIMENT_DROP") {
-        let mut c = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
-        let names: Vec<String> = runtime.block_on(sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname='public' AND indexname NOT LIKE '%pkey'").fetch_all(&mut c))?;
-        for n in names {
-            if which == "all" || n.contains(&which) {
-                eprintln!("dropping {n}");
-                runtime.block_on(sqlx::query(&format!("DROP INDEX \"{n}\"")).execute(&mut c))?;
-            }
-        }
-    }
     timed_store.reset();
     let (created, engine_time) = timed(|| engine_insert(&crm, &admin, chunks));
     report.note(breakdown("postgres", engine_time, timed_store.times(), None));
@@ -379,9 +395,25 @@ fn bench_postgres(
     let run = search_both(&crm, &admin, terms, |term| {
         Ok(runtime.block_on(raw_pg::search(&mut raw_conn, term, PAGE as i64))?)
     })?;
-    let engine = Latencies::new(run.engine);
-    let baseline = Latencies::new(run.baseline);
+    let engine = Latencies::new(run.engine.clone());
+    let baseline = Latencies::new(run.baseline.clone());
     report.latency("postgres fuzzy search", &engine, &baseline);
+    report.note(format!("postgres: slowest engine searches: {}", run.slowest(5)));
+    {
+        let mut terms: Vec<&(String, Duration, Duration, u64)> = run.per_term.iter().collect();
+        terms.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let mut picks: Vec<String> = terms.iter().take(3).map(|t| t.0.clone()).collect();
+        picks.push("maple".into());
+        picks.push("北京".into());
+        for term in picks {
+            let pattern = format!("%{}%", raw_pg::like_literal(&crm_domain::text::fold(&term)));
+            for sql in ["EXPLAIN (ANALYZE, BUFFERS) SELECT *, count(*) OVER () AS crm_total FROM crm_customer WHERE tenant_id = $1 AND search LIKE $2 ORDER BY name ASC NULLS FIRST, id ASC OFFSET 0 LIMIT 50",
+                        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM crm_customer WHERE tenant_id = $1 AND search LIKE $2"] {
+                let lines: Vec<String> = runtime.block_on(sqlx::query_scalar(sql).bind("bench").bind(&pattern).fetch_all(&mut engine_conn))?;
+                eprintln!("=== {term:?}\n{}", lines.join("\n"));
+            }
+        }
+    }
     report.note(format!(
         "postgres: engine fuzzy search {} trigram indexes; the baseline is ILIKE without index",
         if trigram { "uses pg_trgm" } else { "has no" }

@@ -71,13 +71,6 @@ impl StoreTimes {
     }
 }
 
-fn kind<'a>(op: &'a crm_domain::Op<'_>) -> &'a str {
-    match op {
-        crm_domain::Op::Insert(d, _) => &d.kind,
-        _ => "",
-    }
-}
-
 /// Forwards every call to the wrapped store and times it.
 pub struct TimedStore {
     inner: Arc<dyn Store>,
@@ -160,26 +153,6 @@ impl Store for TimedStore {
     }
 
     fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
-        if std::env::var("EXPERIMENT_GROUP").is_ok() {
-            let mut ops: Vec<crm_domain::Op<'_>> = Vec::new();
-            let mut run: Vec<crm_domain::Op<'_>> = Vec::new();
-            for op in &batch.ops {
-                if std::env::var("EXPERIMENT_NOAUDIT").is_ok() && kind(op) == "audit_entry" {
-                    continue;
-                }
-                if matches!(op, crm_domain::Op::Insert(..)) {
-                    run.push(op.clone());
-                } else {
-                    run.sort_by(|a, b| kind(a).cmp(kind(b)));
-                    ops.append(&mut run);
-                    ops.push(op.clone());
-                }
-            }
-            run.sort_by(|a, b| kind(a).cmp(kind(b)));
-            ops.append(&mut run);
-            let grouped = Batch { ops };
-            return self.commit.time(|| self.inner.commit(tenant, &grouped));
-        }
         self.commit.time(|| self.inner.commit(tenant, batch))
     }
 

@@ -33,7 +33,11 @@ impl FieldSet {
 
     /// The entries of `fields` the set holds.
     pub fn filter(&self, fields: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-        fields.iter().filter(|(k, _)| self.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        fields
+            .iter()
+            .filter(|(k, _)| self.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     fn add(&mut self, more: Option<&Vec<String>>) {
@@ -57,12 +61,13 @@ pub struct FieldAccess {
 /// The fields `user` may see and edit: the submitter sees every field; an approver sees the
 /// union of what the nodes they hold or held tasks at allow and edits what their open tasks'
 /// nodes allow; anyone else sees none.
-pub fn field_access(definition: &ValidDefinition, state: &InstanceState, user: RecordId) -> FieldAccess {
-    let mut visible = if user == state.submitter {
-        FieldSet::All
-    } else {
-        FieldSet::Only(BTreeSet::new())
-    };
+pub fn field_access(
+    definition: &ValidDefinition,
+    state: &InstanceState,
+    user: RecordId,
+) -> FieldAccess {
+    let mut visible =
+        if user == state.submitter { FieldSet::All } else { FieldSet::Only(BTreeSet::new()) };
     let mut editable = BTreeSet::new();
     for task in state.tasks.iter().filter(|t| t.assignee == user) {
         let Some(approval) = definition.node(&task.node).and_then(|n| n.approval()) else {

@@ -189,7 +189,10 @@ impl Condition {
     }
 
     /// Checks every comparison against the form's field types.
-    pub(crate) fn check(&self, types: &BTreeMap<String, FieldType>) -> Result<(), ConditionProblem> {
+    pub(crate) fn check(
+        &self,
+        types: &BTreeMap<String, FieldType>,
+    ) -> Result<(), ConditionProblem> {
         match self {
             Condition::Compare { field, op, value } => check_literal(types, field, *op, value),
             Condition::In { field, values } => {

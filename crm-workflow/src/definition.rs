@@ -312,7 +312,8 @@ impl Definition {
     /// start cannot reach or that cannot reach an end; a join that no split opens, a split
     /// without its join, a branch that leaves its parallel section; a condition or permission
     /// naming a field the form lacks or comparing it with the wrong type; a loop that passes
-    /// no approval node ("would loop without a person acting") or passes a split or join.
+    /// no approval node ("would loop without a person acting") or re-enters a parallel
+    /// section from inside it.
     pub fn validate(&self, form_fields: &[FormField]) -> Result<ValidDefinition, DefinitionError> {
         check_name(&self.name)?;
         let fields: BTreeMap<String, FieldType> =
@@ -431,16 +432,22 @@ impl Definition {
                     return Err(bad("an end node cannot have outgoing edges".into()));
                 }
                 NodeKind::Split if outs.len() < 2 => {
-                    return Err(bad(format!("a split needs two or more outgoing edges, not {}", outs.len())));
+                    return Err(bad(format!(
+                        "a split needs two or more outgoing edges, not {}",
+                        outs.len()
+                    )));
                 }
                 NodeKind::Gateway => {
                     if outs.is_empty() {
                         return Err(bad("a gateway needs outgoing edges".into()));
                     }
-                    let defaults =
-                        outs.iter().filter(|e| self.edges.get(**e).is_some_and(|e| e.when.is_none()));
+                    let defaults = outs
+                        .iter()
+                        .filter(|e| self.edges.get(**e).is_some_and(|e| e.when.is_none()));
                     if defaults.count() > 1 {
-                        return Err(bad("a gateway has at most one edge without a condition".into()));
+                        return Err(bad(
+                            "a gateway has at most one edge without a condition".into()
+                        ));
                     }
                 }
                 NodeKind::Start | NodeKind::Approval(_) | NodeKind::Join | NodeKind::Notify(_)
@@ -474,11 +481,15 @@ impl Definition {
                         return Err(DefinitionError::NoApprovers { node: node.id.clone() });
                     }
                     let visible = approval.visible_fields.iter().flatten();
-                    if let Some(field) = visible.chain(&approval.editable_fields).find(|f| !fields.contains_key(*f)) {
+                    if let Some(field) =
+                        visible.chain(&approval.editable_fields).find(|f| !fields.contains_key(*f))
+                    {
                         return Err(unknown(field));
                     }
                     if let Some(visible) = &approval.visible_fields {
-                        if let Some(field) = approval.editable_fields.iter().find(|f| !visible.contains(f)) {
+                        if let Some(field) =
+                            approval.editable_fields.iter().find(|f| !visible.contains(f))
+                        {
                             return Err(DefinitionError::EditableNotVisible {
                                 node: node.id.clone(),
                                 field: field.clone(),
@@ -511,11 +522,10 @@ impl Definition {
         Ok(())
     }
 
-    /// Refuses loops that pass no approval node, and loops through splits or joins.
+    /// Refuses loops that pass no approval node.
     fn check_loops(&self, graph: &DiGraph<(), ()>) -> Result<(), DefinitionError> {
-        let is_approval = |n: NodeIndex| {
-            self.nodes.get(n.index()).is_some_and(|node| node.approval().is_some())
-        };
+        let is_approval =
+            |n: NodeIndex| self.nodes.get(n.index()).is_some_and(|node| node.approval().is_some());
         let mut automatic: DiGraph<(), ()> = DiGraph::with_capacity(graph.node_count(), 0);
         for _ in graph.node_indices() {
             automatic.add_node(());
@@ -525,24 +535,12 @@ impl Definition {
                 automatic.add_edge(edge.source(), edge.target(), ());
             }
         }
-        let looping = |g: &DiGraph<(), ()>, component: &[NodeIndex]| {
-            component.len() > 1 || component.iter().any(|n| g.contains_edge(*n, *n))
-        };
         for component in tarjan_scc(&automatic) {
-            if looping(&automatic, &component) {
+            let looping =
+                component.len() > 1 || component.iter().any(|n| automatic.contains_edge(*n, *n));
+            if looping {
                 let first = component.iter().map(|n| n.index()).min().unwrap_or_default();
                 return Err(DefinitionError::WouldLoop { node: self.id_of(first) });
-            }
-        }
-        for component in tarjan_scc(graph) {
-            if !looping(graph, &component) {
-                continue;
-            }
-            let parallel = component.iter().map(|n| n.index()).filter(|n| {
-                self.nodes.get(*n).is_some_and(|node| matches!(node.kind, NodeKind::Split | NodeKind::Join))
-            });
-            if let Some(node) = parallel.min() {
-                return Err(DefinitionError::ParallelLoop { node: self.id_of(node) });
             }
         }
         Ok(())
@@ -556,7 +554,9 @@ impl Definition {
         start: usize,
         forward: &[Vec<usize>],
     ) -> Result<(BTreeMap<usize, usize>, BTreeSet<usize>), DefinitionError> {
-        let is = |n: usize, want: fn(&NodeKind) -> bool| self.nodes.get(n).is_some_and(|x| want(&x.kind));
+        let is = |n: usize, want: fn(&NodeKind) -> bool| {
+            self.nodes.get(n).is_some_and(|x| want(&x.kind))
+        };
         let dominators = dominators::simple_fast(graph, NodeIndex::new(start));
         let mut join_split = BTreeMap::new();
         let mut split_join: BTreeMap<usize, usize> = BTreeMap::new();
@@ -580,6 +580,16 @@ impl Definition {
             };
             let firsts = forward.get(split).cloned().unwrap_or_default();
             let section = reachable(&firsts, forward, Some(join));
+            // A loop may pass a whole parallel section, but not re-enter its split from
+            // inside it, nor come back to its join without passing the split again: either
+            // would make the join count branches of two different passes.
+            if section.contains(&split) {
+                return Err(DefinitionError::ParallelLoop { node: self.id_of(split) });
+            }
+            let after = forward.get(join).cloned().unwrap_or_default();
+            if reachable(&after, forward, Some(split)).contains(&join) {
+                return Err(DefinitionError::ParallelLoop { node: self.id_of(join) });
+            }
             let escapes = section.iter().copied().find(|n| {
                 is(*n, |k| matches!(k, NodeKind::End))
                     || join_split.get(n).is_some_and(|inner| !section.contains(inner))
@@ -722,7 +732,8 @@ impl ValidDefinition {
         let (Some(from), Some(to)) = (self.ids.get(from), self.ids.get(to)) else {
             return false;
         };
-        let firsts: Vec<usize> = self.graph.neighbors(NodeIndex::new(*from)).map(|n| n.index()).collect();
+        let firsts: Vec<usize> =
+            self.graph.neighbors(NodeIndex::new(*from)).map(|n| n.index()).collect();
         let forward: Vec<Vec<usize>> = self
             .graph
             .node_indices()
@@ -774,24 +785,22 @@ mod tests {
 
     #[test]
     fn node_and_binding_formats_read_as_documented() {
-        let definition = with(&format!(
+        let definition = with(
             r#"
             nodes = [
-              {{ id = "s", type = "start" }},
-              {{ id = "a", type = "approval", approvers = ["supervisor", {{ unit_manager = 1 }},
-                 {{ position = {{ name = "cfo", lookup = "submitter_unit_and_ancestors" }} }}],
-                 mode = "all", editable_fields = ["note"] }},
-              {{ id = "g", type = "gateway" }},
-              {{ id = "n", type = "notify", recipients = [{{ users = [3] }}] }},
-              {{ id = "e", type = "end" }},
+              { id = "s", type = "start" },
+              { id = "a", type = "approval", approvers = ["supervisor", { unit_manager = 1 }, { position = { name = "cfo", lookup = "submitter_unit_and_ancestors" } }], mode = "all", editable_fields = ["note"] },
+              { id = "g", type = "gateway" },
+              { id = "n", type = "notify", recipients = [{ users = [3] }] },
+              { id = "e", type = "end" },
             ]
             edges = [
-              {{ from = "s", to = "a" }}, {{ from = "a", to = "g" }},
-              {{ from = "g", to = "n", when = "amount > 5" }}, {{ from = "g", to = "e" }},
-              {{ from = "n", to = "e" }},
+              { from = "s", to = "a" }, { from = "a", to = "g" },
+              { from = "g", to = "n", when = "amount > 5" }, { from = "g", to = "e" },
+              { from = "n", to = "e" },
             ]
-            "#
-        ));
+            "#,
+        );
         let approval = definition.nodes[1].approval().unwrap();
         assert_eq!(approval.mode, Mode::All);
         assert_eq!(
@@ -820,10 +829,7 @@ mod tests {
 
     #[test]
     fn refuses_missing_and_several_starts() {
-        assert_eq!(
-            refused(r#"nodes = [{ id = "e", type = "end" }]"#),
-            DefinitionError::NoStart
-        );
+        assert_eq!(refused(r#"nodes = [{ id = "e", type = "end" }]"#), DefinitionError::NoStart);
         let err = refused(
             r#"nodes = [{ id = "s1", type = "start" }, { id = "s2", type = "start" },
                         { id = "e", type = "end" }]
@@ -850,12 +856,17 @@ mod tests {
     #[test]
     fn refuses_a_join_without_its_split() {
         let err = refused(&format!(
-            r#"nodes = [{{ id = "s", type = "start" }}, {{ id = "a", type = "approval", {APPROVE} }},
+            r#"nodes = [{{ id = "s", type = "start" }},
+                        {{ id = "a", type = "approval", {APPROVE} }},
                         {{ id = "j", type = "join" }}, {{ id = "e", type = "end" }}]
-               edges = [{{ from = "s", to = "a" }}, {{ from = "a", to = "j" }}, {{ from = "j", to = "e" }}]"#
+               edges = [{{ from = "s", to = "a" }}, {{ from = "a", to = "j" }},
+                        {{ from = "j", to = "e" }}]"#
         ));
         assert_eq!(err, DefinitionError::JoinWithoutSplit { node: "j".into() });
-        assert_eq!(err.to_string(), "join \"j\" has no parallel split that every path to it passes");
+        assert_eq!(
+            err.to_string(),
+            "join \"j\" has no parallel split that every path to it passes"
+        );
     }
 
     #[test]
@@ -866,7 +877,8 @@ mod tests {
                         {{ id = "b", type = "approval", {APPROVE} }},
                         {{ id = "g", type = "gateway" }},
                         {{ id = "j", type = "join" }}, {{ id = "e", type = "end" }}]
-               edges = [{{ from = "s", to = "p" }}, {{ from = "p", to = "a" }}, {{ from = "p", to = "b" }},
+               edges = [{{ from = "s", to = "p" }}, {{ from = "p", to = "a" }},
+                        {{ from = "p", to = "b" }},
                         {{ from = "a", to = "j" }}, {{ from = "b", to = "g" }},
                         {{ from = "g", to = "j", when = "amount > 1" }}, {{ from = "g", to = "e" }},
                         {{ from = "j", to = "e" }}]"#
@@ -879,10 +891,14 @@ mod tests {
         let err = refused(&format!(
             r#"nodes = [{{ id = "s", type = "start" }}, {{ id = "big", type = "gateway" }},
                         {{ id = "a", type = "approval", {APPROVE} }}, {{ id = "e", type = "end" }}]
-               edges = [{{ from = "s", to = "big" }}, {{ from = "big", to = "a", when = "total > 1" }},
+               edges = [{{ from = "s", to = "big" }},
+                        {{ from = "big", to = "a", when = "total > 1" }},
                         {{ from = "big", to = "e" }}, {{ from = "a", to = "e" }}]"#
         ));
-        assert_eq!(err, DefinitionError::UnknownField { node: "big".into(), field: "total".into() });
+        assert_eq!(
+            err,
+            DefinitionError::UnknownField { node: "big".into(), field: "total".into() }
+        );
         assert_eq!(
             err.to_string(),
             "node \"big\": the condition names field \"total\", which the bound form lacks"
@@ -895,19 +911,56 @@ mod tests {
             r#"nodes = [{ id = "s", type = "start" }, { id = "g1", type = "gateway" },
                         { id = "g2", type = "gateway" }, { id = "e", type = "end" }]
                edges = [{ from = "s", to = "g1" }, { from = "g1", to = "g2" },
-                        { from = "g2", to = "g1", when = "amount > 1" }, { from = "g2", to = "e" }]"#,
+                        { from = "g2", to = "g1", when = "amount > 1" },
+                        { from = "g2", to = "e" }]"#,
         );
         assert_eq!(err, DefinitionError::WouldLoop { node: "g1".into() });
         assert_eq!(err.to_string(), "node \"g1\" would loop without a person acting");
     }
 
     #[test]
+    fn refuses_loops_that_reenter_a_parallel_section_from_inside() {
+        let section = |back: &str| {
+            format!(
+                r#"nodes = [{{ id = "s", type = "start" }}, {{ id = "p", type = "split" }},
+                        {{ id = "a", type = "approval", {APPROVE} }},
+                        {{ id = "b", type = "approval", {APPROVE} }},
+                        {{ id = "g", type = "gateway" }}, {{ id = "j", type = "join" }},
+                        {{ id = "c", type = "approval", {APPROVE} }},
+                        {{ id = "h", type = "gateway" }},
+                        {{ id = "e", type = "end" }}]
+                   edges = [{{ from = "s", to = "p" }}, {{ from = "p", to = "a" }},
+                            {{ from = "p", to = "b" }},
+                        {{ from = "a", to = "g" }}, {{ from = "g", to = "j" }},
+                        {{ from = "b", to = "j" }},
+                        {{ from = "j", to = "c" }}, {{ from = "c", to = "h" }},
+                        {{ from = "h", to = "e" }},
+                        {back}]"#
+            )
+        };
+        let whole = section(r#"{ from = "h", to = "p", when = "amount > 1" }"#);
+        assert!(with(&whole).validate(&fields()).is_ok());
+        let from_inside = section(r#"{ from = "g", to = "p", when = "amount > 1" }"#);
+        assert_eq!(
+            with(&from_inside).validate(&fields()).unwrap_err(),
+            DefinitionError::ParallelLoop { node: "p".into() }
+        );
+        let to_join = section(r#"{ from = "h", to = "j", when = "amount > 1" }"#);
+        assert_eq!(
+            with(&to_join).validate(&fields()).unwrap_err(),
+            DefinitionError::ParallelLoop { node: "j".into() }
+        );
+    }
+
+    #[test]
     fn accepts_a_loop_through_an_approval() {
         let definition = with(&format!(
-            r#"nodes = [{{ id = "s", type = "start" }}, {{ id = "a", type = "approval", {APPROVE} }},
+            r#"nodes = [{{ id = "s", type = "start" }},
+                        {{ id = "a", type = "approval", {APPROVE} }},
                         {{ id = "g", type = "gateway" }}, {{ id = "e", type = "end" }}]
                edges = [{{ from = "s", to = "a" }}, {{ from = "a", to = "g" }},
-                        {{ from = "g", to = "a", when = "amount > 1" }}, {{ from = "g", to = "e" }}]"#
+                        {{ from = "g", to = "a", when = "amount > 1" }},
+                        {{ from = "g", to = "e" }}]"#
         ));
         let valid = definition.validate(&fields()).unwrap();
         assert!(valid.reaches("a", "a"));
@@ -917,9 +970,11 @@ mod tests {
     #[test]
     fn refuses_bad_edges_and_fields() {
         let err = refused(&format!(
-            r#"nodes = [{{ id = "s", type = "start" }}, {{ id = "a", type = "approval", {APPROVE} }},
+            r#"nodes = [{{ id = "s", type = "start" }},
+                        {{ id = "a", type = "approval", {APPROVE} }},
                         {{ id = "e", type = "end" }}]
-               edges = [{{ from = "s", to = "a" }}, {{ from = "a", to = "e" }}, {{ from = "a", to = "s" }}]"#
+               edges = [{{ from = "s", to = "a" }}, {{ from = "a", to = "e" }},
+                        {{ from = "a", to = "s" }}]"#
         ));
         assert!(matches!(err, DefinitionError::BadEdges { node, .. } if node == "s"));
         let err = refused(
@@ -932,19 +987,24 @@ mod tests {
         );
         let err = refused(
             r#"nodes = [{ id = "s", type = "start" },
-                        { id = "a", type = "approval", approvers = ["supervisor"],
-                          visible_fields = ["amount"], editable_fields = ["note"] },
+                        { id = "a", type = "approval", approvers = ["supervisor"], visible_fields = ["amount"], editable_fields = ["note"] },
                         { id = "e", type = "end" }]
                edges = [{ from = "s", to = "a" }, { from = "a", to = "e" }]"#,
         );
-        assert_eq!(err, DefinitionError::EditableNotVisible { node: "a".into(), field: "note".into() });
+        assert_eq!(
+            err,
+            DefinitionError::EditableNotVisible { node: "a".into(), field: "note".into() }
+        );
         let err = refused(
-            r#"nodes = [{ id = "s", type = "start" }, { id = "e", type = "end" }, { id = "lost", type = "end" }]
+            r#"nodes = [{ id = "s", type = "start" }, { id = "e", type = "end" },
+                        { id = "lost", type = "end" }]
                edges = [{ from = "s", to = "e" }]"#,
         );
         assert_eq!(err, DefinitionError::Unreachable { node: "lost".into() });
         assert!(matches!(
-            Definition::from_toml("name = \"x\"\nform = \"quote\"\nnodes = [{ id = \"s\", type = \"fork\" }]"),
+            Definition::from_toml(
+                "name = \"x\"\nform = \"quote\"\nnodes = [{ id = \"s\", type = \"fork\" }]"
+            ),
             Err(DefinitionError::Parse(_))
         ));
     }

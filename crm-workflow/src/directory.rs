@@ -35,7 +35,11 @@ pub trait Directory {
 
 /// The users the rules name for a request of `submitter`, in rule order without duplicates.
 /// Inactive users are included; the caller filters them and applies the self-approval rule.
-pub fn resolve(rules: &[ApproverRule], submitter: RecordId, directory: &dyn Directory) -> Vec<RecordId> {
+pub fn resolve(
+    rules: &[ApproverRule],
+    submitter: RecordId,
+    directory: &dyn Directory,
+) -> Vec<RecordId> {
     let mut out: Vec<RecordId> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut add = |users: Vec<RecordId>| {
@@ -48,7 +52,9 @@ pub fn resolve(rules: &[ApproverRule], submitter: RecordId, directory: &dyn Dire
     for rule in rules {
         match rule {
             ApproverRule::Users(users) => add(users.clone()),
-            ApproverRule::Supervisor => add(directory.supervisor_of(submitter).into_iter().collect()),
+            ApproverRule::Supervisor => {
+                add(directory.supervisor_of(submitter).into_iter().collect())
+            }
             ApproverRule::UnitManager(levels) => {
                 let mut unit = directory.unit_of(submitter);
                 for _ in 0..(*levels).min(MAX_UNIT_DEPTH as u32) {
@@ -78,7 +84,10 @@ pub fn resolve(rules: &[ApproverRule], submitter: RecordId, directory: &dyn Dire
                         }
                         steps += 1;
                         if steps >= MAX_UNIT_DEPTH {
-                            tracing::warn!(unit = %current, "unit hierarchy deeper than the walk limit");
+                            tracing::warn!(
+                                unit = %current,
+                                "unit hierarchy deeper than the walk limit"
+                            );
                             break;
                         }
                         unit = directory.parent_unit(current);
@@ -114,7 +123,12 @@ impl MemoryDirectory {
     }
 
     /// Adds or replaces a unit with its parent and manager.
-    pub fn unit(mut self, unit: RecordId, parent: Option<RecordId>, manager: Option<RecordId>) -> Self {
+    pub fn unit(
+        mut self,
+        unit: RecordId,
+        parent: Option<RecordId>,
+        manager: Option<RecordId>,
+    ) -> Self {
         self.units.insert(unit, (parent, manager));
         self
     }

@@ -94,7 +94,9 @@ pub enum DefinitionError {
         node: String,
     },
     /// A branch of a parallel section leaves it without passing its join.
-    #[error("split {split:?}: node {node:?} lies on a branch that leaves without passing the join")]
+    #[error(
+        "split {split:?}: node {node:?} lies on a branch that leaves without passing the join"
+    )]
     BranchEscapes {
         /// The split that opens the section.
         split: String,
@@ -125,8 +127,8 @@ pub enum DefinitionError {
         /// A node on the loop.
         node: String,
     },
-    /// A loop passes a parallel split or join; the engine does not support that.
-    #[error("node {node:?} lies on a loop through a parallel split or join, which is not supported")]
+    /// A loop re-enters a parallel section from inside it, through its split or its join.
+    #[error("node {node:?}: a loop re-enters this parallel section without passing all of it")]
     ParallelLoop {
         /// The split or join on the loop.
         node: String,
@@ -283,7 +285,9 @@ pub enum ActionError {
         what: &'static str,
     },
     /// Advancing through automatic nodes did not come to rest within the step limit.
-    #[error("node {node:?}: more than {limit} automatic steps; the flow would loop without a person")]
+    #[error(
+        "node {node:?}: more than {limit} automatic steps; the flow would loop without a person"
+    )]
     WouldLoop {
         /// The node where the limit was hit.
         node: String,
@@ -359,7 +363,10 @@ pub enum WorkflowError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// No stored definition has this name (and version).
-    #[error("no workflow definition {name:?}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    #[error(
+        "no workflow definition {name:?}{}",
+        version.map(|v| format!(" version {v}")).unwrap_or_default()
+    )]
     UnknownDefinition {
         /// The name asked for.
         name: String,

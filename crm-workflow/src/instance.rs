@@ -507,7 +507,10 @@ pub struct InstanceState {
 }
 
 /// Rebuilds an instance's state from its whole log.
-pub fn replay(definition: &ValidDefinition, events: &[Event]) -> Result<InstanceState, ReplayError> {
+pub fn replay(
+    definition: &ValidDefinition,
+    events: &[Event],
+) -> Result<InstanceState, ReplayError> {
     let (first, rest) = events.split_first().ok_or(ReplayError::Empty)?;
     let mut state = InstanceState::begin(definition, first)?;
     for event in rest {
@@ -589,7 +592,11 @@ fn advance(
                 if assignees.is_empty() {
                     match definition.definition().fallback_approver {
                         Some(user) if allowed(user) => {
-                            tracing::info!(node = %node_id, %user, "no active approver; the fallback approver gets the task");
+                            tracing::info!(
+                                node = %node_id,
+                                %user,
+                                "no active approver; the fallback approver gets the task"
+                            );
                             assignees.push(user);
                             fallback = true;
                         }
@@ -729,7 +736,8 @@ fn check_action(
             if state.status != Status::Pending {
                 return Err(ActionError::WrongStatus { status: state.status, what: "withdrawn" });
             }
-            let decided = state.tasks.iter().any(|t| t.round == state.round && t.status.is_decided());
+            let decided =
+                state.tasks.iter().any(|t| t.round == state.round && t.status.is_decided());
             if decided {
                 return Err(ActionError::WithdrawAfterDecision);
             }
@@ -764,7 +772,10 @@ fn check_action(
             let taken = state.visits.get(found.visit).is_some_and(|visit| {
                 visit.tasks.iter().filter_map(|t| state.task(*t)).any(|t| {
                     t.assignee == to
-                        && matches!(t.status, TaskStatus::Open | TaskStatus::Queued | TaskStatus::Approved)
+                        && matches!(
+                            t.status,
+                            TaskStatus::Open | TaskStatus::Queued | TaskStatus::Approved
+                        )
                 })
             });
             if taken {
@@ -828,7 +839,11 @@ impl InstanceState {
     /// Applies the next event of the log. [`replay`] is a fold of this; it refuses an event
     /// that does not fit the state (a wrong sequence number, a decision on a closed task, a
     /// resolution for a node that does not wait for one) and then leaves the state unusable.
-    pub fn apply(&mut self, definition: &ValidDefinition, event: &Event) -> Result<(), ReplayError> {
+    pub fn apply(
+        &mut self,
+        definition: &ValidDefinition,
+        event: &Event,
+    ) -> Result<(), ReplayError> {
         let seq = event.seq;
         if seq != self.last_seq + 1 {
             return Err(ReplayError::Sequence { seq, expected: self.last_seq + 1 });
@@ -839,7 +854,10 @@ impl InstanceState {
             EventKind::Submitted { .. } => return Err(ReplayError::NotSubmittedFirst { seq }),
             EventKind::Resubmitted { fields } => {
                 if !matches!(self.status, Status::Rejected | Status::Withdrawn) {
-                    return Err(invalid(format!("a {} request cannot be resubmitted", self.status)));
+                    return Err(invalid(format!(
+                        "a {} request cannot be resubmitted",
+                        self.status
+                    )));
                 }
                 self.status = Status::Pending;
                 self.round += 1;
@@ -994,10 +1012,11 @@ impl InstanceState {
     }
 
     fn take_waiting(&mut self, seq: u64, node: &str) -> Result<(), ReplayError> {
-        let at = self.waiting.iter().position(|w| w == node).ok_or_else(|| ReplayError::Invalid {
-            seq,
-            reason: format!("node {node:?} is not waiting for a resolution"),
-        })?;
+        let at =
+            self.waiting.iter().position(|w| w == node).ok_or_else(|| ReplayError::Invalid {
+                seq,
+                reason: format!("node {node:?} is not waiting for a resolution"),
+            })?;
         self.waiting.remove(at);
         Ok(())
     }
@@ -1011,7 +1030,13 @@ impl InstanceState {
     }
 
     /// Closes the task at `index` and returns its visit.
-    fn close_task(&mut self, index: usize, status: TaskStatus, comment: &str, at: DateTime<Utc>) -> usize {
+    fn close_task(
+        &mut self,
+        index: usize,
+        status: TaskStatus,
+        comment: &str,
+        at: DateTime<Utc>,
+    ) -> usize {
         match self.tasks.get_mut(index) {
             Some(task) => {
                 task.status = status;
@@ -1052,7 +1077,9 @@ impl InstanceState {
             Mode::All => ids
                 .iter()
                 .filter_map(|id| index_of(*id).and_then(|i| self.tasks.get(i)))
-                .filter(|t| !matches!(t.status, TaskStatus::Reassigned { .. } | TaskStatus::Cancelled))
+                .filter(|t| {
+                    !matches!(t.status, TaskStatus::Reassigned { .. } | TaskStatus::Cancelled)
+                })
                 .all(|t| t.status == TaskStatus::Approved),
             Mode::Sequence => {
                 let next = ids
@@ -1199,9 +1226,16 @@ impl InstanceState {
     }
 }
 
-fn single_successor(definition: &ValidDefinition, seq: u64, node: &str) -> Result<String, ReplayError> {
+fn single_successor(
+    definition: &ValidDefinition,
+    seq: u64,
+    node: &str,
+) -> Result<String, ReplayError> {
     match definition.outgoing(node).as_slice() {
         [edge] => Ok(edge.to.clone()),
-        _ => Err(ReplayError::Invalid { seq, reason: format!("node {node:?} has no single successor") }),
+        _ => Err(ReplayError::Invalid {
+            seq,
+            reason: format!("node {node:?} has no single successor"),
+        }),
     }
 }

@@ -3,8 +3,8 @@
 //! Nodes are laid out in layers from top to bottom: a node's layer is the longest path to it
 //! from a start, counted over the graph without its loop-closing (back) edges. Within a layer
 //! nodes sit in declaration order, then once reordered by the mean position of their
-//! predecessors so that edges cross less. Back edges are drawn as curves on the right. Every
-//! text that comes from the definition is XML-escaped.
+//! predecessors so that edges cross less. Edges that close a loop (dashed) or skip layers run
+//! in lanes right of the nodes. Every text that comes from the definition is XML-escaped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -17,6 +17,10 @@ const GAP_X: i64 = 48;
 const GAP_Y: i64 = 64;
 const MARGIN: i64 = 24;
 const TITLE_HEIGHT: i64 = 32;
+/// Distance between the lanes of edges routed right of the nodes.
+const LANE_GAP: i64 = 14;
+/// Room right of the lanes for edge labels.
+const LABEL_ROOM: i64 = 96;
 /// Characters of a label shown inside a box; the full label is the box's tooltip.
 const LABEL_CHARS: usize = 22;
 
@@ -35,6 +39,14 @@ pub(crate) fn escape_xml(text: &str) -> String {
         }
     }
     out
+}
+
+/// How edges are stroked: a grey line ending in the arrow marker.
+const EDGE: &str = r##"stroke="#444" marker-end="url(#arrow)""##;
+
+/// A node box at `(x, y)` with the given style attributes.
+fn rect(x: i64, y: i64, style: &str) -> String {
+    format!(r#"<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" {style}/>"#)
 }
 
 fn shorten(text: &str) -> String {
@@ -190,21 +202,40 @@ impl Definition {
     pub fn to_svg(&self) -> String {
         let layout = layout(self);
         let widest = layout.layers.iter().map(Vec::len).max().unwrap_or(1).max(1) as i64;
-        let width = 2 * MARGIN + widest * BOX_WIDTH + (widest - 1) * GAP_X + BOX_WIDTH / 2;
-        let height = 2 * MARGIN
-            + TITLE_HEIGHT
-            + layout.layers.len().max(1) as i64 * (BOX_HEIGHT + GAP_Y)
-            - GAP_Y;
+        // Edges that close a loop or skip layers run in lanes right of the nodes, so they
+        // never cross a box.
+        let ids: BTreeMap<&str, usize> =
+            self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+        let layer_of = |node: &str| ids.get(node).and_then(|i| layout.layer.get(*i)).copied();
+        let routed: Vec<bool> = self
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(e, edge)| {
+                layout.back_edge.get(e).copied().unwrap_or(false)
+                    || match (layer_of(&edge.from), layer_of(&edge.to)) {
+                        (Some(from), Some(to)) => to > from + 1,
+                        _ => false,
+                    }
+            })
+            .collect();
+        let nodes_right = MARGIN + widest * BOX_WIDTH + (widest - 1) * GAP_X;
+        let lanes = routed.iter().filter(|r| **r).count() as i64;
+        let width = nodes_right + lanes * LANE_GAP + MARGIN + LABEL_ROOM;
+        let height =
+            2 * MARGIN + TITLE_HEIGHT + layout.layers.len().max(1) as i64 * (BOX_HEIGHT + GAP_Y)
+                - GAP_Y;
         let position = |node: usize| -> (i64, i64) {
             let l = layout.layer.get(node).copied().unwrap_or(0);
             let in_layer = layout.layers.get(l).map_or(1, Vec::len) as i64;
             let s = layout.slot.get(node).copied().unwrap_or(0) as i64;
             let row_width = in_layer * BOX_WIDTH + (in_layer - 1) * GAP_X;
             let left = MARGIN + (widest * BOX_WIDTH + (widest - 1) * GAP_X - row_width) / 2;
-            (left + s * (BOX_WIDTH + GAP_X), MARGIN + TITLE_HEIGHT + l as i64 * (BOX_HEIGHT + GAP_Y))
+            (
+                left + s * (BOX_WIDTH + GAP_X),
+                MARGIN + TITLE_HEIGHT + l as i64 * (BOX_HEIGHT + GAP_Y),
+            )
         };
-        let ids: BTreeMap<&str, usize> =
-            self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
 
         let mut svg = String::new();
         // Writing into a String cannot fail; the results are ignored on that ground.
@@ -230,6 +261,7 @@ impl Definition {
             self.version
         );
 
+        let mut lane = 0;
         for (e, edge) in self.edges.iter().enumerate() {
             let (Some(from), Some(to)) = (ids.get(edge.from.as_str()), ids.get(edge.to.as_str()))
             else {
@@ -247,32 +279,40 @@ impl Definition {
                 None => None,
             };
             let (lx, ly);
-            if layout.back_edge.get(e).copied().unwrap_or(false) {
+            if routed.get(e).copied().unwrap_or(false) {
+                lane += 1;
+                let x = nodes_right + lane * LANE_GAP;
                 let (sx, sy) = (fx + BOX_WIDTH, fy + BOX_HEIGHT / 2);
                 let (ex, ey) = (tx + BOX_WIDTH, ty + BOX_HEIGHT / 2);
-                let bend = sx.max(ex) + GAP_X;
+                let dash = if layout.back_edge.get(e).copied().unwrap_or(false) {
+                    r#" stroke-dasharray="5 3""#
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     svg,
-                    r##"<path d="M {sx} {sy} C {bend} {sy}, {bend} {ey}, {ex} {ey}" fill="none" stroke="#444" stroke-dasharray="5 3" marker-end="url(#arrow)"/>"##
+                    r##"<path d="M {sx} {sy} H {x} V {ey} H {ex}" fill="none" {EDGE}{dash}/>"##
                 );
-                lx = bend - 4;
-                ly = (sy + ey) / 2;
+                lx = sx + 6;
+                ly = sy - 4;
             } else {
                 let (sx, sy) = (fx + BOX_WIDTH / 2, fy + BOX_HEIGHT);
                 let (ex, ey) = (tx + BOX_WIDTH / 2, ty);
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="#444" marker-end="url(#arrow)"/>"##
-                );
+                let _ = writeln!(svg, r#"<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" {EDGE}/>"#);
                 lx = (sx + ex) / 2 + 4;
                 ly = (sy + ey) / 2;
             }
             if let Some(label) = label {
                 let _ = writeln!(
                     svg,
-                    r##"<text x="{lx}" y="{ly}" font-size="10" fill="#555"><title>{}</title>{}</text>"##,
+                    concat!(
+                        r##"<text x="{lx}" y="{ly}" font-size="10" fill="#555">"##,
+                        "<title>{}</title>{}</text>"
+                    ),
                     escape_xml(&label),
-                    escape_xml(&shorten(&label))
+                    escape_xml(&shorten(&label)),
+                    lx = lx,
+                    ly = ly,
                 );
             }
         }
@@ -282,35 +322,42 @@ impl Definition {
             let (cx, cy) = (x + BOX_WIDTH / 2, y + BOX_HEIGHT / 2);
             let _ = write!(svg, "<g><title>{}</title>", escape_xml(node.display_label()));
             let shape = match &node.kind {
-                NodeKind::Start | NodeKind::End => format!(
-                    r##"<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="24" fill="#e8f4e8" stroke="#2e7d32"/>"##
-                ),
+                NodeKind::Start | NodeKind::End => {
+                    rect(x, y, r##"rx="24" fill="#e8f4e8" stroke="#2e7d32""##)
+                }
                 NodeKind::Gateway => format!(
-                    r##"<polygon points="{cx},{y} {},{cy} {cx},{} {x},{cy}" fill="#fff8e1" stroke="#f9a825"/>"##,
+                    r##"<polygon points="{cx},{y} {},{cy} {cx},{} {x},{cy}" {}/>"##,
                     x + BOX_WIDTH,
-                    y + BOX_HEIGHT
+                    y + BOX_HEIGHT,
+                    r##"fill="#fff8e1" stroke="#f9a825""##,
                 ),
-                NodeKind::Split | NodeKind::Join => format!(
-                    r##"<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" fill="#ede7f6" stroke="#4527a0" stroke-width="3"/>"##
-                ),
-                NodeKind::Notify(_) => format!(
-                    r##"<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="4" fill="#f5f5f5" stroke="#616161" stroke-dasharray="4 2"/>"##
-                ),
-                NodeKind::Approval(_) => format!(
-                    r##"<rect x="{x}" y="{y}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="4" fill="#e3f2fd" stroke="#1565c0"/>"##
-                ),
+                NodeKind::Split | NodeKind::Join => {
+                    rect(x, y, r##"fill="#ede7f6" stroke="#4527a0" stroke-width="3""##)
+                }
+                NodeKind::Notify(_) => {
+                    rect(x, y, r##"rx="4" fill="#f5f5f5" stroke="#616161" stroke-dasharray="4 2""##)
+                }
+                NodeKind::Approval(_) => rect(x, y, r##"rx="4" fill="#e3f2fd" stroke="#1565c0""##),
             };
             let kind = match &node.kind {
-                NodeKind::Approval(approval) => format!("approval · {:?}", approval.mode).to_lowercase(),
+                NodeKind::Approval(approval) => {
+                    format!("approval · {:?}", approval.mode).to_lowercase()
+                }
                 other => other.name().to_owned(),
             };
             let _ = writeln!(
                 svg,
-                r##"{shape}<text x="{cx}" y="{}" text-anchor="middle">{}</text><text x="{cx}" y="{}" text-anchor="middle" font-size="10" fill="#666">{}</text></g>"##,
+                concat!(
+                    r#"{shape}<text x="{cx}" y="{}" text-anchor="middle">{}</text>"#,
+                    r##"<text x="{cx}" y="{}" text-anchor="middle" font-size="10" fill="#666">"##,
+                    "{}</text></g>"
+                ),
                 cy - 2,
                 escape_xml(&shorten(node.display_label())),
                 cy + 12,
-                escape_xml(&kind)
+                escape_xml(&kind),
+                shape = shape,
+                cx = cx,
             );
         }
         svg.push_str("</svg>\n");

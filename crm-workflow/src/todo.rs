@@ -96,7 +96,7 @@ pub fn open_tasks(user: RecordId, instances: &[InstanceRef<'_>]) -> Vec<TodoItem
         .iter()
         .flat_map(|i| i.state.open_tasks_of(user).map(move |t| TodoItem::new(i, t)))
         .collect();
-    items.sort_by(|a, b| (a.since, a.instance, a.task).cmp(&(b.since, b.instance, b.task)));
+    items.sort_by_key(|item| (item.since, item.instance, item.task));
     items
 }
 
@@ -112,20 +112,24 @@ pub fn done_tasks(user: RecordId, instances: &[InstanceRef<'_>]) -> Vec<TodoItem
                 .map(move |t| TodoItem::new(i, t))
         })
         .collect();
-    items.sort_by(|a, b| (b.closed_at, b.instance, b.task).cmp(&(a.closed_at, a.instance, a.task)));
+    items.sort_by_key(|item| std::cmp::Reverse((item.closed_at, item.instance, item.task)));
     items
 }
 
 /// Every open task (of any user) open for longer than `older_than` at `now`, oldest first:
 /// the reminders to send.
-pub fn overdue(instances: &[InstanceRef<'_>], now: DateTime<Utc>, older_than: Duration) -> Vec<TodoItem> {
+pub fn overdue(
+    instances: &[InstanceRef<'_>],
+    now: DateTime<Utc>,
+    older_than: Duration,
+) -> Vec<TodoItem> {
     let cutoff = now - older_than;
     let mut items: Vec<TodoItem> = instances
         .iter()
         .flat_map(|i| i.state.open_tasks().map(move |t| TodoItem::new(i, t)))
         .filter(|item| item.since < cutoff)
         .collect();
-    items.sort_by(|a, b| (a.since, a.instance, a.task).cmp(&(b.since, b.instance, b.task)));
+    items.sort_by_key(|item| (item.since, item.instance, item.task));
     items
 }
 
