@@ -399,21 +399,6 @@ fn bench_postgres(
     let baseline = Latencies::new(run.baseline.clone());
     report.latency("postgres fuzzy search", &engine, &baseline);
     report.note(format!("postgres: slowest engine searches: {}", run.slowest(5)));
-    {
-        let mut terms: Vec<&(String, Duration, Duration, u64)> = run.per_term.iter().collect();
-        terms.sort_by_key(|t| std::cmp::Reverse(t.1));
-        let mut picks: Vec<String> = terms.iter().take(3).map(|t| t.0.clone()).collect();
-        picks.push("maple".into());
-        picks.push("北京".into());
-        for term in picks {
-            let pattern = format!("%{}%", raw_pg::like_literal(&crm_domain::text::fold(&term)));
-            for sql in ["EXPLAIN (ANALYZE, BUFFERS) SELECT *, count(*) OVER () AS crm_total FROM crm_customer WHERE tenant_id = $1 AND search LIKE $2 ORDER BY name ASC NULLS FIRST, id ASC OFFSET 0 LIMIT 50",
-                        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM crm_customer WHERE tenant_id = $1 AND search LIKE $2"] {
-                let lines: Vec<String> = runtime.block_on(sqlx::query_scalar(sql).bind("bench").bind(&pattern).fetch_all(&mut engine_conn))?;
-                eprintln!("=== {term:?}\n{}", lines.join("\n"));
-            }
-        }
-    }
     report.note(format!(
         "postgres: engine fuzzy search {} trigram indexes; the baseline is ILIKE without index",
         if trigram { "uses pg_trgm" } else { "has no" }

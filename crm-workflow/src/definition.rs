@@ -820,6 +820,12 @@ mod tests {
         let toml = definition.to_toml().unwrap();
         assert_eq!(Definition::parse(&toml).unwrap(), definition);
         assert_eq!(FormBinding::from_key("custom:42"), Some(FormBinding::Custom(RecordId(42))));
+        let custom = Definition::from_toml(
+            "name = \"c\"\nform = { custom = 42 }\nnodes = [{ id = \"s\", type = \"start\" }]",
+        )
+        .unwrap();
+        assert_eq!(custom.form, FormBinding::Custom(RecordId(42)));
+        assert!(custom.to_json().unwrap().contains("\"custom\": 42"));
         assert_eq!(FormBinding::from_key(&FormBinding::Loan.key()), Some(FormBinding::Loan));
     }
 

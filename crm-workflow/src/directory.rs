@@ -22,6 +22,9 @@ pub trait Directory {
     /// Whether the user exists and may be assigned work.
     fn is_active(&self, user: RecordId) -> bool;
     /// The unit the user belongs to (their primary unit when they are in several).
+    ///
+    /// FIXME: a user in several units is resolved through this one unit only; rules that
+    /// look at the submitter's unit should use the unit the request is made for.
     fn unit_of(&self, user: RecordId) -> Option<RecordId>;
     /// The parent of a unit; `None` for a root.
     fn parent_unit(&self, unit: RecordId) -> Option<RecordId>;

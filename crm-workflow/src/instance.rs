@@ -419,7 +419,7 @@ pub enum Action {
         /// A comment.
         comment: String,
     },
-    /// Take the request back (submitter only, before any approver decided).
+    /// Take the request back (submitter only, before any approver decided in this round).
     Withdraw {
         /// A comment.
         comment: String,

@@ -111,9 +111,20 @@
 //! to a node, withdrawn, reassigned, commented, attachment added, plus the facts of automatic
 //! steps (a node's resolved approvers, a gateway's branch, a notification's recipients). The
 //! state is derived only by replaying the log, so any instance can be rebuilt and audited.
-//! An approved request's record status follows the instance status (draft → pending →
-//! approved / rejected / withdrawn); the host's [`store::WorkflowHook`] writes it in the same
-//! batch.
+//! The bound record's status follows the instance status (draft → pending → approved /
+//! rejected / withdrawn); the host's [`store::WorkflowHook`] writes it in the same batch.
+//!
+//! The [`Action`]s and who may take them: approve, reject (back to the submitter) and return
+//! to an earlier approval node of the round (its approvers act again; earlier decisions stay
+//! in history but no longer count) — the task's assignee; withdraw — the submitter, before
+//! any approver decided in the round; resubmit after a rejection or withdrawal — the
+//! submitter, as a new round from the start; reassign a task — its assignee or an
+//! administrator; comment and attach — anyone who takes part. An action on a task already
+//! decided is refused with [`ActionError::AlreadyDecided`]; over a store, two actions that
+//! race on one instance cannot both commit (the instance row's version guards the batch),
+//! and the loser is retried on the new state, where the engine refuses it.
+//!
+//! [`Definition::to_svg`] draws a definition for people (`crm workflow show NAME`).
 
 #![forbid(unsafe_code)]
 

@@ -77,6 +77,7 @@ pub static INSTANCE: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("record", T::Ref, "Record", "单据").indexed(),
             FieldDesc::new("submitter", T::Ref, "Submitter", "提交人").indexed(),
             FieldDesc::new("status", T::Text, "Status", "状态").indexed(),
+            FieldDesc::new("pending_key", T::Text, "Pending for", "审批中单据").indexed(),
             FieldDesc::new("round", T::Integer, "Round", "轮次"),
             FieldDesc::new("last_seq", T::Integer, "Events", "事件数"),
             FieldDesc::new("submitted_at", T::Timestamp, "Submitted", "提交时间").sortable(),
@@ -428,11 +429,9 @@ impl<'a> WorkflowStore<'a> {
         let events = submit(&definition, submitter, fields, now, directory)?;
         let state = replay(&definition, &events)?;
         let form_key = definition.form().key();
-        let pending = vec![
-            Filter::Eq("form".into(), form_key.as_str().into()),
-            Filter::Eq("record".into(), Value::Ref(record)),
-            Filter::Eq("status".into(), Status::Pending.as_str().into()),
-        ];
+        // One indexed equality on a key set only while pending, so neither this lookup nor
+        // the batch's precondition reads every pending instance.
+        let pending = vec![Filter::Eq("pending_key".into(), pending_key(&form_key, record).into())];
         let already = || WorkflowError::AlreadyPending { form: form_key.clone(), record };
         let query = Query { filters: pending.clone(), ..Query::default() }.page(0, 1);
         if self.store.query(self.tenant, &INSTANCE, &query)?.total > 0 {
@@ -454,7 +453,7 @@ impl<'a> WorkflowStore<'a> {
             updated_at: state.updated_at,
         };
         let mut batch: Batch<'a> = Batch::new();
-        batch.none_match(&INSTANCE, pending);
+        batch.none_match(&INSTANCE, pending.clone());
         batch.insert(&INSTANCE, instance_row(&summary, 0));
         self.add_events(&mut batch, id, &events)?;
         self.add_tasks(&mut batch, &summary, &definition, None, &state)?;
@@ -462,8 +461,9 @@ impl<'a> WorkflowStore<'a> {
         match self.store.commit(self.tenant, &batch) {
             Ok(()) => {}
             Err(e) if e.kind() == StoreErrorKind::Constraint => {
-                let query = Query { filters: batch_filters(&form_key, record), ..Query::default() };
-                if self.store.query(self.tenant, &INSTANCE, &query.page(0, 1))?.total > 0 {
+                // A racing submission of the same record, or a constraint of the hook's ops.
+                let query = Query { filters: pending, ..Query::default() }.page(0, 1);
+                if self.store.query(self.tenant, &INSTANCE, &query)?.total > 0 {
                     return Err(already());
                 }
                 return Err(e.into());
@@ -493,6 +493,8 @@ impl<'a> WorkflowStore<'a> {
         let now = stored_time(now);
         for attempt in 1..=MAX_ATTEMPTS {
             let (row, summary) = self.summary(instance)?;
+            // FIXME: every action reads and validates its definition version again; versions
+            // never change once stored, so a cache keyed by (tenant, name, version) would do.
             let definition = self.definition(&summary.definition, Some(summary.version))?;
             let mut log = self.history(instance)?;
             // Events committed after the row was read belong to a newer version of it.
@@ -682,10 +684,18 @@ impl<'a> WorkflowStore<'a> {
         form: &FormBinding,
         record: RecordId,
     ) -> Result<Vec<InstanceSummary>, WorkflowError> {
-        let query = Query { filters: batch_filters(&form.key(), record), ..Query::default() }
+        let query = Query::all()
+            .filter(Filter::Eq("record".into(), Value::Ref(record)))
             .sort(Sort::asc("submitted_at"));
         let page = self.store.query(self.tenant, &INSTANCE, &query)?;
-        page.records.iter().map(summary_of).collect()
+        let mut found = Vec::with_capacity(page.records.len());
+        for row in &page.records {
+            let summary = summary_of(row)?;
+            if summary.form == *form {
+                found.push(summary);
+            }
+        }
+        Ok(found)
     }
 
     /// A page of `user`'s open tasks, oldest first: one indexed equality lookup.
@@ -713,20 +723,29 @@ impl<'a> WorkflowStore<'a> {
         now: DateTime<Utc>,
         older_than: Duration,
     ) -> Result<TodoCounts, WorkflowError> {
-        let count = |filters: Vec<Filter>| -> Result<u64, WorkflowError> {
-            let query = Query { filters, ..Query::default() }.page(0, 0);
-            Ok(self.store.query(self.tenant, &TASK, &query)?.total)
-        };
-        let open = Filter::Eq("open_assignee".into(), Value::Ref(user));
+        // The user's open tasks are few: count the overdue ones among them rather than run
+        // a range over every open task of the tenant.
+        let open = Query::all().filter(Filter::Eq("open_assignee".into(), Value::Ref(user)));
+        let open = self.store.query(self.tenant, &TASK, &open)?;
+        let cutoff = stored_time(now - older_than);
+        let overdue = open
+            .records
+            .iter()
+            .filter(|row| matches!(row.get("open_since"), Value::Timestamp(t) if *t < cutoff))
+            .count() as u64;
+        let done = Query::all().filter(Filter::Eq("done_by".into(), Value::Ref(user))).page(0, 0);
         Ok(TodoCounts {
-            open: count(vec![open.clone()])?,
-            done: count(vec![Filter::Eq("done_by".into(), Value::Ref(user))])?,
-            overdue: count(vec![open, before(now - older_than)])?,
+            open: open.total,
+            done: self.store.query(self.tenant, &TASK, &done)?.total,
+            overdue,
         })
     }
 
     /// Open tasks of every user open for longer than `older_than`, oldest first, at most
     /// `limit`: the reminders to send.
+    ///
+    /// FIXME: sent reminders are not recorded, so a host that polls gets the same task on
+    /// every poll until it is decided; a `reminded_at` column would let it ask for new ones.
     pub fn overdue(
         &self,
         now: DateTime<Utc>,
@@ -753,11 +772,9 @@ fn before(cutoff: DateTime<Utc>) -> Filter {
     Filter::Range { field: "open_since".into(), min: None, max: Some(Value::Timestamp(cutoff)) }
 }
 
-fn batch_filters(form_key: &str, record: RecordId) -> Vec<Filter> {
-    vec![
-        Filter::Eq("form".into(), form_key.into()),
-        Filter::Eq("record".into(), Value::Ref(record)),
-    ]
+/// What `pending_key` holds while an instance of `record` is pending.
+fn pending_key(form_key: &str, record: RecordId) -> String {
+    format!("{form_key}/{record}")
 }
 
 fn instance_row(summary: &InstanceSummary, version: u64) -> Record {
@@ -769,6 +786,9 @@ fn instance_row(summary: &InstanceSummary, version: u64) -> Record {
     record.set("record", summary.record);
     record.set("submitter", summary.submitter);
     record.set("status", summary.status.as_str());
+    if summary.status == Status::Pending {
+        record.set("pending_key", pending_key(&summary.form.key(), summary.record));
+    }
     record.set("round", i64::from(summary.round));
     record.set("last_seq", summary.last_seq as i64);
     record.set("submitted_at", summary.submitted_at);
