@@ -21,6 +21,10 @@ pub enum Error {
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] crm_io::IoError),
+    /// The approval engine refused an action or a definition (for example "task 3 is already
+    /// decided"); see [`crm_workflow::WorkflowError::as_action`].
+    #[error(transparent)]
+    Workflow(#[from] crm_workflow::WorkflowError),
     /// The store location is not understood.
     #[error("unknown store {0:?}: use sled:PATH, memory: or a postgres:// URL")]
     StoreLocation(String),
@@ -30,6 +34,11 @@ impl Error {
     /// Whether the error means "someone else changed this first; reload and retry".
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Store(e) if e.kind() == StoreErrorKind::Conflict)
+            || matches!(
+                self,
+                Error::Workflow(crm_workflow::WorkflowError::Store(e))
+                    if e.kind() == StoreErrorKind::Conflict
+            )
     }
 
     /// Whether the error means the record does not exist or is not visible.

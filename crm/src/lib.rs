@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assignments;
 mod changes;
 pub mod customers;
 pub mod demo;
@@ -29,13 +30,16 @@ pub mod leads;
 pub mod org;
 pub mod scope;
 pub mod settings;
+pub mod workflow;
 
 use std::sync::Arc;
 
+pub use assignments::{Assignments, Requested};
 pub use crm_domain::audit::{AuditAction, AuditEntry, FieldChange};
 pub use crm_domain::model::{
-    Attachment, Contact, Customer, CustomerStatus, Interaction, Lead, LeadStatus, Membership,
-    Position, Relative, SettingList, SettingValue, Unit, UnitKind, User,
+    AssignmentRequest, AssignmentStatus, Attachment, Contact, Customer, CustomerStatus,
+    Interaction, Lead, LeadStatus, Membership, Position, Relative, SettingList, SettingValue, Unit,
+    UnitKind, User,
 };
 pub use crm_domain::{
     DomainError, Entity, Principal, Query, RecordId, Role, Store, StoreError, StoreErrorKind,
@@ -48,6 +52,7 @@ pub use imports::ImportReport;
 pub use leads::{LeadSearch, Leads, NewAttachment};
 pub use org::Org;
 pub use settings::Settings;
+pub use workflow::{OrgDirectory, Workflows};
 
 use crm_domain::model;
 
@@ -73,8 +78,8 @@ impl std::fmt::Debug for Crm {
 }
 
 /// Every entity description the engine keeps; registered with the store on open.
-fn descriptions() -> [&'static crm_domain::EntityDesc; 12] {
-    [
+fn descriptions() -> Vec<&'static crm_domain::EntityDesc> {
+    let mut all = vec![
         model::Unit::desc(),
         model::User::desc(),
         model::Position::desc(),
@@ -87,7 +92,10 @@ fn descriptions() -> [&'static crm_domain::EntityDesc; 12] {
         model::Interaction::desc(),
         model::Attachment::desc(),
         AuditEntry::desc(),
-    ]
+        model::AssignmentRequest::desc(),
+    ];
+    all.extend(crm_workflow::store::descriptions());
+    all
 }
 
 impl Crm {
@@ -164,6 +172,16 @@ impl Crm {
     /// Organisation units and users.
     pub fn org<'a>(&'a self, who: &'a Principal) -> Org<'a> {
         Org::new(self, who)
+    }
+
+    /// Approval workflows: definitions, to-do lists and actions on instances.
+    pub fn workflows<'a>(&'a self, who: &'a Principal) -> Workflows<'a> {
+        Workflows::new(self, who)
+    }
+
+    /// Customer assignment requests (资源分配) that go through approval.
+    pub fn assignments<'a>(&'a self, who: &'a Principal) -> Assignments<'a> {
+        Assignments::new(self, who)
     }
 
     /// Spreadsheet import and export.

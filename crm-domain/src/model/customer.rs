@@ -90,7 +90,8 @@ pub struct Customer {
     /// Free remarks.
     #[serde(default)]
     pub remarks: String,
-    /// Folded search text over names, phones, emails and contacts; kept by the service.
+    /// Folded search text over names, number, city, phones, emails and contacts; kept by the
+    /// service.
     #[serde(default)]
     pub search: String,
     /// Created at (UTC).
@@ -161,7 +162,7 @@ impl Customer {
     /// Recomputes the folded search text from the customer and its contacts.
     pub fn refresh_search(&mut self, contacts: &[Contact]) {
         let mut parts: Vec<&str> =
-            vec![&self.name, &self.short_name, &self.code, &self.phone, &self.email];
+            vec![&self.name, &self.short_name, &self.code, &self.city, &self.phone, &self.email];
         for contact in contacts {
             parts.extend([
                 contact.name.as_str(),

@@ -1,10 +1,12 @@
 //! The business entities of the CRM and the rules that hold for each.
 
+pub mod assignment;
 pub mod customer;
 pub mod lead;
 pub mod org;
 pub mod settings;
 
+pub use assignment::{AssignmentRequest, AssignmentStatus};
 pub use customer::{Contact, Customer, CustomerStatus, Relative};
 pub use lead::{Attachment, Interaction, Lead, LeadStatus};
 pub use org::{Membership, Position, Unit, UnitKind, User};

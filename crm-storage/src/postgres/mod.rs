@@ -153,6 +153,56 @@ impl PgStore {
         Ok(Page { records, total })
     }
 
+    /// One page of a fuzzy `query`: the total from the narrow `count` and the page from the
+    /// ordered `sql`, both in one read-only snapshot.
+    ///
+    /// Apart because a window count keeps every wide matching row before the top-N sort,
+    /// which spills to disk for a broad term. Neither statement is kept prepared: a generic
+    /// plan cannot see that a term yields no trigrams (one or two characters, or Chinese
+    /// under the C locale) and would scan the whole trigram index, where a plan for the
+    /// actual term reads the table instead.
+    async fn query_searched(
+        &self,
+        desc: &EntityDesc,
+        query: &Query,
+        count: Sql,
+        sql: Sql,
+    ) -> Result<Page, StoreError> {
+        let what = |step: &str| format!("{step} {}", desc.kind);
+        let mut tx = self.pool.begin().await.map_err(|e| map_error(&what("begin a query of"), e))?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_error(&what("snapshot a query of"), e))?;
+        let total: i64 = count
+            .query()
+            .persistent(false)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| map_error(&what("count"), e))?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let mut records = Vec::new();
+        if query.offset < total && query.limit != Some(0) {
+            let mut sql = sql;
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+            sql.push(" OFFSET ").push_bind(Bind::Integer(Some(offset)));
+            if let Some(limit) = query.limit {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                sql.push(" LIMIT ").push_bind(Bind::Integer(Some(limit)));
+            }
+            let rows = sql
+                .query()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| map_error(&what("query"), e))?;
+            records = rows.iter().map(|row| decode(desc, row, 0)).collect::<Result<_, _>>()?;
+        }
+        tx.commit().await.map_err(|e| map_error(&what("end a query of"), e))?;
+        Ok(Page { records, total })
+    }
+
     async fn count(
         &self,
         tenant: &TenantId,
@@ -331,6 +381,14 @@ impl Store for PgStore {
         if exact_filters {
             let mut ordered = Sql::default();
             if push_order(&mut ordered, desc, query) {
+                if query.filters.iter().any(|f| matches!(f, Filter::Fuzzy(..))) {
+                    sql.push(&where_clause.text).push(&ordered.text);
+                    sql.binds = where_clause.binds.clone();
+                    let mut count = Sql::new("SELECT count(*)");
+                    count.push(&where_clause.text);
+                    count.binds = where_clause.binds;
+                    return self.block_on(self.query_searched(desc, query, count, sql));
+                }
                 sql.push(", count(*) OVER () AS crm_total");
                 sql.push(&where_clause.text).push(&ordered.text);
                 sql.binds = where_clause.binds;

@@ -1,7 +1,9 @@
 //! Applying a [`Batch`] in one SQL transaction.
 //!
-//! Consecutive inserts of one kind go out as one `INSERT … SELECT FROM unnest(…)` per chunk,
-//! one typed array per column, so bulk loads cost a few round trips rather than one per row.
+//! The inserts of one kind go out as one `INSERT … SELECT FROM unnest(…)` per chunk, one
+//! typed array per column, so bulk loads cost a few round trips rather than one per row. They
+//! are gathered across operations on other kinds, which cannot observe them, up to the next
+//! operation on their own kind.
 //! Updates, deletes and checks are guarded by the stored version. "No record matches"
 //! preconditions must see every write that commits before them and keep new ones out until
 //! they commit: each batch takes an advisory lock per (tenant, kind) it touches, shared for
@@ -98,30 +100,51 @@ async fn apply(tx: &mut Tx, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), 
         sqlx::query(sql).bind(key).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
     }
 
-    let ops = &batch.ops;
-    let mut at = 0;
-    while at < ops.len() {
-        match &ops[at] {
-            Op::Insert(desc, _) => {
-                let mut records = Vec::new();
-                while let Some(Op::Insert(next, record)) = ops.get(at) {
-                    if !(std::ptr::eq(*next, *desc) || *next == *desc) {
-                        break;
-                    }
-                    records.push(record);
-                    at += 1;
+    // Inserts wait in one group per description and go out together when an operation that
+    // could observe them comes (any other operation on the same kind) or the batch ends.
+    // Operations on other kinds cannot see them, so moving inserts past those keeps every
+    // result; inserts of one kind keep their order.
+    let mut pending: Vec<(&EntityDesc, Vec<&Record>)> = Vec::new();
+    for op in &batch.ops {
+        let desc = desc_of(op);
+        let same_kind = |(d, _): &(&EntityDesc, Vec<&Record>)| d.kind == desc.kind;
+        let same_desc = |d: &EntityDesc| std::ptr::eq(d, desc) || d == desc;
+        if let Op::Insert(_, record) = op {
+            match pending.iter_mut().find(|group| same_kind(group)) {
+                Some((d, records)) if same_desc(d) => records.push(record),
+                Some(_) => {
+                    // The same kind under another description: keep the order of its inserts.
+                    flush(tx, tenant, &mut pending).await?;
+                    pending.push((desc, vec![record]));
                 }
-                for chunk in records.chunks(INSERT_CHUNK) {
-                    insert(tx, tenant, desc, chunk).await?;
-                }
-                continue;
+                None => pending.push((desc, vec![record])),
             }
+            continue;
+        }
+        if pending.iter().any(same_kind) {
+            flush(tx, tenant, &mut pending).await?;
+        }
+        match op {
+            Op::Insert(..) => {}
             Op::Update(desc, record) => update(tx, tenant, desc, record).await?,
             Op::Delete(desc, id, version) => delete(tx, tenant, desc, *id, *version).await?,
             Op::Check(desc, id, version) => check(tx, tenant, desc, *id, *version).await?,
             Op::NoneMatch(desc, filters) => none_match(tx, tenant, desc, filters).await?,
         }
-        at += 1;
+    }
+    flush(tx, tenant, &mut pending).await
+}
+
+/// Writes the waiting inserts, one statement per description and chunk.
+async fn flush(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    pending: &mut Vec<(&EntityDesc, Vec<&Record>)>,
+) -> Result<(), StoreError> {
+    for (desc, records) in pending.drain(..) {
+        for chunk in records.chunks(INSERT_CHUNK) {
+            insert(tx, tenant, desc, chunk).await?;
+        }
     }
     Ok(())
 }

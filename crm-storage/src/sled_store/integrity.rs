@@ -85,6 +85,9 @@ impl SledStore {
             };
             for field in desc.fields.iter().filter(|f| f.indexed) {
                 let value = record.get(&field.name);
+                if value.is_null() {
+                    continue; // unset values have no entry
+                }
                 let entry = codec::index_key(&tenant, parsed.kind, &field.name, value, parsed.id);
                 if !self.db.contains_key(entry).map_err(sled_error)? {
                     report.problem(format!("{where_}: no index entry for {}", field.name));
@@ -147,17 +150,17 @@ impl SledStore {
                 stored += 1;
                 let Ok(record) = codec::decode_record(&bytes) else { continue };
                 report.projection_rows += 1;
-                if projection.rows.get(&record.id) != Some(&projection.row(&record)) {
+                if projection.get(record.id) != Some(&*projection.values(&record)) {
                     report.problem(format!(
                         "projection of {kind} {} of tenant {tenant} differs from the record",
                         record.id
                     ));
                 }
             }
-            if stored != projection.rows.len() {
+            if stored != projection.len() {
                 report.problem(format!(
                     "projection of {kind} of tenant {tenant} has {} rows for {stored} records",
-                    projection.rows.len()
+                    projection.len()
                 ));
             }
         }

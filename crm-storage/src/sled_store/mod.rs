@@ -11,7 +11,9 @@
 //! | `i/<tenant>/<kind>/<field>/<encoded value><id: u64 big-endian>` | empty |
 //! | `s/<tenant>/<sequence name>` | the last number handed out, u64 big-endian |
 //!
-//! Every indexed field of every record has exactly one index entry, `Null` included. An
+//! Every indexed field of every record that holds a value has exactly one index entry;
+//! unset (`Null`) fields have none, and equality with `Null` is answered without the index
+//! (entries for `Null` written by earlier versions are never read and go with updates). An
 //! encoded value starts with a type tag ordered as `Value::sort_cmp` orders types; within a
 //! type its bytes order as the values do, and equal values (`1.0`, `1.00`) encode alike, so
 //! equality, prefix and range filters are prefix or range scans over the index.
@@ -141,7 +143,7 @@ impl SledStore {
             return Ok(());
         }
         let projection = Projection::build(&self.db, tenant, desc)?;
-        tracing::debug!(kind = %desc.kind, rows = projection.rows.len(), "projection built");
+        tracing::debug!(kind = %desc.kind, rows = projection.len(), "projection built");
         cache.insert(tenant, &desc.kind, projection);
         Ok(())
     }
@@ -187,7 +189,11 @@ impl SledStore {
                 .map_err(|e| StoreError::corrupt(format!("record key names a bad tenant: {e}")))?;
             let record = codec::decode_record(&bytes)?;
             for field in &added {
-                let key = codec::index_key(&tenant, kind, field, record.get(field), record.id);
+                let value = record.get(field);
+                if value.is_null() {
+                    continue;
+                }
+                let key = codec::index_key(&tenant, kind, field, value, record.id);
                 batch.insert(key, Vec::new());
                 changed += 1;
             }
@@ -226,7 +232,7 @@ impl SledStore {
                 if let Some(value) = before {
                     batch.remove(codec::index_key(tenant, kind, &field.name, value, change.id));
                 }
-                if let Some(value) = after {
+                if let Some(value) = after.filter(|v| !v.is_null()) {
                     let key = codec::index_key(tenant, kind, &field.name, value, change.id);
                     batch.insert(key, Vec::new());
                 }

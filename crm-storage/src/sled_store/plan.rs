@@ -65,9 +65,15 @@ impl<'q> Matcher<'q> {
     }
 }
 
-/// Whether an index entry lookup answers `filter` exactly.
+/// Whether an index entry lookup answers `filter` exactly. Unset (`Null`) values have no
+/// index entries, so equality with `Null` is answered from the projection or the records.
 fn is_index_filter(filter: &Filter) -> bool {
-    !matches!(filter, Filter::Fuzzy(..))
+    match filter {
+        Filter::Fuzzy(..) => false,
+        Filter::Eq(_, value) => !value.is_null(),
+        Filter::In(_, values) => !values.iter().any(Value::is_null),
+        Filter::Range { .. } | Filter::Prefix(..) => true,
+    }
 }
 
 impl SledStore {
@@ -136,8 +142,9 @@ impl SledStore {
         let records = match driver {
             Some(f) if indexed(f) => self.fetch(tenant, kind, &self.index_ids(tenant, kind, f)?)?,
             Some(f @ Filter::Fuzzy(..)) if projection.is_some() => {
-                let rows = projection.map_or_else(Vec::new, |p| fuzzy_rows(p, f));
-                let ids: Vec<RecordId> = rows.iter().map(|(id, _)| *id).collect();
+                let rows = projection.map_or_else(Vec::new, |p| fuzzy_rows(p, f).0);
+                let mut ids: Vec<RecordId> = rows.iter().map(|(id, _)| *id).collect();
+                ids.sort_unstable();
                 self.fetch(tenant, kind, &ids)?
             }
             _ => self.scan(tenant, kind)?,
@@ -172,8 +179,14 @@ impl SledStore {
         };
 
         // Candidates carry their projected row, so narrowing and sorting never look up ids.
+        // Whether `rows` come in id order, the order of a query without sorts.
+        let mut ordered = true;
         let mut rows: Vec<(RecordId, &[Value])> = match driver {
-            Some(filter @ Filter::Fuzzy(..)) => fuzzy_rows(projection, filter),
+            Some(filter @ Filter::Fuzzy(..)) => {
+                let (rows, in_order) = fuzzy_rows(projection, filter);
+                ordered = in_order;
+                rows
+            }
             Some(filter) => {
                 let ids = self.index_ids(tenant, kind, filter)?;
                 let mut rows = Vec::with_capacity(ids.len());
@@ -182,7 +195,7 @@ impl SledStore {
                 }
                 rows
             }
-            None => projection.rows.iter().map(|(id, row)| (*id, &**row)).collect(),
+            None => projection.iter().collect(),
         };
         for filter in residual {
             if let Some(column) = projection.column(filter.field()) {
@@ -199,7 +212,7 @@ impl SledStore {
         let Some(bounds) = page_bounds(query, rows.len()) else {
             return Ok(Page { records: Vec::new(), total });
         };
-        if !query.sorts.is_empty() {
+        if !query.sorts.is_empty() || !ordered {
             sort_head(projection, kind, query, &mut rows, bounds.end)?;
         }
         let page: Vec<RecordId> =
@@ -315,25 +328,27 @@ fn page_bounds(query: &Query, len: usize) -> Option<std::ops::Range<usize>> {
     (offset < end).then_some(offset..end)
 }
 
-/// The rows whose column of `filter`'s field holds the fuzzy term. The folded term is
-/// searched with one prebuilt substring finder, the part of a fuzzy search that runs once
-/// per record.
-fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Vec<(RecordId, &'p [Value])> {
+/// The rows whose column of `filter`'s field holds the fuzzy term, and whether they come in
+/// id order. The folded term is searched in the column's search buffer with one scan; an
+/// empty term (which every text holds) tests the rows one by one.
+fn fuzzy_rows<'p>(
+    projection: &'p Projection,
+    filter: &Filter,
+) -> (Vec<(RecordId, &'p [Value])>, bool) {
     let (Some(column), Filter::Fuzzy(_, term)) = (projection.column(filter.field()), filter) else {
-        return Vec::new();
+        return (Vec::new(), true);
     };
     let term = fold(term);
-    let finder = memchr::memmem::Finder::new(term.as_bytes());
-    projection
-        .rows
+    if let Some(found) = projection.search(column, &term) {
+        return found;
+    }
+    let rows = projection
         .iter()
         .filter(|(_, row)| {
-            row.get(column)
-                .and_then(Value::as_text)
-                .is_some_and(|text| finder.find(text.as_bytes()).is_some())
+            row.get(column).and_then(Value::as_text).is_some_and(|text| text.contains(&term))
         })
-        .map(|(id, row)| (*id, &**row))
-        .collect()
+        .collect();
+    (rows, true)
 }
 
 fn row_of<'p>(
@@ -341,7 +356,7 @@ fn row_of<'p>(
     kind: &str,
     id: RecordId,
 ) -> Result<&'p [Value], StoreError> {
-    projection.rows.get(&id).map(|row| &**row).ok_or_else(|| {
+    projection.get(id).ok_or_else(|| {
         StoreError::corrupt(format!("{kind} {id} is indexed but missing from the projection"))
     })
 }

@@ -5,6 +5,12 @@
 //! current by every commit while the commit holds the cache's write lock, the same lock
 //! under which the commit writes to sled. Queries hold the read lock for their whole run,
 //! so the projection and the stored records they read always agree.
+//!
+//! Rows live in slots of a slab. The text of every searchable column is also kept in one
+//! contiguous buffer per column, slot after slot, each text followed by a NUL byte, so a
+//! fuzzy search is a single substring scan over one buffer instead of one per record. A
+//! changed record gets a new slot at the end and its old slot dies; when dead slots
+//! outnumber live ones the projection is compacted back into id order.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,13 +19,63 @@ use crm_domain::{EntityDesc, Record, RecordId, StoreError, TenantId, Value};
 use crate::batch::Change;
 use crate::codec;
 
+/// The byte after every text in a search buffer. A hit that runs over it is not a match of
+/// the text it starts in, which the search checks, so texts holding it stay correct.
+const END_OF_TEXT: u8 = 0;
+
+/// Dead slots tolerated before a compaction is considered at all.
+const MIN_DEAD_FOR_COMPACTION: usize = 1024;
+
+/// One live row: the record id and its projected values in column order.
+#[derive(Debug)]
+struct Slot {
+    id: RecordId,
+    row: Box<[Value]>,
+}
+
+/// The texts of one searchable column, slot by slot, in one buffer.
+#[derive(Debug)]
+struct SearchTexts {
+    /// The column the texts come from.
+    column: usize,
+    /// Every slot's text (empty when the value is not text) followed by [`END_OF_TEXT`].
+    buffer: Vec<u8>,
+    /// Where each slot's text starts in `buffer`; one entry per slot.
+    starts: Vec<usize>,
+}
+
+impl SearchTexts {
+    fn push(&mut self, value: Option<&Value>) {
+        self.starts.push(self.buffer.len());
+        if let Some(text) = value.and_then(Value::as_text) {
+            self.buffer.extend_from_slice(text.as_bytes());
+        }
+        self.buffer.push(END_OF_TEXT);
+    }
+
+    /// The end (exclusive, before [`END_OF_TEXT`]) of slot `slot`'s text.
+    fn end_of(&self, slot: usize) -> usize {
+        self.starts.get(slot + 1).map_or(self.buffer.len(), |next| *next) - 1
+    }
+}
+
 /// The projected values of every record of one (tenant, kind).
 #[derive(Debug)]
 pub(super) struct Projection {
     /// The projected fields, in description order: searchable or sortable declared fields.
     pub columns: Vec<String>,
-    /// One row per record, values in column order.
-    pub rows: BTreeMap<RecordId, Box<[Value]>>,
+    /// The slot of every stored record.
+    by_id: BTreeMap<RecordId, usize>,
+    /// The rows; `None` for a slot whose record changed or left since.
+    slots: Vec<Option<Slot>>,
+    /// The search buffers of the searchable columns.
+    texts: Vec<SearchTexts>,
+    /// How many slots are `None`.
+    dead: usize,
+    /// The highest id ever given a slot since the last compaction.
+    highest: Option<RecordId>,
+    /// Whether the live slots ascend by id (true until a record is re-slotted out of order).
+    ordered: bool,
 }
 
 impl Projection {
@@ -28,30 +84,155 @@ impl Projection {
         desc.fields.iter().filter(|f| f.searchable || f.sortable).map(|f| f.name.clone()).collect()
     }
 
+    /// An empty projection of `desc`.
+    fn new(desc: &EntityDesc) -> Self {
+        let projected = desc.fields.iter().filter(|f| f.searchable || f.sortable);
+        let texts = projected
+            .enumerate()
+            .filter(|(_, f)| f.searchable)
+            .map(|(column, _)| SearchTexts { column, buffer: Vec::new(), starts: Vec::new() })
+            .collect();
+        Self {
+            columns: Self::columns_of(desc),
+            by_id: BTreeMap::new(),
+            slots: Vec::new(),
+            texts,
+            dead: 0,
+            highest: None,
+            ordered: true,
+        }
+    }
+
     /// Builds the projection of `desc`'s records of `tenant` by one scan.
     pub fn build(
         tree: &sled::Tree,
         tenant: &TenantId,
         desc: &EntityDesc,
     ) -> Result<Self, StoreError> {
-        let mut projection = Self { columns: Self::columns_of(desc), rows: BTreeMap::new() };
+        let mut projection = Self::new(desc);
         for item in tree.scan_prefix(codec::record_prefix(tenant, &desc.kind)) {
             let (_, bytes) = item.map_err(super::sled_error)?;
             let record = codec::decode_record(&bytes)?;
-            let row = projection.row(&record);
-            projection.rows.insert(record.id, row);
+            projection.put(&record);
         }
         Ok(projection)
     }
 
     /// The projected values of `record`.
-    pub fn row(&self, record: &Record) -> Box<[Value]> {
+    pub fn values(&self, record: &Record) -> Box<[Value]> {
         self.columns.iter().map(|c| record.get(c).clone()).collect()
     }
 
     /// The position of `field` among the columns.
     pub fn column(&self, field: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == field)
+    }
+
+    /// How many records the projection holds.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The projected values of record `id`.
+    pub fn get(&self, id: RecordId) -> Option<&[Value]> {
+        let slot = self.slots.get(*self.by_id.get(&id)?)?.as_ref()?;
+        Some(&slot.row)
+    }
+
+    /// Every row, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (RecordId, &[Value])> {
+        self.by_id.iter().filter_map(|(id, slot)| {
+            self.slots.get(*slot).and_then(Option::as_ref).map(|s| (*id, &*s.row))
+        })
+    }
+
+    /// Stores or replaces the row of `record`.
+    pub fn put(&mut self, record: &Record) {
+        self.kill(record.id);
+        let row = self.values(record);
+        for texts in &mut self.texts {
+            texts.push(row.get(texts.column));
+        }
+        self.by_id.insert(record.id, self.slots.len());
+        self.slots.push(Some(Slot { id: record.id, row }));
+        if self.highest.is_some_and(|highest| highest >= record.id) {
+            self.ordered = false;
+        }
+        self.highest = self.highest.max(Some(record.id));
+        self.compact_if_sparse();
+    }
+
+    /// Drops the row of record `id`.
+    pub fn remove(&mut self, id: RecordId) {
+        self.kill(id);
+        self.by_id.remove(&id);
+        self.compact_if_sparse();
+    }
+
+    fn kill(&mut self, id: RecordId) {
+        if let Some(slot) = self.by_id.get(&id).and_then(|s| self.slots.get_mut(*s)) {
+            if slot.take().is_some() {
+                self.dead += 1;
+            }
+        }
+    }
+
+    /// Rebuilds the slots in id order once dead slots outnumber live ones.
+    fn compact_if_sparse(&mut self) {
+        if self.dead < MIN_DEAD_FOR_COMPACTION || self.dead < self.by_id.len() {
+            return;
+        }
+        let mut live: Vec<Slot> = Vec::with_capacity(self.by_id.len());
+        for slot in &self.by_id {
+            if let Some(slot) = self.slots.get_mut(*slot.1).and_then(Option::take) {
+                live.push(slot);
+            }
+        }
+        self.slots.clear();
+        self.by_id.clear();
+        self.dead = 0;
+        self.highest = None;
+        self.ordered = true;
+        for texts in &mut self.texts {
+            texts.buffer.clear();
+            texts.starts.clear();
+        }
+        for slot in live {
+            for texts in &mut self.texts {
+                texts.push(slot.row.get(texts.column));
+            }
+            self.by_id.insert(slot.id, self.slots.len());
+            self.highest = Some(slot.id);
+            self.slots.push(Some(slot));
+        }
+    }
+
+    /// The rows whose text in `column` contains the folded, non-empty `term`, and whether
+    /// they come in id order. `None` when `column` has no search buffer or `term` is empty;
+    /// the caller then tests rows one by one.
+    pub fn search(&self, column: usize, term: &str) -> Option<(Vec<(RecordId, &[Value])>, bool)> {
+        if term.is_empty() {
+            return None;
+        }
+        let texts = self.texts.iter().find(|t| t.column == column)?;
+        let finder = memchr::memmem::Finder::new(term.as_bytes());
+        let mut rows = Vec::new();
+        let mut at = 0;
+        while let Some(hit) = texts.buffer.get(at..).and_then(|rest| finder.find(rest)) {
+            let hit = at + hit;
+            // The slot whose text (or end byte) holds the hit.
+            let slot = texts.starts.partition_point(|start| *start <= hit).saturating_sub(1);
+            let end = texts.end_of(slot);
+            // A hit running over the end byte is no match of this text, and neither is any
+            // later hit starting in it (it would end beyond the end byte too).
+            if hit + term.len() <= end {
+                if let Some(Some(live)) = self.slots.get(slot) {
+                    rows.push((live.id, &*live.row));
+                }
+            }
+            at = end + 1;
+        }
+        Some((rows, self.ordered))
     }
 }
 
@@ -82,13 +263,8 @@ impl Projections {
         for change in changes {
             let Some(projection) = tables.get_mut(&change.desc.kind) else { continue };
             match &change.after {
-                Some(record) => {
-                    let row = projection.row(record);
-                    projection.rows.insert(change.id, row);
-                }
-                None => {
-                    projection.rows.remove(&change.id);
-                }
+                Some(record) => projection.put(record),
+                None => projection.remove(change.id),
             }
         }
     }
@@ -105,5 +281,84 @@ impl Projections {
         self.tables.iter().flat_map(|(tenant, tables)| {
             tables.iter().map(move |(kind, projection)| (tenant, kind.as_str(), projection))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::{FieldDesc, FieldType};
+
+    fn desc() -> EntityDesc {
+        EntityDesc::new(
+            "thing",
+            vec![
+                FieldDesc::new("name", FieldType::Text, "Name", "名称").sortable(),
+                FieldDesc::new("search", FieldType::Text, "Search", "搜索").searchable(),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn record(id: u64, search: Option<&str>) -> Record {
+        let mut record = Record::new(RecordId(id));
+        record.set("name", format!("n{id}"));
+        if let Some(search) = search {
+            record.set("search", search);
+        }
+        record
+    }
+
+    fn ids(found: &[(RecordId, &[Value])]) -> Vec<u64> {
+        found.iter().map(|(id, _)| id.0).collect()
+    }
+
+    #[test]
+    fn search_maps_hits_to_rows_and_never_spans_texts() {
+        let desc = desc();
+        let mut projection = Projection::new(&desc);
+        let column = projection.column("search").unwrap();
+        projection.put(&record(1, Some("abc")));
+        projection.put(&record(2, None));
+        projection.put(&record(3, Some("ca\0cb")));
+        projection.put(&record(4, Some("abcabc")));
+        let (found, ordered) = projection.search(column, "abc").unwrap();
+        assert_eq!(ids(&found), vec![1, 4]);
+        assert!(ordered);
+        // "a\0c" holds the end byte, yet matches only inside record 3.
+        assert_eq!(ids(&projection.search(column, "a\0c").unwrap().0), vec![3]);
+        // "bc\0" would run from record 1 over its end into nothing of record 2.
+        assert_eq!(ids(&projection.search(column, "bc\0").unwrap().0), Vec::<u64>::new());
+        assert!(projection.search(column, "").is_none());
+        assert!(projection.search(projection.column("name").unwrap(), "n1").is_none());
+    }
+
+    #[test]
+    fn changes_reslot_rows_and_compaction_restores_id_order() {
+        let desc = desc();
+        let mut projection = Projection::new(&desc);
+        let column = projection.column("search").unwrap();
+        let count = 3 * MIN_DEAD_FOR_COMPACTION as u64;
+        for id in 1..=count {
+            projection.put(&record(id, Some("old")));
+        }
+        projection.put(&record(2, Some("new")));
+        projection.put(&record(1, Some("new")));
+        let (found, ordered) = projection.search(column, "new").unwrap();
+        assert_eq!(ids(&found), vec![2, 1]);
+        assert!(!ordered);
+        assert_eq!(projection.search(column, "old").unwrap().0.len() as u64, count - 2);
+        assert_eq!(projection.get(RecordId(1)).unwrap()[column], Value::from("new"));
+
+        for id in 3..=count {
+            projection.remove(RecordId(id));
+        }
+        assert_eq!(projection.len(), 2);
+        assert!(projection.slots.len() < MIN_DEAD_FOR_COMPACTION * 2);
+        let (found, ordered) = projection.search(column, "new").unwrap();
+        assert_eq!(ids(&found), vec![1, 2]);
+        assert!(ordered);
+        let listed: Vec<u64> = projection.iter().map(|(id, _)| id.0).collect();
+        assert_eq!(listed, vec![1, 2]);
     }
 }

@@ -9,6 +9,8 @@ use crm::{
     Role, SettingList, TenantId, Value,
 };
 
+mod workflow;
+
 type Case = fn(&Crm);
 
 /// Every scenario with its name.
@@ -37,6 +39,11 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("export_round_trips", export_round_trips),
         ("demo_data_loads_northwind", demo_data_loads_northwind),
         ("duplicate_customer_number_is_refused", duplicate_customer_number_is_refused),
+        ("assignment_is_approved_in_two_steps", workflow::assignment_is_approved_in_two_steps),
+        ("rejected_assignment_leaves_the_owner", workflow::rejected_assignment_leaves_the_owner),
+        ("departed_approver_falls_back", workflow::departed_approver_falls_back),
+        ("racing_approvals_decide_once", workflow::racing_approvals_decide_once),
+        ("outsiders_cannot_view_or_request", workflow::outsiders_cannot_view_or_request),
     ]
 }
 

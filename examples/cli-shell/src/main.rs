@@ -60,6 +60,178 @@ enum Command {
     },
     /// Load the Northwind demo data into the tenant (once).
     Demo,
+    /// Approval workflow definitions (工作流).
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
+    /// The acting user's open approval tasks (待办事宜).
+    Todo {
+        /// Show the tasks already decided instead.
+        #[arg(long)]
+        done: bool,
+    },
+    /// Approve your task in an approval request.
+    Approve(Decision),
+    /// Reject an approval request back to its submitter.
+    Reject(Decision),
+    /// Send an approval request back to an earlier approval node.
+    Return {
+        #[command(flatten)]
+        decision: Decision,
+        /// The earlier node to return to.
+        #[arg(long)]
+        to: String,
+    },
+    /// Show one approval request with its tasks and history.
+    Instance {
+        /// The workflow instance id.
+        instance: RecordId,
+    },
+    /// Customer assignment (资源分配).
+    Assign {
+        #[command(subcommand)]
+        command: AssignCommand,
+    },
+    /// Users of the organisation.
+    Users {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Organisation units.
+    Units {
+        #[command(subcommand)]
+        command: UnitCommand,
+    },
+    /// Positions (职位).
+    Positions {
+        #[command(subcommand)]
+        command: PositionCommand,
+    },
+}
+
+/// The arguments every decision on a task takes.
+#[derive(Debug, clap::Args)]
+struct Decision {
+    /// The workflow instance id.
+    instance: RecordId,
+    /// The task number; by default your one open task in the instance.
+    #[arg(long)]
+    task: Option<u32>,
+    /// A comment for the submitter and the later approvers.
+    #[arg(long, default_value = "")]
+    comment: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowCommand {
+    /// Store a definition (TOML or JSON) as the next version of its name. Administrators only.
+    Define {
+        /// The definition file.
+        file: PathBuf,
+    },
+    /// List every stored definition version.
+    List,
+    /// Draw a definition as SVG and print the file's path.
+    Show {
+        /// The definition's name.
+        name: String,
+        /// The version; the latest by default.
+        #[arg(long)]
+        version: Option<u32>,
+        /// Where to write the SVG; `NAME.svg` by default.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AssignCommand {
+    /// Ask to be assigned a customer (from the pool); a manager approves.
+    Request {
+        /// The customer id.
+        customer: RecordId,
+        /// Why you ask.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// List users.
+    List,
+    /// Add a user. Administrators only.
+    Add {
+        /// Sign-in name.
+        login: String,
+        /// Display name.
+        name: String,
+        /// Home unit id; the root unit by default.
+        #[arg(long)]
+        unit: Option<RecordId>,
+        /// `user` or `admin`.
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Place a user in a unit, optionally in a position.
+    Place {
+        /// User login or id.
+        #[arg(value_name = "USER")]
+        member: String,
+        /// Unit id.
+        unit: RecordId,
+        /// Position code.
+        #[arg(long, default_value = "")]
+        position: String,
+    },
+    /// Mark a user as departed (inactive) or back.
+    SetActive {
+        /// User login or id.
+        #[arg(value_name = "USER")]
+        member: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        active: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UnitCommand {
+    /// List units.
+    List,
+    /// Add a unit under a parent.
+    Add {
+        /// Name.
+        name: String,
+        /// Parent unit id.
+        #[arg(long)]
+        parent: RecordId,
+        /// group, company, branch, department or workgroup.
+        #[arg(long, default_value = "department")]
+        kind: String,
+    },
+    /// Set a unit's manager.
+    SetManager {
+        /// Unit id.
+        unit: RecordId,
+        /// User login or id.
+        #[arg(value_name = "USER")]
+        member: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PositionCommand {
+    /// List positions.
+    List,
+    /// Add a position.
+    Add {
+        /// Stable code flows refer to.
+        code: String,
+        /// Display name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +409,10 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Settings { command } => settings(&crm, &who, command, out),
         Command::Demo => {
             let report = crm.load_demo(&who)?;
+            if report.customers == 0 {
+                writeln!(out, "the tenant already has customers; demo data not loaded again")?;
+                return Ok(());
+            }
             writeln!(
                 out,
                 "demo data: {} customers, {} contacts, {} leads loaded",
@@ -244,7 +420,284 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::Workflow { command } => workflow(&crm, &who, command, out),
+        Command::Todo { done } => todo(&crm, &who, done, out),
+        Command::Approve(d) => {
+            let outcome = crm.workflows(&who).approve(d.instance, task(d.task), &d.comment)?;
+            print_outcome(out, &outcome)
+        }
+        Command::Reject(d) => {
+            let outcome = crm.workflows(&who).reject(d.instance, task(d.task), &d.comment)?;
+            print_outcome(out, &outcome)
+        }
+        Command::Return { decision: d, to } => {
+            let outcome =
+                crm.workflows(&who).return_to(d.instance, task(d.task), &to, &d.comment)?;
+            print_outcome(out, &outcome)
+        }
+        Command::Instance { instance } => show_instance(&crm, &who, instance, out),
+        Command::Assign { command: AssignCommand::Request { customer, reason } } => {
+            let requested = crm.assignments(&who).request(customer, &reason)?;
+            writeln!(
+                out,
+                "request {} for customer {customer} is {} as instance {}",
+                requested.request.id,
+                requested.request.status.as_str(),
+                requested.instance
+            )?;
+            Ok(())
+        }
+        Command::Users { command } => users(&crm, &who, command, out),
+        Command::Units { command } => units(&crm, &who, command, out),
+        Command::Positions { command } => positions(&crm, &who, command, out),
     }
+}
+
+fn task(number: Option<u32>) -> Option<crm::workflow::TaskId> {
+    number.map(crm::workflow::TaskId)
+}
+
+fn workflow(
+    crm: &Crm,
+    who: &Principal,
+    command: WorkflowCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let service = crm.workflows(who);
+    match command {
+        WorkflowCommand::Define { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let stored = service.define(&text)?;
+            writeln!(
+                out,
+                "defined {} version {} for form {}",
+                stored.name, stored.version, stored.form
+            )?;
+        }
+        WorkflowCommand::List => {
+            for stored in service.definitions()? {
+                writeln!(
+                    out,
+                    "{:<24}  v{:<3}  {:<20}  {}",
+                    stored.name, stored.version, stored.form, stored.title
+                )?;
+            }
+        }
+        WorkflowCommand::Show { name, version, out: file } => {
+            let svg = service.definition_svg(&name, version)?;
+            let file = file.unwrap_or_else(|| PathBuf::from(format!("{name}.svg")));
+            std::fs::write(&file, svg)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            writeln!(out, "{}", file.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// How long ago `since` was, in the largest whole unit.
+fn age(since: chrono::DateTime<chrono::Utc>) -> String {
+    let age = chrono::Utc::now().signed_duration_since(since);
+    if age.num_days() > 0 {
+        format!("{}d", age.num_days())
+    } else if age.num_hours() > 0 {
+        format!("{}h", age.num_hours())
+    } else {
+        format!("{}m", age.num_minutes().max(0))
+    }
+}
+
+fn todo(crm: &Crm, who: &Principal, done: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let service = crm.workflows(who);
+    let page = if done { service.done(0, 100)? } else { service.todo(0, 100)? };
+    writeln!(
+        out,
+        "{:>8}  {:>4}  {:<16}  {:<28}  {:>5}",
+        "instance", "task", "node", "record", "age"
+    )?;
+    for item in &page.items {
+        writeln!(
+            out,
+            "{:>8}  {:>4}  {:<16}  {:<28}  {:>5}",
+            item.instance,
+            item.task.0,
+            item.node,
+            format!("{} {}", item.form, item.record),
+            age(item.since)
+        )?;
+    }
+    let what = if done { "decided" } else { "open" };
+    writeln!(out, "{} of {} {what} tasks", page.items.len(), page.total)?;
+    Ok(())
+}
+
+fn print_outcome(out: &mut impl Write, outcome: &crm::workflow::Outcome) -> anyhow::Result<()> {
+    writeln!(out, "instance {} is {}", outcome.instance, outcome.status)?;
+    let waiting: Vec<String> = outcome
+        .state
+        .open_tasks()
+        .map(|t| format!("task {} at {} for user {}", t.id.0, t.node, t.assignee))
+        .collect();
+    for line in waiting {
+        writeln!(out, "  waiting: {line}")?;
+    }
+    Ok(())
+}
+
+fn show_instance(
+    crm: &Crm,
+    who: &Principal,
+    id: RecordId,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let instance = crm.workflows(who).instance(id)?;
+    let summary = &instance.summary;
+    writeln!(
+        out,
+        "instance {} of {} v{}: {} {} by user {}, {}",
+        summary.id,
+        summary.definition,
+        summary.version,
+        summary.form,
+        summary.record,
+        summary.submitter,
+        instance.state.status
+    )?;
+    for task in &instance.state.tasks {
+        writeln!(
+            out,
+            "  task {} at {} for user {}: {} {}",
+            task.id.0,
+            task.node,
+            task.assignee,
+            task.status.as_str(),
+            task.comment
+        )?;
+    }
+    Ok(())
+}
+
+/// A user named by id or login.
+fn user_id(crm: &Crm, who: &Principal, user: &str) -> anyhow::Result<RecordId> {
+    if let Ok(id) = user.parse::<RecordId>() {
+        return Ok(id);
+    }
+    Ok(crm.org(who).user_by_login(user)?.with_context(|| format!("no user {user:?}"))?.id)
+}
+
+fn users(
+    crm: &Crm,
+    who: &Principal,
+    command: UserCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let org = crm.org(who);
+    match command {
+        UserCommand::List => {
+            for user in org.users()? {
+                let state = if user.active { "" } else { " (inactive)" };
+                writeln!(
+                    out,
+                    "{:>6}  {:<16}  {}  unit {}{state}",
+                    user.id, user.login, user.display_name, user.unit
+                )?;
+            }
+        }
+        UserCommand::Add { login, name, unit, role } => {
+            let role = match role.as_str() {
+                "user" => crm::Role::User,
+                "admin" => crm::Role::Admin,
+                other => bail!("unknown role {other:?}: use user or admin"),
+            };
+            let unit = match unit {
+                Some(unit) => unit,
+                None => root_unit(crm, who)?,
+            };
+            let user = org.add_user(&login, &name, unit, role)?;
+            writeln!(out, "added user {} {} in unit {}", user.id, user.login, user.unit)?;
+        }
+        UserCommand::Place { member, unit, position } => {
+            let user = user_id(crm, who, &member)?;
+            org.add_membership(user, unit, &position)?;
+            writeln!(out, "placed user {user} in unit {unit} {position}")?;
+        }
+        UserCommand::SetActive { member, active } => {
+            let user = org.set_active(user_id(crm, who, &member)?, active)?;
+            writeln!(out, "user {} active: {}", user.login, user.active)?;
+        }
+    }
+    Ok(())
+}
+
+fn root_unit(crm: &Crm, who: &Principal) -> anyhow::Result<RecordId> {
+    let units = crm.org(who).units()?;
+    units.iter().find(|u| u.parent.is_none()).map(|u| u.id).context("the tenant has no root unit")
+}
+
+fn units(
+    crm: &Crm,
+    who: &Principal,
+    command: UnitCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let org = crm.org(who);
+    match command {
+        UnitCommand::List => {
+            for unit in org.units()? {
+                let parent = unit.parent.map(|p| format!("under {p}")).unwrap_or_default();
+                let manager = unit.manager.map(|m| format!("manager {m}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:>6}  {}  [{}] {parent} {manager}",
+                    unit.id,
+                    unit.name,
+                    unit.kind.as_str()
+                )?;
+            }
+        }
+        UnitCommand::Add { name, parent, kind } => {
+            let kind = match kind.as_str() {
+                "group" => crm::UnitKind::Group,
+                "company" => crm::UnitKind::Company,
+                "branch" => crm::UnitKind::Branch,
+                "department" => crm::UnitKind::Department,
+                "workgroup" => crm::UnitKind::Workgroup,
+                other => bail!(
+                    "unknown unit kind {other:?}: \
+                     use group, company, branch, department or workgroup"
+                ),
+            };
+            let unit = org.add_unit(&name, kind, parent)?;
+            writeln!(out, "added unit {} {} under {parent}", unit.id, unit.name)?;
+        }
+        UnitCommand::SetManager { unit, member } => {
+            let user = user_id(crm, who, &member)?;
+            let unit = org.set_manager(unit, Some(user))?;
+            writeln!(out, "unit {} {} is managed by user {user}", unit.id, unit.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn positions(
+    crm: &Crm,
+    who: &Principal,
+    command: PositionCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let org = crm.org(who);
+    match command {
+        PositionCommand::List => {
+            for position in org.positions()? {
+                writeln!(out, "{:>6}  {:<16}  {}", position.id, position.code, position.name)?;
+            }
+        }
+        PositionCommand::Add { code, name } => {
+            let position = org.add_position(&code, &name)?;
+            writeln!(out, "added position {} {}", position.code, position.name)?;
+        }
+    }
+    Ok(())
 }
 
 fn format_of(path: &Path) -> anyhow::Result<Format> {

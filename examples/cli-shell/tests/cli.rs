@@ -82,6 +82,23 @@ fn bad_import_reports_row_and_column_and_stores_nothing() {
 }
 
 #[test]
+fn the_readme_sample_sheet_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/sample-import.csv");
+    let sample = sample.to_str().unwrap();
+    let dry = stdout(&crm(&store, &["import", "customers", sample, "--dry-run"]));
+    assert!(dry.contains("would import 3 customers and 4 contacts"), "{dry}");
+    stdout(&crm(&store, &["import", "customers", sample]));
+    let found = stdout(&crm(&store, &["customers", "search", "黄磊"]));
+    assert!(found.contains("深圳前海星河贸易有限公司") && found.contains("SZ0001"), "{found}");
+    let found = stdout(&crm(&store, &["customers", "search", "100%"]));
+    assert!(found.contains("北京100%纯净_食品有限公司"), "{found}");
+    let shown = stdout(&crm(&store, &["customers", "show", &id_of(&found, "BJ0002")]));
+    assert!(shown.contains("刘洋"), "{shown}");
+}
+
+#[test]
 fn export_writes_a_spreadsheet_that_imports_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = sled_store(dir.path());

@@ -125,7 +125,7 @@ pub(crate) fn hash_password(password: &str) -> anyhow::Result<String> {
 }
 
 /// Whether `password` matches the PHC string `hash`; `false` for a malformed hash.
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }

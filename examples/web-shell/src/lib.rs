@@ -41,8 +41,8 @@ pub struct Options {
     pub tenant: String,
     /// The administrator's login.
     pub admin_login: String,
-    /// The administrator's first password; a random one is generated when `None`. Used
-    /// only while the administrator has no password yet.
+    /// The administrator's password, set on every start when given (which also resets a
+    /// forgotten one); when `None`, an administrator without a password gets a generated one.
     pub admin_password: Option<String>,
     /// Whether cookies carry the `Secure` flag (set it when served behind HTTPS).
     pub secure_cookies: bool,
@@ -119,8 +119,8 @@ impl AppState {
 }
 
 /// Prepares the shell on `crm`: makes sure the tenant and its administrator exist, loads
-/// the Northwind demo data into a tenant without customers, and gives the administrator a
-/// first password when they have none. Blocking; call it before serving or from a blocking
+/// the Northwind demo data into a tenant without customers, and sets the administrator's
+/// password from the options (or generates one when they have none). Blocking; call it before serving or from a blocking
 /// task.
 pub fn prepare(crm: Crm, options: &Options) -> anyhow::Result<Setup> {
     let tenant = TenantId::new(options.tenant.as_str()).context("tenant name")?;
@@ -131,16 +131,22 @@ pub fn prepare(crm: Crm, options: &Options) -> anyhow::Result<Setup> {
 
     let org = crm.org(&admin);
     let user = org.user(admin.user).context("read the administrator")?;
+    // A password given in the environment is the administrator's password on every start
+    // (so it also resets a forgotten one); without it, an administrator who has none gets a
+    // generated one, shown once.
     let mut generated_password = None;
-    if user.password_hash.is_empty() {
-        let password = match &options.admin_password {
-            Some(given) if !given.is_empty() => given.clone(),
-            _ => {
-                let fresh = auth::generate_password();
-                generated_password = Some(fresh.clone());
-                fresh
-            }
-        };
+    let password = match &options.admin_password {
+        Some(given) if !given.is_empty() => {
+            (!auth::verify_password(given, &user.password_hash)).then(|| given.clone())
+        }
+        _ if user.password_hash.is_empty() => {
+            let fresh = auth::generate_password();
+            generated_password = Some(fresh.clone());
+            Some(fresh)
+        }
+        _ => None,
+    };
+    if let Some(password) = password {
         let hash = auth::hash_password(&password)?;
         org.set_password_hash(admin.user, &hash).context("store the administrator password")?;
     }

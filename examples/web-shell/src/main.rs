@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(password) = &setup.generated_password {
         println!(
             "Sign in at {url}login as {:?} with the generated password: {password}\n\
-             (shown only this once; set CRM_ADMIN_PASSWORD before the first start to choose it)",
+             (shown only this once; start with CRM_ADMIN_PASSWORD=... to choose or reset it)",
             setup.admin_login
         );
     }
