@@ -169,7 +169,8 @@ impl PgStore {
         sql: Sql,
     ) -> Result<Page, StoreError> {
         let what = |step: &str| format!("{step} {}", desc.kind);
-        let mut tx = self.pool.begin().await.map_err(|e| map_error(&what("begin a query of"), e))?;
+        let mut tx =
+            self.pool.begin().await.map_err(|e| map_error(&what("begin a query of"), e))?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await

@@ -416,7 +416,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crm_domain::{FieldDesc, FieldType};
+    use crm_domain::{FieldDesc, FieldType, Value};
 
     fn desc() -> EntityDesc {
         EntityDesc::new(
@@ -495,6 +495,29 @@ mod tests {
         let report = store.check_integrity().unwrap();
         assert_eq!(report.problem_count, 1, "{report:?}");
         assert!(report.problems[0].contains("projection of thing 1"), "{report:?}");
+    }
+
+    #[test]
+    fn unset_values_have_no_index_entries_yet_match_null() {
+        let (store, tenant, desc) = stored_thing();
+        let mut batch = Batch::new();
+        batch.insert(&desc, Record::new(RecordId(2)));
+        store.commit(&tenant, &batch).unwrap();
+        let entries = store.db.scan_prefix(codec::index_space()).count();
+        assert_eq!(entries, 1);
+        assert!(store.check_integrity().unwrap().is_sound());
+
+        let ids = |query: &Query| -> Vec<u64> {
+            let page = store.query(&tenant, &desc, query).unwrap();
+            page.records.iter().map(|r| r.id.0).collect()
+        };
+        let unset = Query::all().filter(Filter::Eq("name".into(), Value::Null));
+        assert_eq!(ids(&unset), vec![2]);
+        let either =
+            Query::all().filter(Filter::In("name".into(), vec![Value::Null, "alpha".into()]));
+        assert_eq!(ids(&either), vec![1, 2]);
+        let set = Query::all().filter(Filter::Eq("name".into(), "alpha".into()));
+        assert_eq!(ids(&set), vec![1]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use crm_domain::text::fold;
 use crm_domain::{EntityDesc, Filter, Page, Query, Record, RecordId, StoreError, TenantId, Value};
 
-use super::projection::{Projection, Projections};
+use super::projection::{Found, Projection, Projections};
 use super::{sled_error, SledStore};
 use crate::codec;
 
@@ -331,10 +331,7 @@ fn page_bounds(query: &Query, len: usize) -> Option<std::ops::Range<usize>> {
 /// The rows whose column of `filter`'s field holds the fuzzy term, and whether they come in
 /// id order. The folded term is searched in the column's search buffer with one scan; an
 /// empty term (which every text holds) tests the rows one by one.
-fn fuzzy_rows<'p>(
-    projection: &'p Projection,
-    filter: &Filter,
-) -> (Vec<(RecordId, &'p [Value])>, bool) {
+fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Found<'p> {
     let (Some(column), Filter::Fuzzy(_, term)) = (projection.column(filter.field()), filter) else {
         return (Vec::new(), true);
     };

@@ -26,6 +26,10 @@ const END_OF_TEXT: u8 = 0;
 /// Dead slots tolerated before a compaction is considered at all.
 const MIN_DEAD_FOR_COMPACTION: usize = 1024;
 
+/// Rows found by a search, each a record id with its projected values, and whether they
+/// come in id order.
+pub(super) type Found<'p> = (Vec<(RecordId, &'p [Value])>, bool);
+
 /// One live row: the record id and its projected values in column order.
 #[derive(Debug)]
 struct Slot {
@@ -210,7 +214,7 @@ impl Projection {
     /// The rows whose text in `column` contains the folded, non-empty `term`, and whether
     /// they come in id order. `None` when `column` has no search buffer or `term` is empty;
     /// the caller then tests rows one by one.
-    pub fn search(&self, column: usize, term: &str) -> Option<(Vec<(RecordId, &[Value])>, bool)> {
+    pub fn search(&self, column: usize, term: &str) -> Option<Found<'_>> {
         if term.is_empty() {
             return None;
         }
