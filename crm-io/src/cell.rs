@@ -10,6 +10,10 @@ use rust_decimal::Decimal;
 use std::fmt;
 use std::str::FromStr;
 
+/// The most characters a spreadsheet cell holds (Excel's limit, which XLSX writers enforce):
+/// longer text is refused at import, since it could not be exported again.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
 /// The value of one cell, keeping the type the spreadsheet gave it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {

@@ -24,6 +24,10 @@ pub(crate) struct Part<'a> {
     pub prefix: Option<&'static str>,
     /// Fields the system sets, which an import recognises and ignores.
     pub system: &'a [&'a str],
+    /// Fields that hold ids of other records, which an import recognises and ignores: ids
+    /// of the store a file was exported from mean nothing (or another record) in the store
+    /// it is imported into.
+    pub not_portable: &'a [&'a str],
 }
 
 impl Part<'_> {
@@ -137,6 +141,17 @@ pub(crate) fn map_columns(
             });
             continue;
         }
+        if parts[part].not_portable.contains(&desc.name.as_str()) {
+            mapping.warnings.push(ColumnWarning {
+                column: header.clone(),
+                reason: format!(
+                    "{name} holds record ids of another store, which are not portable; set the \
+                     {name} after import; the column is ignored",
+                    name = desc.name
+                ),
+            });
+            continue;
+        }
         if matches!(desc.ty, FieldType::Bytes | FieldType::Json) {
             mapping.warnings.push(ColumnWarning {
                 column: header.clone(),
@@ -229,8 +244,18 @@ mod tests {
 
     fn parts() -> [Part<'static>; 2] {
         [
-            Part { desc: Customer::desc(), prefix: None, system: &["search", "created_at"] },
-            Part { desc: Contact::desc(), prefix: Some("contact"), system: &["customer"] },
+            Part {
+                desc: Customer::desc(),
+                prefix: None,
+                system: &["search", "created_at"],
+                not_portable: &["owner", "parent"],
+            },
+            Part {
+                desc: Contact::desc(),
+                prefix: Some("contact"),
+                system: &["customer"],
+                not_portable: &[],
+            },
         ]
     }
 
@@ -269,11 +294,16 @@ mod tests {
 
     #[test]
     fn unknown_system_and_empty_headers_warn() {
-        let t = table(&["Name", "Shoe size", "created_at", "", "Customer"]);
+        let t = table(&["Name", "Shoe size", "created_at", "", "Customer", "上级客户"]);
         let mapping = map_columns(&t, &parts(), true).unwrap();
         assert_eq!(targets(&mapping), ["name"]);
         let warned: Vec<&str> = mapping.warnings.iter().map(|w| w.column.as_str()).collect();
-        assert_eq!(warned, ["Shoe size", "created_at", "#4", "Customer"]);
+        assert_eq!(warned, ["Shoe size", "created_at", "#4", "Customer", "上级客户"]);
+        assert_eq!(
+            mapping.warnings[4].reason,
+            "parent holds record ids of another store, which are not portable; set the parent \
+             after import; the column is ignored"
+        );
         assert_eq!(
             mapping.warnings[0].to_string(),
             "column \"Shoe size\": no field has this name; the column is ignored"

@@ -11,7 +11,7 @@ use crm_domain::text::fold;
 use crm_domain::{FieldType, Value};
 use rust_decimal::Decimal;
 
-use crate::cell::Cell;
+use crate::cell::{Cell, MAX_CELL_CHARS};
 
 /// The date forms accepted in text cells.
 const DATE_FORMS: [&str; 3] = ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"];
@@ -57,6 +57,13 @@ fn to_text(cell: &Cell) -> Result<String, String> {
         other => other.to_text(),
     };
     let text = text.trim();
+    let chars = text.chars().count();
+    if chars > MAX_CELL_CHARS {
+        return Err(format!(
+            "the text is longer than {MAX_CELL_CHARS} characters ({chars}), the most a \
+             spreadsheet cell holds"
+        ));
+    }
     if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\t' && c != '\n') {
         return Err(format!(
             "{} contains the control character U+{:04X}",

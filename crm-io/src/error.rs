@@ -39,6 +39,24 @@ pub enum IoError {
         /// The largest number of data rows accepted.
         max: usize,
     },
+    /// A worksheet reaches past a limit of what one import reads; reading stops at the first
+    /// cell past it, before the rest of the sheet is read or any room is set aside for it.
+    #[error("the worksheet is too large: more than {max} {limit}")]
+    SheetTooLarge {
+        /// Which limit was passed.
+        limit: SheetLimit,
+        /// The limit.
+        max: usize,
+    },
+    /// A CSV field opens a quote that is never closed, so the rest of the file would be read
+    /// as one value.
+    #[error(
+        "line {line}: unterminated quoted field (a field starts with \" that is never closed)"
+    )]
+    UnterminatedQuote {
+        /// The 1-based line on which the record with the open quote starts.
+        line: u64,
+    },
     /// Two columns map to the same field.
     #[error("columns {first:?} and {second:?} both map to field {field}")]
     DuplicateColumn {
@@ -55,6 +73,31 @@ pub enum IoError {
         /// What the writer reported.
         reason: String,
     },
+}
+
+/// A limit on the size of a worksheet that [`IoError::SheetTooLarge`] names.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SheetLimit {
+    /// Sheet rows, counted from row 1 (the header included).
+    Rows,
+    /// Sheet columns, counted from column A.
+    Columns,
+    /// Cells read or kept.
+    Cells,
+    /// Bytes of text kept from all cells.
+    TextBytes,
+}
+
+impl std::fmt::Display for SheetLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SheetLimit::Rows => "rows (header included)",
+            SheetLimit::Columns => "columns",
+            SheetLimit::Cells => "cells",
+            SheetLimit::TextBytes => "bytes of text",
+        })
+    }
 }
 
 /// One bad cell (or a bad row) of an import, located as a person sees it in the file.

@@ -15,6 +15,7 @@ use crm_domain::{Entity, RecordId, Value};
 use rust_xlsxwriter as xlsx;
 use std::collections::{BTreeSet, HashMap};
 
+use crate::cell::MAX_CELL_CHARS;
 use crate::columns::CUSTOM_PREFIXES;
 use crate::error::IoError;
 use crate::import::CONTACT_SYSTEM;
@@ -88,13 +89,39 @@ fn to_record<E: Entity>(entity: &E) -> Result<Record, IoError> {
     entity.to_record().map_err(|error| IoError::Write { reason: error.to_string() })
 }
 
+/// Refuses a record with a text value longer than a spreadsheet cell holds, naming the record
+/// and the field, before an XLSX writer fails on it with a message that names neither.
+fn check_cell_lengths(kind: &str, record: &Record) -> Result<(), IoError> {
+    let declared = record.fields.iter().map(|(name, value)| (name.clone(), value));
+    let custom = record.custom.iter().map(|(name, value)| (format!("custom.{name}"), value));
+    for (field, value) in declared.chain(custom) {
+        let chars = match value {
+            Value::Text(text) => text.chars().count(),
+            Value::Json(json) => json.to_string().chars().count(),
+            _ => continue,
+        };
+        if chars > MAX_CELL_CHARS {
+            return Err(IoError::Write {
+                reason: format!(
+                    "{kind} {id}, field {field}: the text has {chars} characters, more than the \
+                     {MAX_CELL_CHARS} a spreadsheet cell holds (export as csv instead)",
+                    id = record.id
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Lays out customers with their contacts: one row per contact, the customer's cells repeated;
 /// a customer without contacts gets one row. Contacts of customers not in `customers` are
 /// left out.
+/// With `cell_limit`, a text longer than a spreadsheet cell holds is refused.
 fn customer_sheet(
     customers: &[Customer],
     contacts: &[Contact],
     lang: Lang,
+    cell_limit: bool,
 ) -> Result<Sheet, IoError> {
     let customer_fields: Vec<&FieldDesc> = exported(Customer::desc(), &[]).collect();
     let contact_fields: Vec<&FieldDesc> = exported(Contact::desc(), CONTACT_SYSTEM).collect();
@@ -104,6 +131,15 @@ fn customer_sheet(
     let mut by_customer: HashMap<RecordId, Vec<Record>> = HashMap::new();
     for contact in contacts {
         by_customer.entry(contact.customer).or_default().push(to_record(contact)?);
+    }
+    if cell_limit {
+        for record in &records {
+            check_cell_lengths(&Customer::desc().kind, record)?;
+            let people = by_customer.get(&record.id).map(Vec::as_slice).unwrap_or_default();
+            for person in people {
+                check_cell_lengths(&Contact::desc().kind, person)?;
+            }
+        }
     }
 
     let headers = customer_fields
@@ -137,9 +173,9 @@ fn customer_sheet(
     Ok(Sheet { name: name.to_owned(), headers, rows })
 }
 
-fn lead_sheet(leads: &[Lead], lang: Lang) -> Result<Sheet, IoError> {
+fn lead_sheet(leads: &[Lead], lang: Lang, cell_limit: bool) -> Result<Sheet, IoError> {
     let records = leads.iter().map(to_record).collect::<Result<Vec<_>, _>>()?;
-    let mut sheet = record_sheet(Lead::desc(), &records, lang, &[]);
+    let mut sheet = record_sheet(Lead::desc(), &records, lang, cell_limit)?;
     sheet.name = match lang {
         Lang::En => "Leads",
         Lang::Zh => "潜在客户",
@@ -148,8 +184,20 @@ fn lead_sheet(leads: &[Lead], lang: Lang) -> Result<Sheet, IoError> {
     Ok(sheet)
 }
 
-fn record_sheet(desc: &EntityDesc, records: &[Record], lang: Lang, skip: &[&str]) -> Sheet {
-    let fields: Vec<&FieldDesc> = exported(desc, skip).collect();
+/// Lays out records of one kind, one row each; with `cell_limit`, a text longer than a
+/// spreadsheet cell holds is refused.
+fn record_sheet(
+    desc: &EntityDesc,
+    records: &[Record],
+    lang: Lang,
+    cell_limit: bool,
+) -> Result<Sheet, IoError> {
+    if cell_limit {
+        for record in records {
+            check_cell_lengths(&desc.kind, record)?;
+        }
+    }
+    let fields: Vec<&FieldDesc> = exported(desc, &[]).collect();
     let custom = custom_names(records);
     let headers = fields
         .iter()
@@ -166,19 +214,21 @@ fn record_sheet(desc: &EntityDesc, records: &[Record], lang: Lang, skip: &[&str]
                 .collect()
         })
         .collect();
-    Sheet { name: desc.kind.clone(), headers, rows }
+    Ok(Sheet { name: desc.kind.clone(), headers, rows })
 }
 
 /// Writes customers and their contacts as an XLSX workbook with headers in `lang`: one row
 /// per contact with the customer's cells repeated, one row for a customer without contacts.
 /// Importing the file with [`crate::import_customers`] gives the same customers and contacts
 /// (ids, versions and timestamps aside).
+/// Fails with [`IoError::Write`] naming the record and field when a text is longer than
+/// [`MAX_CELL_CHARS`], the most a spreadsheet cell holds.
 pub fn export_customers_xlsx(
     customers: &[Customer],
     contacts: &[Contact],
     lang: Lang,
 ) -> Result<Vec<u8>, IoError> {
-    write_xlsx(&customer_sheet(customers, contacts, lang)?)
+    write_xlsx(&customer_sheet(customers, contacts, lang, true)?)
 }
 
 /// Writes customers and their contacts as CSV (UTF-8 with a byte order mark), laid out as
@@ -188,27 +238,31 @@ pub fn export_customers_csv(
     contacts: &[Contact],
     lang: Lang,
 ) -> Result<Vec<u8>, IoError> {
-    write_csv(&customer_sheet(customers, contacts, lang)?)
+    write_csv(&customer_sheet(customers, contacts, lang, false)?)
 }
 
 /// Writes leads as an XLSX workbook, one row per lead, headers in `lang`.
+/// Fails with [`IoError::Write`] naming the record and field when a text is longer than
+/// [`MAX_CELL_CHARS`], the most a spreadsheet cell holds.
 pub fn export_leads_xlsx(leads: &[Lead], lang: Lang) -> Result<Vec<u8>, IoError> {
-    write_xlsx(&lead_sheet(leads, lang)?)
+    write_xlsx(&lead_sheet(leads, lang, true)?)
 }
 
 /// Writes leads as CSV (UTF-8 with a byte order mark); formula-looking text gets a leading `'`.
 pub fn export_leads_csv(leads: &[Lead], lang: Lang) -> Result<Vec<u8>, IoError> {
-    write_csv(&lead_sheet(leads, lang)?)
+    write_csv(&lead_sheet(leads, lang, false)?)
 }
 
 /// Writes records of the kind `desc` describes as an XLSX workbook: every declared field and
 /// every custom field any record has, headers in `lang`.
+/// Fails with [`IoError::Write`] naming the record and field when a text is longer than
+/// [`MAX_CELL_CHARS`], the most a spreadsheet cell holds.
 pub fn export_records_xlsx(
     desc: &EntityDesc,
     records: &[Record],
     lang: Lang,
 ) -> Result<Vec<u8>, IoError> {
-    write_xlsx(&record_sheet(desc, records, lang, &[]))
+    write_xlsx(&record_sheet(desc, records, lang, true)?)
 }
 
 /// Writes records as CSV (UTF-8 with a byte order mark), laid out as
@@ -218,7 +272,7 @@ pub fn export_records_csv(
     records: &[Record],
     lang: Lang,
 ) -> Result<Vec<u8>, IoError> {
-    write_csv(&record_sheet(desc, records, lang, &[]))
+    write_csv(&record_sheet(desc, records, lang, false)?)
 }
 
 /// The largest integer a spreadsheet number holds exactly (2^53); larger ones are written as

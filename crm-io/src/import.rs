@@ -22,6 +22,12 @@ pub(crate) const CUSTOMER_SYSTEM: &[&str] = &["search", "created_at", "updated_a
 pub(crate) const CONTACT_SYSTEM: &[&str] = &["customer"];
 /// Lead fields that the system sets.
 pub(crate) const LEAD_SYSTEM: &[&str] = &["search", "created_at", "updated_at"];
+/// Customer fields that hold ids of other records; a column for one is recognised and
+/// ignored, since ids do not carry over from the store a file was exported from.
+pub(crate) const CUSTOMER_NOT_PORTABLE: &[&str] = &["owner", "parent"];
+/// Lead fields that hold ids of other records (the owner, and the customer a converted lead
+/// became).
+pub(crate) const LEAD_NOT_PORTABLE: &[&str] = &["owner", "customer"];
 
 /// The outcome of a customer import: the customers built, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -99,8 +105,18 @@ pub struct RecordRow {
 // once the facade can check names against the store.
 pub fn import_customers(table: &Table) -> CustomerImport {
     let parts = [
-        Part { desc: Customer::desc(), prefix: None, system: CUSTOMER_SYSTEM },
-        Part { desc: Contact::desc(), prefix: Some("contact"), system: CONTACT_SYSTEM },
+        Part {
+            desc: Customer::desc(),
+            prefix: None,
+            system: CUSTOMER_SYSTEM,
+            not_portable: CUSTOMER_NOT_PORTABLE,
+        },
+        Part {
+            desc: Contact::desc(),
+            prefix: Some("contact"),
+            system: CONTACT_SYSTEM,
+            not_portable: &[],
+        },
     ];
     let mapping = match map_columns(table, &parts, true) {
         Ok(mapping) => mapping,
@@ -155,12 +171,12 @@ pub fn import_customers(table: &Table) -> CustomerImport {
                 let customer = match build::<Customer>(customer_fields, values.custom.clone()) {
                     Ok(customer) => customer,
                     Err(error) => {
-                        out.errors.push(reader.domain_error(row, &error));
+                        reader.push_domain(row, &error, &values.failed, &mut out.errors);
                         continue;
                     }
                 };
                 if let Err(error) = customer.validate() {
-                    out.errors.push(reader.domain_error(row, &error));
+                    reader.push_domain(row, &error, &values.failed, &mut out.errors);
                 }
                 let index = out.rows.len();
                 if !code.is_empty() {
@@ -183,11 +199,11 @@ pub fn import_customers(table: &Table) -> CustomerImport {
         match build::<Contact>(contact_fields, BTreeMap::new()) {
             Ok(contact) => {
                 if let Err(error) = contact.validate() {
-                    out.errors.push(reader.domain_error(row, &error));
+                    reader.push_domain(row, &error, &values.failed, &mut out.errors);
                 }
                 out.rows[index].contacts.push(contact);
             }
-            Err(error) => out.errors.push(reader.domain_error(row, &error)),
+            Err(error) => reader.push_domain(row, &error, &values.failed, &mut out.errors),
         }
     }
 
@@ -203,7 +219,12 @@ pub fn import_customers(table: &Table) -> CustomerImport {
 /// [`Lead::desc`] by name or label, and `custom.<name>` / `自定义.<name>` columns to custom
 /// fields as text.
 pub fn import_leads(table: &Table) -> LeadImport {
-    let parts = [Part { desc: Lead::desc(), prefix: None, system: LEAD_SYSTEM }];
+    let parts = [Part {
+        desc: Lead::desc(),
+        prefix: None,
+        system: LEAD_SYSTEM,
+        not_portable: LEAD_NOT_PORTABLE,
+    }];
     let mapping = match map_columns(table, &parts, true) {
         Ok(mapping) => mapping,
         Err(error) => {
@@ -219,15 +240,22 @@ pub fn import_leads(table: &Table) -> LeadImport {
         let lead = match build::<Lead>(fields, values.custom) {
             Ok(lead) => lead,
             Err(error) => {
-                out.errors.push(reader.domain_error(row, &error));
+                reader.push_domain(row, &error, &values.failed, &mut out.errors);
                 continue;
             }
         };
         match lead.validate() {
-            Err(DomainError::Required { field }) if field == "name" => out.errors.push(
-                reader.error_at(row, 0, "name", "a name or a company is required".to_owned()),
-            ),
-            Err(error) => out.errors.push(reader.domain_error(row, &error)),
+            Err(DomainError::Required { field }) if field == "name" => {
+                if !values.failed.iter().any(|failed| failed == "name") {
+                    out.errors.push(reader.error_at(
+                        row,
+                        0,
+                        "name",
+                        "a name or a company is required".to_owned(),
+                    ));
+                }
+            }
+            Err(error) => reader.push_domain(row, &error, &values.failed, &mut out.errors),
             Ok(()) => {}
         }
         out.rows.push(LeadRow { row: row.number, lead });
@@ -241,7 +269,9 @@ pub fn import_leads(table: &Table) -> LeadImport {
 /// its field's declared type, `custom.<name>` columns kept as text custom fields. No business
 /// rule is checked; that is the caller's part for kinds crm-io does not know.
 pub fn import_records(table: &Table, desc: &EntityDesc) -> RecordImport {
-    let parts = [Part { desc, prefix: None, system: &[] }];
+    // FIXME: reference fields of other kinds still take cells as record ids, which are not
+    // portable between stores; the caller should say which references to ignore or resolve.
+    let parts = [Part { desc, prefix: None, system: &[], not_portable: &[] }];
     let mapping = match map_columns(table, &parts, true) {
         Ok(mapping) => mapping,
         Err(error) => {
@@ -293,6 +323,9 @@ fn build<E: Entity + Default>(
 struct RowValues<const N: usize> {
     fields: [BTreeMap<String, Value>; N],
     custom: BTreeMap<String, Value>,
+    /// The fields (named as in [`RowError::field`]) whose cells were bad and already
+    /// reported; a rule about the same field would only repeat the complaint.
+    failed: Vec<String>,
 }
 
 /// Reads rows of one table against one mapping, and words their errors.
@@ -305,8 +338,11 @@ struct RowReader<'a, const N: usize> {
 impl<const N: usize> RowReader<'_, N> {
     /// Converts every mapped cell of `row`; a bad cell becomes an error and is left out.
     fn read(&self, row: &Row, errors: &mut Vec<RowError>) -> RowValues<N> {
-        let mut values =
-            RowValues { fields: std::array::from_fn(|_| BTreeMap::new()), custom: BTreeMap::new() };
+        let mut values = RowValues {
+            fields: std::array::from_fn(|_| BTreeMap::new()),
+            custom: BTreeMap::new(),
+            failed: Vec::new(),
+        };
         for (column, target) in &self.mapping.columns {
             let cell = row.cell(*column);
             let header = self.table.headers[*column].trim();
@@ -321,12 +357,15 @@ impl<const N: usize> RowReader<'_, N> {
                         Ok(value) => {
                             values.fields[*part].insert(desc.name.clone(), value);
                         }
-                        Err(reason) => errors.push(RowError {
-                            row: row.number,
-                            column: header.to_owned(),
-                            field: part_desc.qualified(desc),
-                            reason,
-                        }),
+                        Err(reason) => {
+                            values.failed.push(part_desc.qualified(desc));
+                            errors.push(RowError {
+                                row: row.number,
+                                column: header.to_owned(),
+                                field: part_desc.qualified(desc),
+                                reason,
+                            });
+                        }
                     }
                 }
                 Target::Custom(name) => match convert_cell(cell, crm_domain::FieldType::Text) {
@@ -365,6 +404,21 @@ impl<const N: usize> RowReader<'_, N> {
         RowError { row: row.number, column, field, reason }
     }
 
+    /// Adds the row error for a rule violation, unless the cell of the field it names was
+    /// already reported as bad.
+    fn push_domain(
+        &self,
+        row: &Row,
+        error: &DomainError,
+        failed: &[String],
+        errors: &mut Vec<RowError>,
+    ) {
+        let error = self.domain_error(row, error);
+        if !failed.contains(&error.field) {
+            errors.push(error);
+        }
+    }
+
     /// A rule violation as a row error at the column of the field it names.
     fn domain_error(&self, row: &Row, error: &DomainError) -> RowError {
         let (field, reason) = match error {
@@ -384,7 +438,18 @@ impl<const N: usize> RowReader<'_, N> {
                 }
             }
         }
-        RowError { row: row.number, column: String::new(), field: field.to_owned(), reason }
+        let column = field.strip_prefix("custom.").and_then(|name| {
+            self.mapping.columns.iter().find_map(|(column, target)| {
+                (*target == Target::Custom(name.to_owned()))
+                    .then(|| self.table.headers[*column].trim().to_owned())
+            })
+        });
+        RowError {
+            row: row.number,
+            column: column.unwrap_or_default(),
+            field: field.to_owned(),
+            reason,
+        }
     }
 
     /// The customer cells of a repeat row that differ from the customer first read.

@@ -22,9 +22,9 @@ mod export;
 mod import;
 mod table;
 
-pub use cell::{Cell, Number};
+pub use cell::{Cell, Number, MAX_CELL_CHARS};
 pub use convert::convert_cell;
-pub use error::{ColumnWarning, IoError, RowError};
+pub use error::{ColumnWarning, IoError, RowError, SheetLimit};
 pub use export::{
     export_customers_csv, export_customers_xlsx, export_leads_csv, export_leads_xlsx,
     export_records_csv, export_records_xlsx, Lang,
@@ -33,4 +33,4 @@ pub use import::{
     import_customers, import_leads, import_records, CustomerImport, CustomerRow, LeadImport,
     LeadRow, RecordImport, RecordRow,
 };
-pub use table::{read_table, Format, Row, Table, MAX_ROWS};
+pub use table::{read_table, Format, Row, Table, MAX_COLUMNS, MAX_ROWS, MAX_TEXT_BYTES};

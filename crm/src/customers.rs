@@ -114,12 +114,12 @@ impl CustomerSearch {
         if let Some(filter) = scope.filter() {
             query = query.filter(filter);
         }
-        if let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            query = query.filter(Filter::Fuzzy("search".into(), text.to_owned()));
+        if let Some(text) = self.text.as_deref().map(searchable).filter(|t| !t.is_empty()) {
+            query = query.filter(Filter::Fuzzy("search".into(), text));
         }
         for (field, value) in [("category", &self.category), ("source", &self.source)] {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                query = query.filter(Filter::Eq(field.into(), Value::Text(value.to_owned())));
+            if let Some(value) = value.as_deref().map(searchable).filter(|v| !v.is_empty()) {
+                query = query.filter(Filter::Eq(field.into(), Value::Text(value)));
             }
         }
         if let Some(owner) = self.owner {
@@ -609,6 +609,12 @@ impl<'a> Customers<'a> {
         }
         Ok((customers, contacts))
     }
+}
+
+/// What a person typed into a search box, trimmed and without control characters (stored
+/// text never holds them, and some stores refuse them in parameters).
+pub(crate) fn searchable(input: &str) -> String {
+    input.trim().chars().filter(|c| !c.is_control()).collect()
 }
 
 /// Turns the "no record matches" failure of a uniqueness precondition into a field error.

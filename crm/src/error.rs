@@ -26,7 +26,7 @@ pub enum Error {
     #[error(transparent)]
     Workflow(#[from] crm_workflow::WorkflowError),
     /// The store location is not understood.
-    #[error("unknown store {0:?}: use sled:PATH, memory: or a postgres:// URL")]
+    #[error("unknown or incomplete store {0:?}: use sled:PATH, memory: or a postgres://USER@HOST/DATABASE URL")]
     StoreLocation(String),
 }
 

@@ -62,13 +62,15 @@ impl<'a> Leads<'a> {
         if let Some(filter) = self.scope.filter() {
             query = query.filter(filter);
         }
-        if let Some(text) = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            query = query.filter(Filter::Fuzzy("search".into(), text.to_owned()));
+        let text = search.text.as_deref().map(crate::customers::searchable);
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            query = query.filter(Filter::Fuzzy("search".into(), text));
         }
         if let Some(status) = search.status {
             query = query.filter(Filter::Eq("status".into(), status.as_str().into()));
         }
-        if let Some(source) = search.source.as_deref().filter(|s| !s.is_empty()) {
+        let source = search.source.as_deref().map(crate::customers::searchable);
+        if let Some(source) = source.filter(|s| !s.is_empty()) {
             query = query.filter(Filter::Eq("source".into(), source.into()));
         }
         self.crm.find(&self.who.tenant, &query)

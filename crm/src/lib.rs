@@ -111,6 +111,21 @@ impl Crm {
     /// Opens the engine on a store named by location: `sled:PATH` (the embedded default),
     /// `memory:` (nothing kept), or a `postgres://` URL.
     pub fn open_location(location: &str) -> Result<Self> {
+        let incomplete = || Error::StoreLocation(location.to_owned());
+        if location.strip_prefix("sled:").is_some_and(|path| path.trim().is_empty()) {
+            return Err(incomplete());
+        }
+        if let Some(rest) =
+            location.strip_prefix("postgres://").or_else(|| location.strip_prefix("postgresql://"))
+        {
+            // A URL without a host would silently reach whatever server the environment
+            // points at; require one.
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            if host.is_empty() || host.starts_with(':') {
+                return Err(incomplete());
+            }
+        }
         let store: Arc<dyn Store> = if let Some(path) = location.strip_prefix("sled:") {
             #[cfg(feature = "sled")]
             {

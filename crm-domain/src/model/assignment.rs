@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
-use super::{max_chars, required};
+use super::{required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -95,7 +95,7 @@ impl AssignmentRequest {
         if !self.reason.is_empty() {
             required("reason", &self.reason)?;
         }
-        max_chars("reason", &self.reason, 2000)
+        text("reason", &self.reason, 2000)
     }
 }
 

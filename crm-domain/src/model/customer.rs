@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use super::{email, max_chars, required};
+use super::{email, plausible_date, required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -145,9 +145,29 @@ impl Customer {
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("name", &self.name)?;
-        max_chars("name", &self.name, 200)?;
-        max_chars("short_name", &self.short_name, 100)?;
-        max_chars("remarks", &self.remarks, 4000)?;
+        for (field, value, max) in [
+            ("code", &self.code, 40),
+            ("name", &self.name, 200),
+            ("short_name", &self.short_name, 100),
+            ("category", &self.category, 40),
+            ("source", &self.source, 40),
+            ("industry", &self.industry, 100),
+            ("grade", &self.grade, 40),
+            ("address", &self.address, 500),
+            ("city", &self.city, 100),
+            ("country", &self.country, 100),
+            ("phone", &self.phone, 60),
+            ("email", &self.email, 200),
+            ("website", &self.website, 500),
+            ("remarks", &self.remarks, 4000),
+        ] {
+            text(field, value, max)?;
+        }
+        for (name, value) in &self.custom {
+            if let Value::Text(value) = value {
+                text(&format!("custom.{name}"), value, 4000)?;
+            }
+        }
         email("email", &self.email)?;
         if self.parent == Some(self.id) && self.id != RecordId(0) {
             return Err(DomainError::Cycle {
@@ -241,7 +261,18 @@ impl Contact {
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("contact.name", &self.name)?;
-        max_chars("contact.name", &self.name, 100)?;
+        for (field, value, max) in [
+            ("contact.name", &self.name, 100),
+            ("contact.title", &self.title, 100),
+            ("contact.department", &self.department, 100),
+            ("contact.mobile", &self.mobile, 60),
+            ("contact.phone", &self.phone, 60),
+            ("contact.email", &self.email, 200),
+            ("contact.remarks", &self.remarks, 4000),
+        ] {
+            text(field, value, max)?;
+        }
+        plausible_date("contact.birthday", self.birthday)?;
         email("contact.email", &self.email)
     }
 }
@@ -295,6 +326,14 @@ impl Relative {
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("relative.name", &self.name)?;
-        required("relative.relation", &self.relation)
+        required("relative.relation", &self.relation)?;
+        for (field, value, max) in [
+            ("relative.name", &self.name, 100),
+            ("relative.relation", &self.relation, 40),
+            ("relative.phone", &self.phone, 60),
+        ] {
+            text(field, value, max)?;
+        }
+        plausible_date("relative.birthday", self.birthday)
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use super::{email, max_chars, required};
+use super::{email, required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -148,8 +148,22 @@ impl Lead {
         if self.name.trim().is_empty() && self.company.trim().is_empty() {
             return Err(DomainError::Required { field: "name".into() });
         }
-        max_chars("name", &self.name, 100)?;
-        max_chars("company", &self.company, 200)?;
+        for (field, value, max) in [
+            ("name", &self.name, 100),
+            ("title", &self.title, 100),
+            ("company", &self.company, 200),
+            ("mobile", &self.mobile, 60),
+            ("phone", &self.phone, 60),
+            ("email", &self.email, 200),
+            ("address", &self.address, 500),
+            ("city", &self.city, 100),
+            ("country", &self.country, 100),
+            ("website", &self.website, 500),
+            ("source", &self.source, 40),
+            ("remarks", &self.remarks, 4000),
+        ] {
+            text(field, value, max)?;
+        }
         email("email", &self.email)
     }
 
@@ -223,7 +237,8 @@ impl Interaction {
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("subject", &self.subject)?;
-        max_chars("subject", &self.subject, 200)?;
+        text("subject", &self.subject, 200)?;
+        text("content", &self.content, 20_000)?;
         if !(1..=5).contains(&self.effect) {
             return Err(DomainError::invalid("effect", "must be between 1 and 5"));
         }
@@ -287,7 +302,7 @@ impl Attachment {
     /// Checks name and size.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("file_name", &self.file_name)?;
-        max_chars("file_name", &self.file_name, 255)?;
+        text("file_name", &self.file_name, 255)?;
         if self.bytes.len() > MAX_ATTACHMENT_BYTES {
             return Err(DomainError::invalid(
                 "file",

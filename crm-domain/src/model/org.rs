@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
-use super::required;
+use super::{required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::{RecordId, Role};
@@ -139,7 +139,9 @@ impl User {
         if !self.login.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
             return Err(DomainError::invalid("login", "use letters, digits, '.', '_', '-' or '@'"));
         }
-        required("display_name", &self.display_name)
+        required("display_name", &self.display_name)?;
+        text("login", &self.login, 60)?;
+        text("display_name", &self.display_name, 100)
     }
 }
 
@@ -181,7 +183,9 @@ impl Position {
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("code", &self.code)?;
-        required("name", &self.name)
+        required("name", &self.name)?;
+        text("code", &self.code, 40)?;
+        text("name", &self.name, 100)
     }
 }
 

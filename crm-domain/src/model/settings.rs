@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
-use super::{max_chars, required};
+use super::{required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -90,7 +90,7 @@ impl SettingValue {
     pub fn validate(&self) -> Result<(), DomainError> {
         required("code", &self.code)?;
         required("name", &self.name)?;
-        max_chars("code", &self.code, 40)?;
-        max_chars("name", &self.name, 100)
+        text("code", &self.code, 40)?;
+        text("name", &self.name, 100)
     }
 }

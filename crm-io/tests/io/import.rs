@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use crm_domain::model::{CustomerStatus, LeadStatus};
-use crm_domain::{RecordId, Value};
+use crm_domain::Value;
 use crm_io::{
     import_customers, import_leads, import_records, read_table, Cell, Format, IoError, Number, Row,
     Table,
@@ -152,7 +152,14 @@ fn english_and_mixed_case_headers_map_alike() {
 
     let row = &english.rows[0];
     assert_eq!(row.customer.status, CustomerStatus::Pool);
-    assert_eq!(row.customer.owner, Some(RecordId(7)));
+    // Owner ids are not portable between stores: the column is recognised and ignored.
+    assert_eq!(row.customer.owner, None);
+    assert_eq!(
+        messages(&english.warnings),
+        [
+            r#"column "Owner": owner holds record ids of another store, which are not portable; set the owner after import; the column is ignored"#
+        ]
+    );
     assert_eq!(row.customer.custom.get("tier"), Some(&Value::Text("gold".into())));
     assert_eq!(row.contacts[0].email, "ann@acme.example");
     assert_eq!(row.contacts[0].birthday, Some(date(1990, 2, 3)));

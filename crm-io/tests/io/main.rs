@@ -5,5 +5,6 @@
 
 mod demo;
 mod export;
+mod hostile;
 mod import;
 mod support;

@@ -18,6 +18,7 @@ mod sql;
 mod write;
 
 use crm_domain::entity::CUSTOM_PREFIX;
+use crm_domain::text::fold;
 use crm_domain::{
     Batch, EntityDesc, FieldType, Filter, Page, Query, Record, RecordId, Store, StoreError,
     TenantId, Value,
@@ -32,7 +33,9 @@ use std::time::Duration;
 
 use self::decode::{column_count, decode, select_list};
 use self::error::map_error;
-use self::sql::{id_param, push_filters, push_order, table, tenant_bind, Bind, Sql};
+use self::sql::{
+    id_param, ident, like_literal, push_filters, push_order, table, tenant_bind, Bind, Sql,
+};
 
 /// Connections the pool keeps at most; the runtime has two workers, so more would only queue.
 const MAX_CONNECTIONS: u32 = 8;
@@ -153,53 +156,116 @@ impl PgStore {
         Ok(Page { records, total })
     }
 
-    /// One page of a fuzzy `query`: the total from the narrow `count` and the page from the
-    /// ordered `sql`, both in one read-only snapshot.
+    /// One page of a fuzzy `query`, matched with one scan in one statement: the matching
+    /// rows are gathered narrow (id and sort keys), counted and cut to the page, and only the
+    /// page's rows are read whole. A window count over the wide rows would keep every
+    /// matching row through the top-N sort and spill to disk for a broad term.
     ///
-    /// Apart because a window count keeps every wide matching row before the top-N sort,
-    /// which spills to disk for a broad term. Neither statement is kept prepared: a generic
-    /// plan cannot see that a term yields no trigrams (one or two characters, or Chinese
-    /// under the C locale) and would scan the whole trigram index, where a plan for the
-    /// actual term reads the table instead.
+    /// The access path is chosen per term, and the statement is not kept prepared so no
+    /// generic plan overrides that choice:
+    /// - a term with three ASCII letters or digits in a row yields trigrams under every
+    ///   locale; when fuzzy filters are the only filters, the trigram index is made the only
+    ///   way in (table scans off, the tenant condition written so no B-tree serves it),
+    ///   because the planner underrates `LIKE` on long search texts and overrates a trigram
+    ///   index with a pending list after bulk inserts;
+    /// - any other term may yield no trigram (one or two characters, or Chinese under the C
+    ///   locale), where the trigram index would be read whole and every row rechecked: its
+    ///   column is written as an expression no index serves, so the rows are scanned once.
     async fn query_searched(
         &self,
+        tenant: &TenantId,
         desc: &EntityDesc,
         query: &Query,
-        count: Sql,
-        sql: Sql,
+        ordered: &str,
     ) -> Result<Page, StoreError> {
+        let by_trigrams =
+            |f: &Filter| matches!(f, Filter::Fuzzy(_, t) if self.trigram && has_trigram(t));
+        let force_index = query.filters.iter().all(|f| matches!(f, Filter::Fuzzy(..)))
+            && query.filters.iter().any(by_trigrams);
+        let tenant_test = if force_index { "tenant_id || '' = " } else { "tenant_id = " };
+        let mut where_clause = Sql::new(&format!(" FROM {} WHERE {tenant_test}", table(desc)));
+        where_clause.push_bind(tenant_bind(tenant));
+        let (fuzzy, others): (Vec<Filter>, Vec<Filter>) =
+            query.filters.iter().cloned().partition(|f| matches!(f, Filter::Fuzzy(..)));
+        if !push_filters(&mut where_clause, desc, &others)? {
+            return Err(StoreError::corrupt("a filter lost its exact SQL form"));
+        }
+        for filter in &fuzzy {
+            let Filter::Fuzzy(field, term) = filter else { continue };
+            let column = ident(field);
+            let target = if by_trigrams(filter) { column } else { format!("({column} || '')") };
+            let pattern = format!("%{}%", like_literal(&fold(term)));
+            where_clause.push(" AND (").push(&target).push(" LIKE ");
+            where_clause.push_bind(Bind::Text(Some(pattern))).push(" ESCAPE '\\')");
+        }
+
+        let mut keys = vec!["id".to_owned()];
+        for sort in &query.sorts {
+            let key = ident(&sort.field);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let mut sql =
+            Sql::new(&format!("WITH crm_match AS MATERIALIZED (SELECT {}", keys.join(", ")));
+        sql.push(&where_clause.text);
+        sql.binds = where_clause.binds;
+        sql.push("), crm_page AS (SELECT id FROM crm_match").push(ordered);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        sql.push(" OFFSET ").push_bind(Bind::Integer(Some(offset)));
+        if let Some(limit) = query.limit {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            sql.push(" LIMIT ").push_bind(Bind::Integer(Some(limit)));
+        }
+        sql.push(&format!(
+            ") SELECT {}, (SELECT count(*) FROM crm_match) AS crm_total FROM {} WHERE tenant_id = ",
+            select_list(desc),
+            table(desc)
+        ));
+        sql.push_bind(tenant_bind(tenant));
+        sql.push(" AND id IN (SELECT id FROM crm_page)").push(ordered);
+
         let what = |step: &str| format!("{step} {}", desc.kind);
         let mut tx =
             self.pool.begin().await.map_err(|e| map_error(&what("begin a query of"), e))?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map_error(&what("snapshot a query of"), e))?;
-        let total: i64 = count
+        if force_index {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_error(&what("plan a query of"), e))?;
+        }
+        let rows = sql
             .query()
             .persistent(false)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| map_error(&what("count"), e))?;
-        let total = u64::try_from(total).unwrap_or(0);
-        let mut records = Vec::new();
-        if query.offset < total && query.limit != Some(0) {
-            let mut sql = sql;
-            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-            sql.push(" OFFSET ").push_bind(Bind::Integer(Some(offset)));
-            if let Some(limit) = query.limit {
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                sql.push(" LIMIT ").push_bind(Bind::Integer(Some(limit)));
+            .map_err(|e| map_error(&what("query"), e))?;
+        let mut records = Vec::with_capacity(rows.len());
+        let mut total = None;
+        for row in &rows {
+            records.push(decode(desc, row, 0)?);
+            if total.is_none() {
+                let count: i64 =
+                    row.try_get(column_count(desc)).map_err(|e| map_error("read a total", e))?;
+                total = Some(u64::try_from(count).unwrap_or(0));
             }
-            let rows = sql
-                .query()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| map_error(&what("query"), e))?;
-            records = rows.iter().map(|row| decode(desc, row, 0)).collect::<Result<_, _>>()?;
         }
+        let total = match total {
+            Some(total) => total,
+            // The count comes with the page's rows; an empty page past the end needs one.
+            None if query.offset > 0 || query.limit == Some(0) => {
+                let count = count_sql(tenant, desc, &query.filters)?;
+                let count: i64 = count
+                    .query()
+                    .persistent(false)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| map_error(&what("count"), e))?;
+                u64::try_from(count).unwrap_or(0)
+            }
+            None => 0,
+        };
         tx.commit().await.map_err(|e| map_error(&what("end a query of"), e))?;
         Ok(Page { records, total })
     }
@@ -210,9 +276,7 @@ impl PgStore {
         desc: &EntityDesc,
         filters: &[Filter],
     ) -> Result<u64, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT count(*) FROM {} WHERE tenant_id = ", table(desc)));
-        sql.push_bind(tenant_bind(tenant));
-        push_filters(&mut sql, desc, filters)?;
+        let sql = count_sql(tenant, desc, filters)?;
         let count: i64 = sql
             .query()
             .fetch_one(&self.pool)
@@ -296,6 +360,27 @@ impl Drop for PgStore {
 }
 
 /// Whether `desc` declares `field` as a reference, the only kind of parent SQL follows.
+/// `SELECT count(*)` of the records of `tenant` that the exact SQL form of `filters` admits.
+fn count_sql(tenant: &TenantId, desc: &EntityDesc, filters: &[Filter]) -> Result<Sql, StoreError> {
+    let mut sql = Sql::new(&format!("SELECT count(*) FROM {} WHERE tenant_id = ", table(desc)));
+    sql.push_bind(tenant_bind(tenant));
+    push_filters(&mut sql, desc, filters)?;
+    Ok(sql)
+}
+
+/// Whether the folded `term` surely yields a trigram for a `LIKE` pattern: three ASCII
+/// letters or digits in a row are word characters under every locale.
+fn has_trigram(term: &str) -> bool {
+    let mut run = 0;
+    for c in fold(term).chars() {
+        run = if c.is_ascii_alphanumeric() { run + 1 } else { 0 };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
 fn is_ref_field(desc: &EntityDesc, field: &str) -> bool {
     desc.field(field).is_some_and(|f| f.ty == FieldType::Ref)
 }
@@ -383,12 +468,7 @@ impl Store for PgStore {
             let mut ordered = Sql::default();
             if push_order(&mut ordered, desc, query) {
                 if query.filters.iter().any(|f| matches!(f, Filter::Fuzzy(..))) {
-                    sql.push(&where_clause.text).push(&ordered.text);
-                    sql.binds = where_clause.binds.clone();
-                    let mut count = Sql::new("SELECT count(*)");
-                    count.push(&where_clause.text);
-                    count.binds = where_clause.binds;
-                    return self.block_on(self.query_searched(desc, query, count, sql));
+                    return self.block_on(self.query_searched(tenant, desc, query, &ordered.text));
                 }
                 sql.push(", count(*) OVER () AS crm_total");
                 sql.push(&where_clause.text).push(&ordered.text);
@@ -496,5 +576,21 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         self.block_on(hierarchy::descendants(&self.pool, tenant, desc, parent_field, id, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_runs_of_three_ascii_word_characters_surely_yield_trigrams() {
+        assert!(has_trigram("abc"));
+        assert!(has_trigram("Ｎｏｒｔｈ"));
+        assert!(has_trigram("x-123"));
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("a-b-c"));
+        assert!(!has_trigram("北京科技"));
+        assert!(!has_trigram(""));
     }
 }

@@ -254,6 +254,13 @@ fn fuzzy_search_folds_and_is_literal(crm: &Crm) {
     assert_eq!(find("1234567"), ["Quiet Co"]);
     assert_eq!(find("quiet.cn"), ["Quiet Co"]);
     assert!(find("nothing like this").is_empty());
+    assert_eq!(find("alf\u{0}reds"), ["Alfreds Futterkiste"]);
+    let bad = Customer { address: "line\u{0}two".into(), ..customer("Nul Co") };
+    let error = service.create(bad, vec![]).unwrap_err();
+    assert!(
+        matches!(error, Error::Domain(DomainError::Invalid { ref field, .. }) if field == "address"),
+        "{error}"
+    );
 }
 
 fn compound_filters_and_sorts(crm: &Crm) {

@@ -700,6 +700,24 @@ fn positions(
     Ok(())
 }
 
+/// The largest spreadsheet the shell reads, in bytes.
+const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a file, refusing one larger than `max` bytes without reading past the limit.
+fn read_capped(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        bail!("{} is larger than {} MiB", path.display(), max / 1024 / 1024);
+    }
+    Ok(bytes)
+}
+
 fn format_of(path: &Path) -> anyhow::Result<Format> {
     Format::from_path(path).with_context(|| format!("{}: use a .xlsx or .csv file", path.display()))
 }
@@ -714,8 +732,8 @@ fn import(
         ImportWhat::Customers { file, dry_run } => (file, dry_run, false),
         ImportWhat::Leads { file, dry_run } => (file, dry_run, true),
     };
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let format = format_of(&file)?;
+    let bytes = read_capped(&file, MAX_IMPORT_BYTES)?;
     let imports = crm.imports(who);
     let report = if leads {
         imports.leads(&bytes, format, dry_run)?

@@ -133,7 +133,16 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
     let bad_store = crm("mysql://nope", &["customers", "list"]);
     assert!(!bad_store.status.success());
-    assert!(String::from_utf8_lossy(&bad_store.stderr).contains("unknown store"));
+    assert!(String::from_utf8_lossy(&bad_store.stderr).contains("unknown or incomplete store"));
+    for incomplete in ["postgres://", "postgres:///crm", "sled:"] {
+        let refused = crm(incomplete, &["customers", "list"]);
+        assert!(!refused.status.success(), "{incomplete} was accepted");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("incomplete store"));
+    }
+    let endless = dir.path().join("endless.csv");
+    std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
+    let refused = crm(&store, &["import", "customers", endless.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("larger than 64 MiB"));
     let bad_sort = crm(&store, &["customers", "list", "--sort", "salary"]);
     assert!(String::from_utf8_lossy(&bad_sort.stderr).contains("unknown sort"));
 }

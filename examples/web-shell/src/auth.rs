@@ -193,6 +193,8 @@ pub(crate) struct Ctx {
     pub(crate) csrf: String,
     /// The path and query of the request, where the language switch returns to.
     pub(crate) path: String,
+    /// How many approval tasks wait for this person, for the badge in the top bar.
+    pub(crate) open_tasks: u64,
     token: String,
 }
 
@@ -219,23 +221,35 @@ impl FromRequestParts<AppState> for Ctx {
         let crm = state.crm().clone();
         let tenant = state.tenant_admin().clone();
         let user = session.user;
-        let found =
-            tokio::task::spawn_blocking(move || -> crm::Result<Option<(Principal, String)>> {
+        let found = tokio::task::spawn_blocking(
+            move || -> crm::Result<Option<(Principal, String, u64)>> {
                 let org = crm.org(&tenant);
-                match org.principal(user)? {
-                    Some(who) => Ok(Some((who, org.user(user)?.display_name))),
-                    None => Ok(None),
-                }
-            })
-            .await;
+                let Some(who) = org.principal(user)? else {
+                    return Ok(None);
+                };
+                let name = org.user(user)?.display_name;
+                // The badge is a convenience: a failure to count must not take every page
+                // down with it, so it is logged and the badge left out.
+                let open = match crm.workflows(&who).todo_counts(crate::workflow::reminder_age()) {
+                    Ok(counts) => counts.open,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "count open approval tasks");
+                        0
+                    }
+                };
+                Ok(Some((who, name, open)))
+            },
+        )
+        .await;
         match found {
-            Ok(Ok(Some((who, user_name)))) => Ok(Ctx {
+            Ok(Ok(Some((who, user_name, open_tasks)))) => Ok(Ctx {
                 state: state.clone(),
                 who,
                 user_name,
                 lang: session.lang,
                 csrf: session.csrf,
                 path,
+                open_tasks,
                 token,
             }),
             Ok(Ok(None)) => {

@@ -267,7 +267,7 @@ pub(crate) fn user_names(crm: &Crm, who: &Principal) -> crm::Result<HashMap<Reco
 #[derive(Debug, Deserialize, Default)]
 pub(crate) struct Flash {
     #[serde(default)]
-    ok: Option<String>,
+    pub(crate) ok: Option<String>,
 }
 
 /// GET /customers/{id}
@@ -407,6 +407,9 @@ async fn render_customer(
         div.card #interactions {
             h2 { (t(lang, "interactions")) }
             (interaction_table(lang, &view.interactions, &view.users))
+        }
+        @if c.status == CustomerStatus::Pool || c.owner != Some(ctx.who.user) {
+            (crate::workflow::request_card(ctx, c.id, ""))
         }
         div.card #history {
             h2 { (t(lang, "history")) }
@@ -891,12 +894,17 @@ pub(crate) struct ParentForm {
     clear: String,
 }
 
-/// Finds a customer by its number (case-insensitive) or, failing that, by its id.
-// FIXME: the facade has no lookup by customer number, so this goes through the fuzzy search
-// and keeps the exact match; a `Customers::by_code` would be one indexed read.
+/// Finds a customer by its number (exact first, then ignoring case) or, failing that, by its
+/// id (`#12` or `12`).
 fn find_by_code_or_id(crm: &Crm, who: &Principal, input: &str) -> crm::Result<Option<Customer>> {
     let customers = crm.customers(who);
+    if let Some(found) = customers.by_code(input)? {
+        return Ok(Some(found));
+    }
+    // FIXME: numbers typed in another case go through the fuzzy search and keep the match
+    // that ignores case; the facade's `by_code` should compare case-insensitively itself.
     let search = CustomerSearch { text: Some(input.to_owned()), limit: 500, ..Default::default() };
+    let input = input.trim();
     if let Some(found) =
         customers.search(&search)?.items.into_iter().find(|c| c.code.eq_ignore_ascii_case(input))
     {

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use crm::{Contact, Customer, DomainError, Interaction, Lead, Relative, StoreErrorKind};
+use crm_workflow::{ActionError, WorkflowError};
 use maud::html;
 
 use crate::auth::Ctx;
@@ -89,8 +90,79 @@ fn crm_status(error: &crm::Error) -> StatusCode {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
         crm::Error::Import(_) | crm::Error::Io(_) => StatusCode::BAD_REQUEST,
+        crm::Error::Workflow(e) => workflow_status(e),
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// The status of an approval engine refusal: a decision that lost a race or came too late is a
+/// conflict, a bad definition or input is the request's fault, an unknown name or id is 404.
+fn workflow_status(error: &WorkflowError) -> StatusCode {
+    match error {
+        WorkflowError::Definition(_) => StatusCode::BAD_REQUEST,
+        WorkflowError::Action(e) => match e {
+            ActionError::UnknownTask { .. } => StatusCode::NOT_FOUND,
+            ActionError::AlreadyDecided { .. }
+            | ActionError::NotAssignee { .. }
+            | ActionError::Reassigned { .. }
+            | ActionError::NotYourTurn { .. }
+            | ActionError::WithdrawAfterDecision
+            | ActionError::WrongStatus { .. }
+            | ActionError::SelfApproval { .. }
+            | ActionError::AlreadyAssigned { .. } => StatusCode::CONFLICT,
+            ActionError::NotSubmitter { .. } | ActionError::NotParticipant { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ActionError::Replay(_) | ActionError::WouldLoop { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_REQUEST,
+        },
+        WorkflowError::UnknownDefinition { .. } | WorkflowError::UnknownInstance { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        WorkflowError::AlreadyPending { .. } => StatusCode::CONFLICT,
+        WorkflowError::Store(e) => match e.kind() {
+            StoreErrorKind::NotFound => StatusCode::NOT_FOUND,
+            StoreErrorKind::Conflict | StoreErrorKind::Constraint => StatusCode::CONFLICT,
+            StoreErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An approval engine refusal as a sentence. The engine's own text names the node, task or
+/// field concerned, so it follows a sentence in the person's language.
+// FIXME: the engine's detail (node ids, reasons) is English only; the detail should be
+// translated as well once the engine's errors carry message keys.
+fn describe_workflow(lang: Lang, error: &WorkflowError) -> String {
+    let key = match error {
+        WorkflowError::Definition(_) => "wf_bad_definition",
+        WorkflowError::Action(e) => match e {
+            ActionError::AlreadyDecided { .. } => "wf_already_decided",
+            ActionError::NotAssignee { .. } | ActionError::Reassigned { .. } => "wf_not_assignee",
+            ActionError::NotYourTurn { .. } => "wf_not_your_turn",
+            ActionError::NoApprover { .. } => "wf_no_approver",
+            ActionError::CannotReturn { .. } => "wf_cannot_return",
+            ActionError::WithdrawAfterDecision | ActionError::WrongStatus { .. } => {
+                "wf_wrong_status"
+            }
+            ActionError::Empty { .. } => "wf_empty",
+            ActionError::Replay(_) | ActionError::WouldLoop { .. } => {
+                return t(lang, "internal").into()
+            }
+            _ => "wf_refused",
+        },
+        WorkflowError::UnknownDefinition { .. } => "wf_unknown_definition",
+        WorkflowError::UnknownInstance { .. } => return t(lang, "not_found").to_owned(),
+        WorkflowError::AlreadyPending { .. } => "wf_already_pending",
+        WorkflowError::Store(e) if e.kind() == StoreErrorKind::Conflict => {
+            return t(lang, "wf_stale").to_owned()
+        }
+        _ => return t(lang, "internal").to_owned(),
+    };
+    format!("{} ({error})", t(lang, key))
 }
 
 /// The label of a field named in a domain error (`contact.name`, `relative.phone`, `name`).
@@ -136,6 +208,8 @@ pub(crate) fn describe(lang: Lang, error: &crm::Error, hint: Hint) -> String {
         {
             t(lang, "internal").to_owned()
         }
+        crm::Error::Workflow(e) => describe_workflow(lang, e),
+        crm::Error::Domain(DomainError::State(why)) => format!("{} {why}", t(lang, "refused")),
         other => other.to_string(),
     }
 }
@@ -210,6 +284,34 @@ mod tests {
         let invalid: crm::Error = DomainError::invalid("email", "bad").into();
         assert_eq!(AppError::from(invalid).status(), StatusCode::BAD_REQUEST);
         assert_eq!(AppError::Forbidden.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn workflow_refusals_get_their_own_statuses() {
+        use crm_workflow::{DefinitionError, TaskId};
+        let decided: crm::Error =
+            WorkflowError::from(ActionError::AlreadyDecided { task: TaskId(3) }).into();
+        assert_eq!(AppError::from(decided).status(), StatusCode::CONFLICT);
+        let not_mine: crm::Error =
+            WorkflowError::from(ActionError::NotAssignee { task: TaskId(3) }).into();
+        assert_eq!(AppError::from(not_mine).status(), StatusCode::CONFLICT);
+        let stale: crm::Error = WorkflowError::from(crm::StoreError::conflict("stale")).into();
+        assert_eq!(AppError::from(stale).status(), StatusCode::CONFLICT);
+        let no_approver: crm::Error =
+            WorkflowError::from(ActionError::NoApprover { node: "manager".into() }).into();
+        let message = describe(Lang::En, &no_approver, Hint::Customer);
+        assert!(message.contains("\"manager\""), "{message}");
+        assert_eq!(AppError::from(no_approver).status(), StatusCode::BAD_REQUEST);
+        let bad: crm::Error =
+            WorkflowError::from(DefinitionError::NoApprovers { node: "boss".into() }).into();
+        let message = describe(Lang::Zh, &bad, Hint::Customer);
+        assert!(message.contains("流程定义有误") && message.contains("\"boss\""), "{message}");
+        assert_eq!(AppError::from(bad).status(), StatusCode::BAD_REQUEST);
+        let unknown: crm::Error = WorkflowError::UnknownInstance { id: crm::RecordId(9) }.into();
+        assert_eq!(AppError::from(unknown).status(), StatusCode::NOT_FOUND);
+        let missing: crm::Error =
+            WorkflowError::UnknownDefinition { name: "x".into(), version: None }.into();
+        assert_eq!(AppError::from(missing).status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(crate) enum Nav {
     Leads,
     Import,
     Settings,
+    Todo,
+    Workflows,
     None,
 }
 
@@ -45,6 +47,14 @@ pub(crate) fn flash(lang: Lang, ok: Option<&str>) -> Option<Notice> {
         "deleted" => "ok_deleted",
         "converted" => "ok_converted",
         "recorded" => "ok_recorded",
+        "approved" => "ok_approved",
+        "rejected" => "ok_rejected",
+        "returned" => "ok_returned",
+        "withdrawn" => "ok_withdrawn",
+        "resubmitted" => "ok_resubmitted",
+        "commented" => "ok_commented",
+        "requested" => "ok_requested",
+        "defined" => "ok_defined",
         _ => return None,
     };
     Some(Notice::Ok(t(lang, key).to_owned()))
@@ -117,6 +127,11 @@ dl.profile dt{color:#7b8794}dl.profile dd{margin:0;word-break:break-word}
 .muted{color:#7b8794}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e4ebf5;
   color:#233b5c;white-space:nowrap}
+.badge.count{background:#e5483a;color:#fff;margin-left:4px}
+.badge.pending{background:#fff1d6;color:#7a4b00}.badge.approved{background:#e3f4e6;
+  color:#1e5b2b}.badge.rejected{background:#fdecea;color:#8a1c12}
+img.diagram{max-width:100%;background:#fff;border:1px solid #dde3ea;border-radius:6px}
+ol.events{margin:0;padding-left:22px}ol.events li{margin-bottom:8px}
 .badge.pool{background:#fff1d6;color:#7a4b00}.badge.converted{background:#e3f4e6;
   color:#1e5b2b}.badge.lost{background:#f1f1f1;color:#666}
 .pager{display:flex;gap:4px;align-items:center;margin-top:12px;flex-wrap:wrap}
@@ -168,6 +183,13 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
                 (item(Nav::Leads, "/leads", "leads"))
                 (item(Nav::Import, "/import", "import_export"))
                 (item(Nav::Settings, "/settings", "settings"))
+                a.active[nav == Nav::Todo] href="/todo" id="nav-todo" {
+                    (t(lang, "todo"))
+                    @if ctx.open_tasks > 0 {
+                        " " span.badge.count #todo-count { (ctx.open_tasks) }
+                    }
+                }
+                (item(Nav::Workflows, "/workflow/definitions", "workflows"))
             }
             span.spacer {}
             span.user { (t(lang, "signed_in_as")) ": " strong #current-user { (ctx.user_name) } }
@@ -274,7 +296,7 @@ pub(crate) fn pager(
         format!("{base}{}", query_string(&all))
     };
     let first = page.saturating_sub(3).max(1);
-    let last = (page + 3).min(pages);
+    let last = page.saturating_add(3).min(pages);
     html! {
         nav.pager aria-label="pages" {
             span.count { (t(lang, "total")) " " strong #total { (total) } " " (t(lang, "records")) }

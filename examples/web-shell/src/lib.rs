@@ -20,6 +20,7 @@ mod i18n;
 mod imports;
 mod leads;
 mod settings;
+mod workflow;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -97,11 +98,13 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub(crate) fn crm(&self) -> &Crm {
+    /// The facade the shell serves (tests and hosts set up data through it).
+    pub fn crm(&self) -> &Crm {
         &self.inner.crm
     }
 
-    pub(crate) fn tenant_admin(&self) -> &Principal {
+    /// The tenant's administrator principal.
+    pub fn tenant_admin(&self) -> &Principal {
         &self.inner.tenant_admin
     }
 
@@ -197,6 +200,17 @@ pub fn app(state: AppState) -> Router {
         .route("/settings", get(settings::page).post(settings::add))
         .route("/settings/{id}", post(settings::update))
         .route("/settings/{id}/delete", post(settings::delete))
+        .route("/customers/{id}/assignment", get(workflow::request_form).post(workflow::request))
+        .route("/todo", get(workflow::todo))
+        .route("/workflow/instances/{id}", get(workflow::instance))
+        .route("/workflow/instances/{id}/approve", post(workflow::approve))
+        .route("/workflow/instances/{id}/reject", post(workflow::reject))
+        .route("/workflow/instances/{id}/return", post(workflow::return_to))
+        .route("/workflow/instances/{id}/withdraw", post(workflow::withdraw))
+        .route("/workflow/instances/{id}/resubmit", post(workflow::resubmit))
+        .route("/workflow/instances/{id}/comment", post(workflow::comment))
+        .route("/workflow/definitions", get(workflow::definitions).post(workflow::define))
+        .route("/workflow/definitions/{name}", get(workflow::definition))
         .fallback(error::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(security_headers))
@@ -223,8 +237,13 @@ async fn security_headers(
 ) -> axum::response::Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // A handler may set a stricter policy of its own (the workflow diagrams do).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));

@@ -1,6 +1,7 @@
 //! A real-browser test: the shell serves on a free port of 127.0.0.1, chromedriver drives
 //! Debian's headless Chromium through it like a person would — sign in, search, open a
-//! customer, switch the language, create a customer, sign out.
+//! customer, switch the language, create a customer, sign out — and a unit manager approves a
+//! customer assignment request from the to-do list.
 //!
 //! Chromium and chromedriver must be installed (`apt-get install -y chromium
 //! chromium-driver`); the test fails, rather than skips, when they are missing.
@@ -12,9 +13,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crm::Principal;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use support::{Shell, PASSWORD};
+use support::{set_up_approvals, Shell, FLOW, PASSWORD, USER_PASSWORD};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -94,6 +96,7 @@ async fn a_person_signs_in_searches_switches_language_creates_and_signs_out() {
         );
     }
     let shell = Shell::start().await;
+    let instance = request_for_approval(&shell).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -123,7 +126,10 @@ async fn a_person_signs_in_searches_switches_language_creates_and_signs_out() {
         .await
         .expect("connect to chromedriver");
 
-    let result = drive(&client, &base).await;
+    let mut result = drive(&client, &base).await;
+    if result.is_ok() {
+        result = approve_from_the_todo_list(&client, &base, instance).await;
+    }
     let closed = client.close().await;
     drop(driver);
     let _ = stop.send(());
@@ -134,6 +140,52 @@ async fn a_person_signs_in_searches_switches_language_creates_and_signs_out() {
         panic!("browser run failed: {error}\nchromedriver log:\n{log}");
     }
     closed.expect("close the browser session");
+}
+
+/// Defines the approval flow and has the salesperson ask for the pool customer, through the
+/// facade; returns the instance to approve.
+async fn request_for_approval(shell: &Shell) -> u64 {
+    let org = set_up_approvals(shell).await;
+    let state = shell.state.clone();
+    tokio::task::spawn_blocking(move || {
+        let crm = state.crm();
+        let admin = state.tenant_admin();
+        crm.workflows(admin).define(FLOW).expect("define the flow");
+        let seller = Principal::user(admin.tenant.clone(), org.seller);
+        let requested =
+            crm.assignments(&seller).request(org.customer, "I know them").expect("request");
+        requested.instance.0
+    })
+    .await
+    .expect("request task")
+}
+
+/// The unit manager signs in, follows the badge to the to-do list, opens the task and
+/// approves it with a comment.
+async fn approve_from_the_todo_list(client: &Client, base: &str, instance: u64) -> TestResult {
+    client.goto(&format!("{base}/login")).await?;
+    client.find(Locator::Css("input[name=login]")).await?.send_keys("manager").await?;
+    client.find(Locator::Css("input[name=password]")).await?.send_keys(USER_PASSWORD).await?;
+    client.find(Locator::Id("login-submit")).await?.click().await?;
+    assert_eq!(text_of(client, "#current-user").await?, "Manager Wang");
+    assert_eq!(text_of(client, "#todo-count").await?, "1");
+
+    client.find(Locator::Id("nav-todo")).await?.click().await?;
+    wait_for_url(client, "/todo").await?;
+    let task = format!("a[href='/workflow/instances/{instance}']");
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(&task)).await?;
+    assert!(text_of(client, "#open-tasks").await?.contains("Seller Li"));
+    client.find(Locator::Css(&task)).await?.click().await?;
+    wait_for_url(client, &format!("/workflow/instances/{instance}")).await?;
+
+    client.wait().for_element(Locator::Id("decision-comment")).await?.send_keys("Agreed").await?;
+    client.find(Locator::Id("approve")).await?.click().await?;
+    wait_for_url(client, "ok=approved").await?;
+    assert_eq!(text_of(client, ".notice.ok").await?, "Approved.");
+    assert_eq!(text_of(client, "#wf-status").await?, "Approved");
+    assert!(text_of(client, "#history").await?.contains("Agreed"));
+    assert!(client.find_all(Locator::Id("todo-count")).await?.is_empty(), "no task is left");
+    Ok(())
 }
 
 async fn drive(client: &Client, base: &str) -> TestResult {

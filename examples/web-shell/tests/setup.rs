@@ -7,13 +7,13 @@ use crm::{Crm, TenantId};
 use crm_web_shell::{prepare, Options};
 
 fn admin_hash(crm: &Crm) -> String {
-    let tenant = TenantId::new("default").unwrap();
-    let admin = crm.bootstrap_tenant(&tenant, "admin", "Administrator").unwrap();
-    crm.org(&admin).user(admin.user).unwrap().password_hash
+    let tenant = TenantId::new("default").expect("tenant name");
+    let admin = crm.bootstrap_tenant(&tenant, "admin", "Administrator").expect("bootstrap");
+    crm.org(&admin).user(admin.user).expect("administrator").password_hash
 }
 
 fn verifies(password: &str, hash: &str) -> bool {
-    let parsed = PasswordHash::new(hash).unwrap();
+    let parsed = PasswordHash::new(hash).expect("a PHC string");
     Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
 }
 

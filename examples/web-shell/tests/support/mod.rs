@@ -5,14 +5,93 @@
 
 use std::collections::HashMap;
 
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::Argon2;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+use crm::{Customer, CustomerStatus, RecordId, Role, UnitKind};
 use crm_web_shell::{app, prepare, AppState, Options};
 use tower::ServiceExt;
 
 /// The administrator's password in every test.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The password of every user the approval set-up adds.
+pub const USER_PASSWORD: &str = "approval flows need passwords too";
+
+/// A definition whose only approval node is the requester's unit manager; its label carries
+/// markup that every page and the diagram must escape.
+pub const FLOW: &str = r#"
+name = "customer_request"
+title = "Customer request / 客户申请"
+form = "customer_assignment"
+
+[[nodes]]
+id = "start"
+type = "start"
+
+[[nodes]]
+id = "manager"
+type = "approval"
+label = "Unit manager <审批> & co"
+approvers = [{ unit_manager = 0 }]
+
+[[nodes]]
+id = "end"
+type = "end"
+
+[[edges]]
+from = "start"
+to = "manager"
+
+[[edges]]
+from = "manager"
+to = "end"
+"#;
+
+/// The people and the pool customer the tests use.
+pub struct Org {
+    pub manager: RecordId,
+    pub seller: RecordId,
+    pub customer: RecordId,
+}
+
+/// Adds a sales unit with a manager and a salesperson, an outsider in the same unit, and a
+/// pool customer, all through the facade.
+pub async fn set_up_approvals(shell: &Shell) -> Org {
+    let state = shell.state.clone();
+    tokio::task::spawn_blocking(move || {
+        let crm = state.crm();
+        let admin = state.tenant_admin();
+        let org = crm.org(admin);
+        let root = org.units().expect("units")[0].id;
+        let unit = org.add_unit("销售一部", UnitKind::Department, root).expect("add a unit");
+        let salt = SaltString::encode_b64(b"fixed test salt!").expect("salt");
+        let hash = Argon2::default()
+            .hash_password(USER_PASSWORD.as_bytes(), &salt)
+            .expect("hash")
+            .to_string();
+        let add = |login: &str, name: &str| {
+            let user = org.add_user(login, name, unit.id, Role::User).expect("add a user");
+            org.set_password_hash(user.id, &hash).expect("set a password");
+            user.id
+        };
+        let manager = add("manager", "Manager Wang");
+        let seller = add("seller", "Seller Li");
+        add("outsider", "Outsider Zhao");
+        org.set_manager(unit.id, Some(manager)).expect("set the manager");
+        let pool = Customer {
+            name: "公海客户 Pool Ltd".into(),
+            status: CustomerStatus::Pool,
+            ..Customer::default()
+        };
+        let customer = crm.customers(admin).create(pool, vec![]).expect("create the customer").id;
+        Org { manager, seller, customer }
+    })
+    .await
+    .expect("set-up task")
+}
 
 /// A shell prepared on a fresh sled store (with the Northwind demo data), and the directory
 /// that holds the store, removed on drop.
