@@ -123,8 +123,8 @@ impl AppState {
 
 /// Prepares the shell on `crm`: makes sure the tenant and its administrator exist, loads
 /// the Northwind demo data into a tenant without customers, and sets the administrator's
-/// password from the options (or generates one when they have none). Blocking; call it before serving or from a blocking
-/// task.
+/// password from the options (or generates one when they have none). Blocking; call it
+/// before serving or from a blocking task.
 pub fn prepare(crm: Crm, options: &Options) -> anyhow::Result<Setup> {
     let tenant = TenantId::new(options.tenant.as_str()).context("tenant name")?;
     let admin = crm

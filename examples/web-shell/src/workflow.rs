@@ -523,7 +523,11 @@ pub(crate) async fn instance(
                             (csrf(&ctx))
                             textarea name="comment" id="comment-text"
                                 aria-label=(t(lang, "add_comment")) required {}
-                            p { button.btn type="submit" id="add-comment" { (t(lang, "add_comment")) } }
+                            p {
+                                button.btn type="submit" id="add-comment" {
+                                    (t(lang, "add_comment"))
+                                }
+                            }
                         }
                     }
                 }
@@ -678,9 +682,9 @@ async fn render_definitions(
                         @for d in &list {
                             tr {
                                 td {
-                                    a href={ "/workflow/definitions/" (d.name) "?version=" (d.version) } {
-                                        (d.name)
-                                    }
+                                    a href={
+                                        "/workflow/definitions/" (d.name) "?version=" (d.version)
+                                    } { (d.name) }
                                 }
                                 td { (d.version) }
                                 td { (d.title) }
