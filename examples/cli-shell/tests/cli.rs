@@ -162,3 +162,40 @@ fn works_against_a_postgres_url() {
     let found = stdout(&crm(&url, &["customers", "search", "Charlotte Cooper"]));
     assert!(found.contains("Exotic Liquids"), "{found}");
 }
+
+#[test]
+fn the_readme_flow_walkthrough_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    let flow = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/assignment-flow.toml");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/sample-import.csv");
+    stdout(&crm(&store, &["import", "customers", sample.to_str().unwrap()]));
+    let pool = id_of(&stdout(&crm(&store, &["customers", "search", "浦江"])), "SH0003");
+    stdout(&crm(&store, &["units", "add", "销售部", "--parent", "1", "--kind", "department"]));
+    stdout(&crm(&store, &["users", "add", "chen", "陈销售", "--unit", "2"]));
+    stdout(&crm(&store, &["users", "add", "zhao", "赵总监", "--unit", "1"]));
+    stdout(&crm(&store, &["positions", "add", "sales_director", "销售总监"]));
+    stdout(&crm(&store, &["users", "place", "zhao", "1", "--position", "sales_director"]));
+    stdout(&crm(&store, &["units", "set-manager", "2", "admin"]));
+    let defined = stdout(&crm(&store, &["workflow", "define", flow.to_str().unwrap()]));
+    assert!(defined.contains("defined customer_assignment version 1"), "{defined}");
+    let svg = dir.path().join("flow.svg");
+    stdout(&crm(
+        &store,
+        &["workflow", "show", "customer_assignment", "--out", svg.to_str().unwrap()],
+    ));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("部门经理审批"));
+    let requested = stdout(&crm(
+        &store,
+        &["--user", "chen", "assign", "request", &pool, "--reason", "老客户介绍"],
+    ));
+    assert!(requested.contains("is pending"), "{requested}");
+    let todo = stdout(&crm(&store, &["todo"]));
+    assert!(todo.contains("manager"), "{todo}");
+    stdout(&crm(&store, &["approve", "1", "--comment", "同意"]));
+    let director = stdout(&crm(&store, &["--user", "zhao", "todo"]));
+    assert!(director.contains("director"), "{director}");
+    stdout(&crm(&store, &["--user", "zhao", "approve", "1"]));
+    let mine = stdout(&crm(&store, &["--user", "chen", "customers", "list"]));
+    assert!(mine.contains("上海 \"浦江\" 机电设备厂") && mine.contains("1 of 1"), "{mine}");
+}
