@@ -359,8 +359,8 @@ fn row_of<'p>(
 }
 
 /// Orders `rows` by the query's sorts on projected values, then by id, far enough that the
-/// first `end` are in final order. Selects before sorting so a small page of a long list
-/// costs a linear pass rather than a full sort.
+/// first `end` are in final order. A small page of a long list keeps only its best `end`
+/// rows in one pass rather than sorting them all.
 fn sort_head(
     projection: &Projection,
     kind: &str,
@@ -387,8 +387,21 @@ fn sort_head(
         a.0.cmp(&b.0)
     };
     if end > 0 && end < rows.len() / 2 {
-        rows.select_nth_unstable_by(end - 1, compare);
-        rows.truncate(end);
+        // Keep the best `end` rows in order while passing over the rest once: after the
+        // first few, a row costs one comparison with the worst kept row.
+        let mut best: Vec<(RecordId, &[Value])> = Vec::with_capacity(end + 1);
+        for row in rows.iter() {
+            if best.len() == end
+                && best.last().is_some_and(|worst| compare(row, worst) != Ordering::Less)
+            {
+                continue;
+            }
+            let at = best.partition_point(|kept| compare(kept, row) == Ordering::Less);
+            best.insert(at, *row);
+            best.truncate(end);
+        }
+        *rows = best;
+        return Ok(());
     }
     rows.sort_unstable_by(compare);
     Ok(())

@@ -222,10 +222,14 @@ impl Projection {
         let finder = memchr::memmem::Finder::new(term.as_bytes());
         let mut rows = Vec::new();
         let mut at = 0;
+        // The first slot that may hold the next hit: hits only move forward.
+        let mut from = 0;
         while let Some(hit) = texts.buffer.get(at..).and_then(|rest| finder.find(rest)) {
             let hit = at + hit;
             // The slot whose text (or end byte) holds the hit.
-            let slot = texts.starts.partition_point(|start| *start <= hit).saturating_sub(1);
+            let later = texts.starts.get(from..).unwrap_or_default();
+            let slot = (from + later.partition_point(|start| *start <= hit)).saturating_sub(1);
+            from = slot + 1;
             let end = texts.end_of(slot);
             // A hit running over the end byte is no match of this text, and neither is any
             // later hit starting in it (it would end beyond the end byte too).
