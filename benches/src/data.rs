@@ -421,6 +421,7 @@ pub fn raw_search_text(row: &RawRow) -> String {
         customer.name.as_str(),
         customer.short_name.as_str(),
         customer.code.as_str(),
+        customer.city.as_str(),
         customer.phone.as_str(),
         customer.email.as_str(),
     ];

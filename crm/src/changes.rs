@@ -6,6 +6,18 @@ use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, Record, RecordId}
 
 use crate::{Crm, Result};
 
+/// Refuses an edit made on version `given` of a record that is now at `stored`: someone else
+/// saved it in between, and saving would silently undo their change.
+pub(crate) fn ensure_current(kind: &str, id: RecordId, given: u64, stored: u64) -> Result<()> {
+    if given == stored {
+        return Ok(());
+    }
+    Err(crm_domain::StoreError::conflict(format!(
+        "{kind} {id} was changed by someone else; reload and try again"
+    ))
+    .into())
+}
+
 /// Collects inserts, updates and deletes with their audit entries.
 pub(crate) struct Changes {
     batch: Batch<'static>,

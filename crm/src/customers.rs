@@ -283,13 +283,7 @@ impl<'a> Customers<'a> {
         if customer.parent != old.parent {
             return Err(DomainError::invalid("parent", "use set_parent to move a customer").into());
         }
-        if customer.version != old.version {
-            return Err(crm_domain::StoreError::conflict(format!(
-                "customer {} was changed by someone else; reload and try again",
-                customer.id
-            ))
-            .into());
-        }
+        crate::changes::ensure_current("customer", customer.id, customer.version, old.version)?;
         let settings = crate::settings::codes(self.crm, &self.who.tenant)?;
         customer.code = customer.code.trim().to_owned();
         if customer.code.is_empty() {
@@ -476,13 +470,7 @@ impl<'a> Customers<'a> {
     /// Saves a changed contact, guarded by its version.
     pub fn update_contact(&self, mut contact: Contact) -> Result<Contact> {
         let old = self.contact(contact.id)?;
-        if contact.version != old.version {
-            return Err(crm_domain::StoreError::conflict(format!(
-                "contact {} was changed by someone else; reload and try again",
-                contact.id
-            ))
-            .into());
-        }
+        crate::changes::ensure_current("contact", contact.id, contact.version, old.version)?;
         contact.customer = old.customer;
         contact.validate()?;
         let customer = self.get(old.customer)?;
@@ -568,13 +556,7 @@ impl<'a> Customers<'a> {
     /// Saves a changed relative, guarded by its version.
     pub fn update_relative(&self, mut relative: Relative) -> Result<Relative> {
         let old = self.relative(relative.id)?;
-        if relative.version != old.version {
-            return Err(crm_domain::StoreError::conflict(format!(
-                "relative {} was changed by someone else; reload and try again",
-                relative.id
-            ))
-            .into());
-        }
+        crate::changes::ensure_current("relative", relative.id, relative.version, old.version)?;
         relative.contact = old.contact;
         relative.validate()?;
         let mut changes = Changes::new();

@@ -149,13 +149,7 @@ impl<'a> Leads<'a> {
             )
             .into());
         }
-        if lead.version != old.version {
-            return Err(crm_domain::StoreError::conflict(format!(
-                "lead {} was changed by someone else; reload and try again",
-                lead.id
-            ))
-            .into());
-        }
+        crate::changes::ensure_current("lead", lead.id, lead.version, old.version)?;
         lead.customer = old.customer;
         lead.created_at = old.created_at;
         self.prepare(&mut lead)?;
