@@ -85,7 +85,21 @@ fn poisoned<T>(_: PoisonError<T>) -> StoreError {
 impl SledStore {
     /// Opens (or creates) the database in the directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path.as_ref()).open().map_err(sled_error)?;
+        let path = path.as_ref();
+        let db = sled::Config::new().path(path).open().map_err(|error| match error {
+            // sled locks its directory for one process and reports a taken lock as an I/O
+            // error whose text names the lock; say what it means instead.
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock") =>
+            {
+                StoreError::unavailable(format!(
+                    "the store {} is in use by another process; stop it or use another path",
+                    path.display()
+                ))
+            }
+            other => sled_error(other),
+        })?;
         Self::with_db(db)
     }
 

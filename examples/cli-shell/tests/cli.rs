@@ -143,6 +143,11 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
     std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
     let refused = crm(&store, &["import", "customers", endless.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("larger than 64 MiB"));
+    let held = crm::Crm::open_location(&store).unwrap();
+    let locked = crm(&store, &["customers", "list"]);
+    let stderr = String::from_utf8_lossy(&locked.stderr);
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    drop(held);
     let bad_sort = crm(&store, &["customers", "list", "--sort", "salary"]);
     assert!(String::from_utf8_lossy(&bad_sort.stderr).contains("unknown sort"));
 }
