@@ -658,6 +658,16 @@ fn check_name(name: &str) -> Result<(), DefinitionError> {
     }
 }
 
+/// What a return to an earlier node starts again; see [`ValidDefinition::return_plan`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReturnPlan {
+    /// The nodes whose open tasks, active visits and waiting state are cancelled.
+    pub reset: BTreeSet<String>,
+    /// Joins whose arrival count is set: `0` for a section that runs again from its split,
+    /// its branch count less one for a section the return goes into.
+    pub joins: BTreeMap<String, u32>,
+}
+
 /// A definition that passed validation, with its graph. The engine runs only on these.
 #[derive(Debug, Clone)]
 pub struct ValidDefinition {
@@ -740,6 +750,68 @@ impl ValidDefinition {
             .map(|n| self.graph.neighbors(n).map(|m| m.index()).collect())
             .collect();
         reachable(&firsts, &forward, None).contains(to)
+    }
+
+    /// What a return from node `from` to the earlier approval node `to` starts again, so
+    /// that only the work between the two is redone: inside a parallel section, the other
+    /// branches keep their progress. `None` when `to` does not lead to `from`.
+    ///
+    /// The reset covers every node on a path from `to` to `from`, and whole parallel sections
+    /// whose split lies on such a path (they run again from their split). A join on the path
+    /// whose split does not (the return goes into one branch of its section) keeps the other
+    /// branches as arrived, so the restarted branch alone completes it.
+    pub fn return_plan(&self, to: &str, from: &str) -> Option<ReturnPlan> {
+        let (&to_at, &from_at) = (self.ids.get(to)?, self.ids.get(from)?);
+        let forward: Vec<Vec<usize>> = self
+            .graph
+            .node_indices()
+            .map(|n| self.graph.neighbors(n).map(|m| m.index()).collect())
+            .collect();
+        let section = |split: usize, join: usize| {
+            let firsts = forward.get(split).cloned().unwrap_or_default();
+            reachable(&firsts, &forward, Some(join))
+        };
+        // A way from `to` that comes back into a section holding `to` through its split has
+        // gone round a loop: that is a later pass, not the way the request came.
+        let enclosing: BTreeSet<usize> = self
+            .join_split
+            .iter()
+            .filter(|(join, split)| section(**split, **join).contains(&to_at))
+            .map(|(_, split)| *split)
+            .collect();
+        let after = |n: usize| {
+            let mut seen = BTreeSet::new();
+            let mut queue: VecDeque<usize> = forward.get(n).cloned().unwrap_or_default().into();
+            while let Some(next) = queue.pop_front() {
+                if !enclosing.contains(&next) && seen.insert(next) {
+                    queue.extend(forward.get(next).into_iter().flatten().copied());
+                }
+            }
+            seen
+        };
+        let from_to = after(to_at);
+        if !from_to.contains(&from_at) {
+            return None;
+        }
+        let mut on_path: BTreeSet<usize> =
+            from_to.into_iter().filter(|n| *n == from_at || after(*n).contains(&from_at)).collect();
+        on_path.insert(to_at);
+
+        let mut reset = on_path.clone();
+        let mut joins = BTreeMap::new();
+        for (&join, &split) in &self.join_split {
+            let id = self.node_at(join).map(|n| n.id.clone()).unwrap_or_default();
+            if on_path.contains(&split) {
+                reset.extend(section(split, join));
+                joins.insert(id, 0);
+            } else if on_path.contains(&join) {
+                let branches = forward.get(split).map_or(0, Vec::len) as u32;
+                joins.insert(id, branches.saturating_sub(1));
+            }
+        }
+        let reset =
+            reset.into_iter().filter_map(|n| self.node_at(n).map(|n| n.id.clone())).collect();
+        Some(ReturnPlan { reset, joins })
     }
 
     /// The split a join closes.

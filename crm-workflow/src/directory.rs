@@ -21,11 +21,14 @@ pub const MAX_UNIT_DEPTH: usize = 64;
 pub trait Directory {
     /// Whether the user exists and may be assigned work.
     fn is_active(&self, user: RecordId) -> bool;
-    /// The unit the user belongs to (their primary unit when they are in several).
-    ///
-    /// FIXME: a user in several units is resolved through this one unit only; rules that
-    /// look at the submitter's unit should use the unit the request is made for.
+    /// The user's home unit. A request made for another of the submitter's units is
+    /// resolved through that unit instead (see [`ForUnit`]).
     fn unit_of(&self, user: RecordId) -> Option<RecordId>;
+    /// Every unit the user belongs to: the home unit first, then the units of their
+    /// memberships, without duplicates.
+    fn units_of(&self, user: RecordId) -> Vec<RecordId> {
+        self.unit_of(user).into_iter().collect()
+    }
     /// The parent of a unit; `None` for a root.
     fn parent_unit(&self, unit: RecordId) -> Option<RecordId>;
     /// The manager of a unit.
@@ -34,6 +37,50 @@ pub trait Directory {
     fn holders_of(&self, position: &str, unit: Option<RecordId>) -> Vec<RecordId>;
     /// The user's supervisor.
     fn supervisor_of(&self, user: RecordId) -> Option<RecordId>;
+}
+
+/// A directory in which one user's unit is the unit a request is made for: a user who
+/// belongs to several units submits for one of them, and the rules that look at "the
+/// submitter's unit" (its manager, positions in it and above) use that unit.
+pub struct ForUnit<'d> {
+    inner: &'d dyn Directory,
+    user: RecordId,
+    unit: RecordId,
+}
+
+impl<'d> ForUnit<'d> {
+    /// `inner`, except that `user` belongs to `unit`.
+    pub fn new(inner: &'d dyn Directory, user: RecordId, unit: RecordId) -> Self {
+        Self { inner, user, unit }
+    }
+}
+
+impl Directory for ForUnit<'_> {
+    fn is_active(&self, user: RecordId) -> bool {
+        self.inner.is_active(user)
+    }
+    fn unit_of(&self, user: RecordId) -> Option<RecordId> {
+        if user == self.user {
+            Some(self.unit)
+        } else {
+            self.inner.unit_of(user)
+        }
+    }
+    fn units_of(&self, user: RecordId) -> Vec<RecordId> {
+        self.inner.units_of(user)
+    }
+    fn parent_unit(&self, unit: RecordId) -> Option<RecordId> {
+        self.inner.parent_unit(unit)
+    }
+    fn manager_of(&self, unit: RecordId) -> Option<RecordId> {
+        self.inner.manager_of(unit)
+    }
+    fn holders_of(&self, position: &str, unit: Option<RecordId>) -> Vec<RecordId> {
+        self.inner.holders_of(position, unit)
+    }
+    fn supervisor_of(&self, user: RecordId) -> Option<RecordId> {
+        self.inner.supervisor_of(user)
+    }
 }
 
 /// The users the rules name for a request of `submitter`, in rule order without duplicates.
@@ -117,6 +164,8 @@ pub struct MemoryDirectory {
     units: BTreeMap<RecordId, (Option<RecordId>, Option<RecordId>)>,
     members: BTreeMap<RecordId, Member>,
     positions: Vec<(String, RecordId, RecordId)>,
+    /// (user, unit) of memberships beyond the home unit.
+    memberships: Vec<(RecordId, RecordId)>,
 }
 
 impl MemoryDirectory {
@@ -150,6 +199,12 @@ impl MemoryDirectory {
         self
     }
 
+    /// Makes `user` a member of `unit` besides their home unit.
+    pub fn member_of(mut self, user: RecordId, unit: RecordId) -> Self {
+        self.memberships.push((user, unit));
+        self
+    }
+
     /// Lets `user` hold `position` in `unit`.
     pub fn position(mut self, position: &str, user: RecordId, unit: RecordId) -> Self {
         self.positions.push((position.to_owned(), user, unit));
@@ -171,6 +226,18 @@ impl Directory for MemoryDirectory {
 
     fn unit_of(&self, user: RecordId) -> Option<RecordId> {
         self.members.get(&user).and_then(|m| m.unit)
+    }
+
+    fn units_of(&self, user: RecordId) -> Vec<RecordId> {
+        let others = self.memberships.iter().filter(|(u, _)| *u == user).map(|(_, unit)| *unit);
+        let held = self.positions.iter().filter(|(_, u, _)| *u == user).map(|(_, _, unit)| *unit);
+        let mut units: Vec<RecordId> = self.unit_of(user).into_iter().collect();
+        for unit in others.chain(held) {
+            if !units.contains(&unit) {
+                units.push(unit);
+            }
+        }
+        units
     }
 
     fn parent_unit(&self, unit: RecordId) -> Option<RecordId> {

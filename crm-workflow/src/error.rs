@@ -167,6 +167,14 @@ pub enum DefinitionError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
+    /// A request made for a unit the submitter does not belong to.
+    #[error("user {user} does not belong to unit {unit}")]
+    NotInUnit {
+        /// The submitter.
+        user: RecordId,
+        /// The unit named.
+        unit: RecordId,
+    },
     /// The task number is not one of the instance's tasks.
     #[error("task {task} does not exist in this instance")]
     UnknownTask {

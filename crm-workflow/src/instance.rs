@@ -19,7 +19,7 @@ use crm_domain::{RecordId, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{Mode, NodeKind, ValidDefinition};
-use crate::directory::{resolve, Directory};
+use crate::directory::{resolve, Directory, ForUnit};
 use crate::error::{ActionError, ReplayError};
 
 /// The number of a task within its instance, from 1 in order of creation.
@@ -259,6 +259,10 @@ pub enum EventKind {
     Submitted {
         /// The bound record's fields at submission.
         fields: BTreeMap<String, Value>,
+        /// The unit the request is made for, when the submitter chose one of their units
+        /// other than the home unit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<RecordId>,
     },
     /// The submitter submitted again after a rejection or withdrawal: a new round from the
     /// start.
@@ -478,6 +482,8 @@ pub struct InstanceState {
     pub submitter: RecordId,
     /// The round: 1, plus one per resubmission.
     pub round: u32,
+    /// The unit the request is made for; `None` means the submitter's home unit.
+    pub unit: Option<RecordId>,
     /// The request's fields: as submitted, with approvers' changes applied.
     pub fields: BTreeMap<String, Value>,
     /// Every task ever created, in order; `tasks[i].id == TaskId(i + 1)`.
@@ -528,8 +534,28 @@ pub fn submit(
     now: DateTime<Utc>,
     directory: &dyn Directory,
 ) -> Result<Vec<Event>, ActionError> {
+    submit_for(definition, submitter, None, fields, now, directory)
+}
+
+/// [`submit`] for one of the submitter's units (`None`: the home unit): rules that look at
+/// the submitter's unit use that unit, in this and every later round. Refused when the
+/// submitter does not belong to it.
+pub fn submit_for(
+    definition: &ValidDefinition,
+    submitter: RecordId,
+    unit: Option<RecordId>,
+    fields: BTreeMap<String, Value>,
+    now: DateTime<Utc>,
+    directory: &dyn Directory,
+) -> Result<Vec<Event>, ActionError> {
     check_field_types(definition, &fields)?;
-    let first = Event { seq: 1, actor: submitter, at: now, kind: EventKind::Submitted { fields } };
+    if let Some(unit) = unit {
+        if !directory.units_of(submitter).contains(&unit) {
+            return Err(ActionError::NotInUnit { user: submitter, unit });
+        }
+    }
+    let kind = EventKind::Submitted { fields, unit };
+    let first = Event { seq: 1, actor: submitter, at: now, kind };
     let mut state = InstanceState::begin(definition, &first)?;
     let mut events = vec![first];
     advance(definition, &mut state, &mut events, submitter, now, directory)?;
@@ -566,6 +592,14 @@ fn advance(
     now: DateTime<Utc>,
     directory: &dyn Directory,
 ) -> Result<(), ActionError> {
+    let scoped;
+    let directory: &dyn Directory = match state.unit {
+        Some(unit) => {
+            scoped = ForUnit::new(directory, state.submitter, unit);
+            &scoped
+        }
+        None => directory,
+    };
     let mut steps = 0;
     while let Some(node_id) = state.waiting.first().cloned() {
         steps += 1;
@@ -716,15 +750,10 @@ fn check_action(
             if to == found.node {
                 return Err(refuse("it is the node of the task itself"));
             }
-            if definition.in_parallel_section(&to) {
-                // FIXME: returning into a branch of a parallel section is refused; the right
-                // behaviour restarts only that branch and keeps the other branches' progress.
-                return Err(refuse("it lies inside a parallel section"));
-            }
             let visited = state.visits.iter().any(|v| {
                 v.node == to && v.round == state.round && v.state == VisitState::Completed
             });
-            if !visited || !definition.reaches(&to, &found.node) {
+            if !visited || definition.return_plan(&to, &found.node).is_none() {
                 return Err(refuse("the request has not passed it on its way to this node"));
             }
             EventKind::Returned { task, to, comment }
@@ -810,13 +839,14 @@ impl InstanceState {
         if event.seq != 1 {
             return Err(ReplayError::Sequence { seq: event.seq, expected: 1 });
         }
-        let EventKind::Submitted { fields } = &event.kind else {
+        let EventKind::Submitted { fields, unit } = &event.kind else {
             return Err(ReplayError::NotSubmittedFirst { seq: event.seq });
         };
         let mut state = InstanceState {
             status: Status::Pending,
             submitter: event.actor,
             round: 1,
+            unit: *unit,
             fields: fields.clone(),
             tasks: Vec::new(),
             visits: Vec::new(),
@@ -951,8 +981,19 @@ impl InstanceState {
                 if definition.node(to).and_then(|n| n.approval()).is_none() {
                     return Err(invalid(format!("{to:?} is not an approval node")));
                 }
+                let from = self.tasks.get(index).map(|t| t.node.clone()).unwrap_or_default();
+                let plan = definition
+                    .return_plan(to, &from)
+                    .ok_or_else(|| invalid(format!("{to:?} does not lead to {from:?}")))?;
                 self.close_task(index, TaskStatus::Returned, comment, at);
-                self.close_all(at);
+                self.close_nodes(&plan.reset, at);
+                for (join, arrived) in plan.joins {
+                    if arrived == 0 {
+                        self.joins.remove(&join);
+                    } else {
+                        self.joins.insert(join, arrived);
+                    }
+                }
                 self.enter(definition, seq, to)?;
             }
             EventKind::Withdrawn { .. } => {
@@ -1106,6 +1147,24 @@ impl InstanceState {
             self.enter(definition, seq, &next)?;
         }
         Ok(())
+    }
+
+    /// Cancels the current tasks and active visits of `nodes` and stops them waiting; the
+    /// rest of the instance (other branches of a parallel section) goes on.
+    fn close_nodes(&mut self, nodes: &BTreeSet<String>, at: DateTime<Utc>) {
+        for task in &mut self.tasks {
+            if task.status.is_current() && nodes.contains(&task.node) {
+                task.status = TaskStatus::Cancelled;
+                task.closed_at = Some(at);
+            }
+        }
+        for visit in &mut self.visits {
+            if visit.state == VisitState::Active && nodes.contains(&visit.node) {
+                visit.state = VisitState::Cancelled;
+                visit.finished_at = Some(at);
+            }
+        }
+        self.waiting.retain(|node| !nodes.contains(node));
     }
 
     /// Closes every current task and visit and forgets every waiting node and join.

@@ -143,10 +143,10 @@ pub use definition::{
     Approval, ApproverRule, Definition, Edge, FormBinding, FormField, Mode, Node, NodeKind, Notify,
     PositionLookup, ValidDefinition,
 };
-pub use directory::{Directory, MemoryDirectory};
+pub use directory::{Directory, ForUnit, MemoryDirectory};
 pub use error::{ActionError, DefinitionError, ReplayError, WorkflowError};
 pub use instance::{
-    decide, replay, submit, Action, Actor, Event, EventKind, InstanceState, Status, Task, TaskId,
-    TaskStatus, Visit, VisitState,
+    decide, replay, submit, submit_for, Action, Actor, Event, EventKind, InstanceState, Status,
+    Task, TaskId, TaskStatus, Visit, VisitState,
 };
 pub use store::{Outcome, StatusChange, TodoPage, WorkflowHook, WorkflowStore};

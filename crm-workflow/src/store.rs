@@ -14,7 +14,8 @@
 //!
 //! An action reads the instance row and its events, replays, decides, and commits one batch:
 //! the instance row updated under its version, the new events inserted, the task rows
-//! changed, and whatever the host's [`WorkflowHook`] adds. Two actions that race on one
+//! changed, whatever the host's [`WorkflowHook`] adds, and any operations the host passes
+//! along (the stored file of an attachment, for one). Two actions that race on one
 //! instance cannot both commit: the second gets a version conflict, is retried on the fresh
 //! state, and is then refused by the engine (for a decision on the same task: "already
 //! decided").
@@ -30,10 +31,10 @@ use crm_domain::{
 
 use crate::definition::{Definition, FormBinding, FormField, ValidDefinition};
 use crate::directory::Directory;
-use crate::error::WorkflowError;
+use crate::error::{ActionError, WorkflowError};
 use crate::instance::{
-    decide, replay, submit, Action, Actor, Event, EventKind, InstanceState, Status, Task, TaskId,
-    TaskStatus,
+    decide, replay, submit_for, Action, Actor, Event, EventKind, InstanceState, Status, Task,
+    TaskId, TaskStatus,
 };
 use crate::todo::{TodoCounts, TodoItem};
 
@@ -224,7 +225,9 @@ pub struct StatusChange<'s> {
 
 /// What the host registers to follow status changes: typically it updates the bound record's
 /// status (draft → pending → approved / rejected / withdrawn) and, on approval, does what the
-/// form needs (for example assigns the requested customer). Its operations join the action's
+/// form needs (for example assigns the requested customer). It is also called when approvers
+/// changed the request's fields without changing its status (`from` equals `to` then), so
+/// the bound record can take the edits. Its operations join the action's
 /// batch, so they commit together with it or not at all.
 pub trait WorkflowHook: Send + Sync {
     /// Adds the operations that follow `change` to `batch`. An error aborts the action.
@@ -424,9 +427,25 @@ impl<'a> WorkflowStore<'a> {
         now: DateTime<Utc>,
         directory: &dyn Directory,
     ) -> Result<Outcome, WorkflowError> {
+        self.submit_for(name, record, submitter, None, fields, now, directory)
+    }
+
+    /// [`WorkflowStore::submit`] for one of the submitter's units (`None`: the home unit);
+    /// see [`crate::instance::submit_for`].
+    #[allow(clippy::too_many_arguments, reason = "each is one fact of the submission")]
+    pub fn submit_for(
+        &self,
+        name: &str,
+        record: RecordId,
+        submitter: RecordId,
+        unit: Option<RecordId>,
+        fields: BTreeMap<String, Value>,
+        now: DateTime<Utc>,
+        directory: &dyn Directory,
+    ) -> Result<Outcome, WorkflowError> {
         let now = stored_time(now);
         let definition = self.definition(name, None)?;
-        let events = submit(&definition, submitter, fields, now, directory)?;
+        let events = submit_for(&definition, submitter, unit, fields, now, directory)?;
         let state = replay(&definition, &events)?;
         let form_key = definition.form().key();
         // One indexed equality on a key set only while pending, so neither this lookup nor
@@ -490,6 +509,28 @@ impl<'a> WorkflowStore<'a> {
         now: DateTime<Utc>,
         directory: &dyn Directory,
     ) -> Result<Outcome, WorkflowError> {
+        self.act_with(instance, actor, std::slice::from_ref(&action), &Batch::new(), now, directory)
+    }
+
+    /// Performs `actions` by `actor` on an instance one after another as one change, together
+    /// with the host's own operations in `host_ops`: each action is decided on the state the
+    /// earlier ones left, and everything commits in one batch or nothing does.
+    ///
+    /// This is how a host stores a record that an action points at, such as the file of an
+    /// [`Action::Attach`], so the record and the event naming it exist together; and how a
+    /// file and a decision go in as one step. Retries on a concurrent change like [`Self::act`].
+    pub fn act_with(
+        &self,
+        instance: RecordId,
+        actor: Actor,
+        actions: &[Action],
+        host_ops: &Batch<'a>,
+        now: DateTime<Utc>,
+        directory: &dyn Directory,
+    ) -> Result<Outcome, WorkflowError> {
+        if actions.is_empty() {
+            return Err(ActionError::Empty { what: "list of actions" }.into());
+        }
         let now = stored_time(now);
         for attempt in 1..=MAX_ATTEMPTS {
             let (row, summary) = self.summary(instance)?;
@@ -507,10 +548,14 @@ impl<'a> WorkflowStore<'a> {
                 )));
             }
             let state = replay(&definition, &log)?;
-            let events = decide(&definition, &state, action.clone(), actor, now, directory)?;
             let mut next = state.clone();
-            for event in &events {
-                next.apply(&definition, event)?;
+            let mut events = Vec::new();
+            for action in actions {
+                let decided = decide(&definition, &next, action.clone(), actor, now, directory)?;
+                for event in &decided {
+                    next.apply(&definition, event)?;
+                }
+                events.extend(decided);
             }
 
             let updated = InstanceSummary {
@@ -524,9 +569,14 @@ impl<'a> WorkflowStore<'a> {
             batch.update(&INSTANCE, instance_row(&updated, row.version));
             self.add_events(&mut batch, instance, &events)?;
             self.add_tasks(&mut batch, &updated, &definition, Some(&state), &next)?;
-            if next.status != state.status || next.round != state.round {
+            // The hook also hears of approvers' edits, so the bound record can follow them.
+            if next.status != state.status
+                || next.round != state.round
+                || next.fields != state.fields
+            {
                 self.run_hook(&updated, Some(state.status), &next, &mut batch)?;
             }
+            batch.ops.extend(host_ops.ops.iter().cloned());
             match self.store.commit(self.tenant, &batch) {
                 Ok(()) => {
                     if next.status != state.status {

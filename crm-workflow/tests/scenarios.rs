@@ -570,3 +570,134 @@ fn the_todo_list_shows_open_and_done_tasks_with_counts_and_reminders() {
     let reminders = overdue(&instances, at(61), Duration::minutes(60));
     assert_eq!(reminders.iter().map(|i| i.assignee.0).collect::<Vec<_>>(), [300]);
 }
+
+/// A manager, then two branches in parallel (finance then the controller; legal), then the
+/// director.
+const PARALLEL_STEPS: &str = r#"
+name = "parallel_steps"
+form = "quote"
+nodes = [
+  { id = "start", type = "start" },
+  { id = "manager", type = "approval", approvers = [{ users = [300] }] },
+  { id = "split", type = "split" },
+  { id = "finance", type = "approval", approvers = [{ users = [101] }] },
+  { id = "controller", type = "approval", approvers = [{ users = [200] }] },
+  { id = "legal", type = "approval", approvers = [{ users = [7] }] },
+  { id = "join", type = "join" },
+  { id = "director", type = "approval", approvers = [{ users = [100] }] },
+  { id = "end", type = "end" },
+]
+edges = [
+  { from = "start", to = "manager" }, { from = "manager", to = "split" },
+  { from = "split", to = "finance" }, { from = "finance", to = "controller" },
+  { from = "controller", to = "join" }, { from = "split", to = "legal" },
+  { from = "legal", to = "join" }, { from = "join", to = "director" },
+  { from = "director", to = "end" },
+]
+"#;
+
+fn parallel_steps() -> Run {
+    let mut run = Run::submit(&definition(PARALLEL_STEPS), 301, quote("1"), org()).unwrap();
+    run.approve(300).unwrap();
+    assert_open(&run, &[7, 101]);
+    run
+}
+
+/// The replayed state equals the state built action by action, and only `open` hold tasks.
+fn assert_open(run: &Run, open: &[u64]) {
+    let mut assignees = run.open_assignees();
+    assignees.sort_unstable();
+    assert_eq!(assignees, open);
+    let replayed = replay(&definition(PARALLEL_STEPS), &run.events).unwrap();
+    assert_eq!(replayed, run.state());
+}
+
+#[test]
+fn a_return_inside_one_branch_keeps_the_other_branch_done() {
+    let mut run = parallel_steps();
+    run.approve(101).unwrap();
+    run.approve(7).unwrap();
+    assert_open(&run, &[200]);
+
+    let controller = run.task_of(200);
+    run.act(200, Action::return_to(controller, "finance", "发票不全")).unwrap();
+    // Legal already decided and is not asked again; only the finance branch restarts.
+    assert_open(&run, &[101]);
+    run.approve(101).unwrap();
+    assert_open(&run, &[200]);
+    run.approve(200).unwrap();
+    assert_open(&run, &[100]);
+    run.approve(100).unwrap();
+    assert_eq!(run.state().status, Status::Approved);
+    let legal_tasks = run.state().tasks.iter().filter(|t| t.node == "legal").count();
+    assert_eq!(legal_tasks, 1);
+}
+
+#[test]
+fn a_return_from_after_the_join_reruns_only_that_branch() {
+    let mut run = parallel_steps();
+    run.approve(7).unwrap();
+    run.approve(101).unwrap();
+    run.approve(200).unwrap();
+    assert_open(&run, &[100]);
+
+    let director = run.task_of(100);
+    run.act(100, Action::return_to(director, "controller", "再核一次")).unwrap();
+    assert_open(&run, &[200]);
+    run.approve(200).unwrap();
+    // The join counts legal as arrived, so the controller alone completes it.
+    assert_open(&run, &[100]);
+    run.approve(100).unwrap();
+    let state = run.state();
+    assert_eq!(state.status, Status::Approved);
+}
+
+#[test]
+fn a_return_before_the_split_restarts_every_branch() {
+    let mut run = parallel_steps();
+    run.approve(7).unwrap();
+    let finance = run.task_of(101);
+    run.act(101, Action::return_to(finance, "manager", "先改方案")).unwrap();
+    assert_open(&run, &[300]);
+    run.approve(300).unwrap();
+    // Both branches run again: legal decides again in this pass.
+    assert_open(&run, &[7, 101]);
+    run.approve(7).unwrap();
+    run.approve(101).unwrap();
+    run.approve(200).unwrap();
+    run.approve(100).unwrap();
+    assert_eq!(run.state().status, Status::Approved);
+}
+
+#[test]
+fn a_return_into_another_branch_is_refused() {
+    let mut run = parallel_steps();
+    run.approve(7).unwrap();
+    let finance = run.task_of(101);
+    let refused = run.act(101, Action::return_to(finance, "legal", "")).unwrap_err();
+    assert!(matches!(refused, ActionError::CannotReturn { .. }), "{refused:?}");
+    assert_open(&run, &[101]);
+}
+
+#[test]
+fn a_request_made_for_another_unit_goes_to_that_units_manager() {
+    // 301 works in team 3 and also belongs to head office 1 (and holds nothing there).
+    let directory = org().member_of(id(301), id(1));
+    let fields = quote("10");
+    let def = definition(&one_node("any", "[{ unit_manager = 0 }]", ""));
+    let home = crm_workflow::submit(&def, id(301), fields.clone(), at(0), &directory).unwrap();
+    let made_for =
+        crm_workflow::submit_for(&def, id(301), Some(id(1)), fields.clone(), at(0), &directory)
+            .unwrap();
+    let assignees = |events: &[Event]| {
+        let state = replay(&def, events).unwrap();
+        state.open_tasks().map(|t| t.assignee.0).collect::<Vec<_>>()
+    };
+    assert_eq!(assignees(&home), [300]);
+    assert_eq!(assignees(&made_for), [100]);
+    assert_eq!(replay(&def, &made_for).unwrap().unit, Some(id(1)));
+
+    // A unit the submitter does not belong to is refused.
+    let refused = crm_workflow::submit_for(&def, id(301), Some(id(2)), fields, at(0), &directory);
+    assert!(matches!(refused, Err(ActionError::NotInUnit { unit, .. }) if unit == id(2)));
+}

@@ -368,6 +368,82 @@ fn two_approvers_of_an_any_one_node_racing_get_one_decision() {
 }
 
 #[test]
+fn host_operations_and_several_actions_commit_together_or_not_at_all() {
+    let store = MemStore::new();
+    setup(&store);
+    let tenant = tenant();
+    let file_desc = EntityDesc::new(
+        "file",
+        vec![FieldDesc::new("name", FieldType::Text, "File name", "文件名")],
+    )
+    .unwrap();
+    store.register(&file_desc).unwrap();
+    let wf = WorkflowStore::new(&store, &tenant);
+    define(&wf, MANAGER_THEN_DIRECTOR);
+    let directory = org();
+    let submitted =
+        wf.submit("quote_approval", id(501), id(301), quote("1"), at(1), &directory).unwrap();
+    let task = wf.todo(id(300), 0, 1).unwrap().items[0].task;
+    let file_op = |file: u64| {
+        let mut record = Record::new(id(file));
+        record.set("name", "报价单.pdf");
+        let mut batch = Batch::new();
+        batch.insert(&file_desc, record);
+        batch
+    };
+    let attach =
+        |file: u64| Action::Attach { attachment: id(file), file_name: "报价单.pdf".into() };
+
+    // The last action is refused (the one before it decided the task): no event of the
+    // earlier actions and not the host's record is stored.
+    let refused = wf.act_with(
+        submitted.instance,
+        Actor::user(id(300)),
+        &[attach(900), Action::approve(task), Action::approve(task)],
+        &file_op(900),
+        at(2),
+        &directory,
+    );
+    assert!(
+        matches!(refused, Err(WorkflowError::Action(ActionError::AlreadyDecided { .. }))),
+        "{refused:?}"
+    );
+    assert_eq!(wf.history(submitted.instance).unwrap().len(), 2);
+    assert!(store.get(&tenant, &file_desc, id(900)).unwrap().is_none());
+    let nothing = wf.act_with(
+        submitted.instance,
+        Actor::user(id(300)),
+        &[],
+        &file_op(900),
+        at(2),
+        &directory,
+    );
+    assert!(matches!(nothing, Err(WorkflowError::Action(ActionError::Empty { .. }))));
+
+    // Attach then approve: one change, each action decided on the state the last one left.
+    let outcome = wf
+        .act_with(
+            submitted.instance,
+            Actor::user(id(300)),
+            &[attach(901), Action::approve(task)],
+            &file_op(901),
+            at(3),
+            &directory,
+        )
+        .unwrap();
+    assert_eq!(
+        outcome.events.iter().map(|e| (e.seq, e.kind.name())).collect::<Vec<_>>(),
+        [(3, "attachment_added"), (4, "approved"), (5, "node_activated")]
+    );
+    assert_eq!(outcome.state.attachments.len(), 1);
+    assert_eq!(outcome.state.attachments[0].attachment, id(901));
+    assert!(store.get(&tenant, &file_desc, id(901)).unwrap().is_some());
+    let loaded = wf.instance(submitted.instance).unwrap();
+    assert_eq!(loaded.state, outcome.state);
+    assert_eq!(wf.todo(id(200), 0, 1).unwrap().total, 1);
+}
+
+#[test]
 fn tenants_do_not_see_each_others_instances() {
     let store = MemStore::new();
     setup(&store);

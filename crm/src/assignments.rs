@@ -6,10 +6,9 @@
 //! makes the requester the customer's owner, in the same batch as the approval itself, with
 //! audit entries for both changes.
 //!
-//! Visibility: the query model has only AND filters, so "owner = me OR status = pool" cannot be
-//! one scope filter. Customer lists therefore keep the owner scope, and [`Assignments::request`]
-//! looks the customer up without it, accepting a customer the requester can see or one in the
-//! shared pool and answering "not found" for anything else.
+//! Visibility: [`Assignments::request`] looks the customer up through the customer scope
+//! (a plain user sees their own customers and the shared pool), so a customer anyone may
+//! request is one they can also find in their list, and anything else is "not found".
 
 use chrono::{DateTime, Utc};
 use crm_domain::audit::{diff, AuditAction, AuditEntry, FieldChange};
@@ -20,7 +19,6 @@ use crm_domain::{
 use crm_workflow::store::{StatusChange, WorkflowHook};
 use crm_workflow::{FormBinding, Status, WorkflowError, WorkflowStore};
 
-use crate::scope::Scope;
 use crate::workflow::OrgDirectory;
 use crate::{Crm, Page, Result};
 
@@ -47,9 +45,9 @@ fn hook_error(error: impl std::fmt::Display) -> WorkflowError {
     WorkflowError::Hook(error.to_string())
 }
 
-/// Adds one audit entry per change to a batch an approval commits, so records a hook changes
-/// carry the same trail as those a service changes.
-fn add_audits(
+/// Adds one audit entry per change to a batch an approval commits, so records a hook (or a
+/// workflow action) changes carry the same trail as those a service changes.
+pub(crate) fn add_audits(
     store: &dyn Store,
     tenant: &TenantId,
     actor: RecordId,
@@ -68,6 +66,7 @@ fn add_audits(
             version: 0,
             entity,
             record_id,
+            record_last: None,
             actor,
             at,
             action,
@@ -79,7 +78,8 @@ fn add_audits(
 }
 
 /// The workflow hook of the facade: follows status changes of `customer_assignment`
-/// instances (other forms have no records to keep in step yet).
+/// instances here and of finance requests in `crate::finance::follow_approval` (other
+/// forms have no records to keep in step yet).
 #[derive(Debug, Clone)]
 pub struct AssignmentHook {
     actor: RecordId,
@@ -106,6 +106,9 @@ impl WorkflowHook for AssignmentHook {
         change: &StatusChange<'_>,
         batch: &mut Batch<'h>,
     ) -> Result<(), WorkflowError> {
+        if crate::finance::form_of(change.form).is_some() {
+            return crate::finance::follow_approval(store, tenant, self.actor, change, batch);
+        }
         if *change.form != FormBinding::CustomerAssignment {
             return Ok(());
         }
@@ -196,19 +199,11 @@ impl<'a> Assignments<'a> {
 
     /// Asks for `customer` to be assigned to the principal and submits the request to the
     /// tenant's workflow bound to `customer_assignment` (the most recently defined one when
-    /// several are). The customer must be in the shared pool or visible to the principal,
-    /// and not already theirs.
+    /// several are). The customer must be visible to the principal under the customer scope
+    /// (so for a plain user: in the shared pool) and not already theirs.
     pub fn request(&self, customer: RecordId, reason: &str) -> Result<Requested> {
         let tenant = &self.who.tenant;
-        let not_found = || DomainError::NotFound { kind: "customer".into(), id: customer };
-        let record =
-            self.crm.store.get(tenant, Customer::desc(), customer)?.ok_or_else(not_found)?;
-        let found = Customer::from_record(&record)?;
-        let visible =
-            Scope::of(self.who, "owner").allows(&record) || found.status == CustomerStatus::Pool;
-        if !visible {
-            return Err(not_found().into());
-        }
+        let found = self.crm.customers(self.who).get(customer)?;
         if found.owner == Some(self.who.user) {
             return Err(DomainError::State(format!("customer {customer} is already yours")).into());
         }

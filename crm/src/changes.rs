@@ -1,7 +1,9 @@
 //! A change set: the writes of one service call plus their audit entries, committed as one
 //! atomic batch.
 
-use crm_domain::audit::{diff, AuditAction, AuditEntry};
+use std::collections::BTreeMap;
+
+use crm_domain::audit::{diff, runs, AuditAction, AuditEntry};
 use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, Record, RecordId};
 
 use crate::{Crm, Result};
@@ -72,23 +74,41 @@ impl Changes {
         self.batch.none_match(desc, filters);
     }
 
-    /// Commits everything with one audit entry per change, atomically.
+    /// Commits everything atomically with its audit entries: one per update or delete, and
+    /// one per run of consecutive ids of each kind created together (a bulk create or an
+    /// import writes a handful of entries, not one per row).
     pub(crate) fn commit(mut self, crm: &Crm, who: &Principal) -> Result<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let count = self.audits.len() as u64;
+        let mut entries = Vec::with_capacity(self.audits.len());
+        let mut created: BTreeMap<String, Vec<RecordId>> = BTreeMap::new();
+        for (entity, record_id, action, changes) in std::mem::take(&mut self.audits) {
+            if action == AuditAction::Create {
+                created.entry(entity).or_default().push(record_id);
+            } else {
+                entries.push((entity, record_id, None, action, changes));
+            }
+        }
+        for (entity, ids) in created {
+            for (first, last) in runs(ids) {
+                let last = (last != first).then_some(last);
+                entries.push((entity.clone(), first, last, AuditAction::Create, Vec::new()));
+            }
+        }
+        let count = entries.len() as u64;
         if count > 0 {
             let first = crm.allocate::<AuditEntry>(&who.tenant, count)?;
             let at = crate::now();
-            for (offset, (entity, record_id, action, changes)) in
-                std::mem::take(&mut self.audits).into_iter().enumerate()
+            for (offset, (entity, record_id, record_last, action, changes)) in
+                entries.into_iter().enumerate()
             {
                 let entry = AuditEntry {
                     id: RecordId(first + offset as u64),
                     version: 0,
                     entity,
                     record_id,
+                    record_last,
                     actor: who.user,
                     at,
                     action,

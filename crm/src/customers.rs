@@ -151,23 +151,57 @@ pub struct Customers<'a> {
 
 impl<'a> Customers<'a> {
     pub(crate) fn new(crm: &'a Crm, who: &'a Principal) -> Self {
-        Self { crm, who, scope: Scope::of(who, "owner") }
+        Self { crm, who, scope: Scope::customers(who) }
     }
 
-    /// Searches visible customers.
+    /// Searches visible customers: an administrator's are all of the tenant's, a plain
+    /// user's are their own and the pool's.
     pub fn search(&self, search: &CustomerSearch) -> Result<Page<Customer>> {
         self.crm.find(&self.who.tenant, &search.query(&self.scope))
     }
 
     /// One visible customer.
     pub fn get(&self, id: RecordId) -> Result<Customer> {
+        Ok(Customer::from_record(&self.visible_record(id)?)?)
+    }
+
+    /// Whether the principal may change `customer` (and its contacts and relatives):
+    /// administrators any, plain users their own. A pool customer is visible to everyone but
+    /// changed only after an assignment request makes it someone's.
+    pub fn can_change(&self, customer: &Customer) -> bool {
+        customer.to_record().is_ok_and(|record| self.scope.may_change(&record))
+    }
+
+    /// The stored record of a visible customer; "not found" for one outside the scope.
+    fn visible_record(&self, id: RecordId) -> Result<crm_domain::Record> {
         let not_found = || DomainError::NotFound { kind: "customer".into(), id };
         let record =
             self.crm.store.get(&self.who.tenant, Customer::desc(), id)?.ok_or_else(not_found)?;
         if !self.scope.allows(&record) {
             return Err(not_found().into());
         }
+        Ok(record)
+    }
+
+    /// One visible customer the principal may change (see [`Customers::can_change`]); a
+    /// visible one they may not change, such as a pool customer for a plain user, is
+    /// [`DomainError::Forbidden`].
+    pub fn get_for_change(&self, id: RecordId) -> Result<Customer> {
+        let record = self.visible_record(id)?;
+        if !self.scope.may_change(&record) {
+            return Err(DomainError::Forbidden(format!(
+                "customer {id} is not yours to change; request its assignment first"
+            ))
+            .into());
+        }
         Ok(Customer::from_record(&record)?)
+    }
+
+    /// A visible contact whose customer the principal may change.
+    fn contact_to_change(&self, id: RecordId) -> Result<Contact> {
+        let contact = self.contact(id)?;
+        self.get_for_change(contact.customer)?;
+        Ok(contact)
     }
 
     /// Creates a customer with optional contacts. Fills id, number (when empty), owner (the
@@ -243,7 +277,7 @@ impl<'a> Customers<'a> {
             }
             customer.refresh_search(&stored_contacts);
             if let Some(parent) = customer.parent {
-                self.get(parent)?;
+                self.get_for_change(parent)?;
             }
             changes.create(&customer)?;
             for contact in &stored_contacts {
@@ -279,7 +313,7 @@ impl<'a> Customers<'a> {
     /// Saves changed fields of a customer, guarded by its version. The parent is changed
     /// through [`Customers::set_parent`] only.
     pub fn update(&self, mut customer: Customer) -> Result<Customer> {
-        let old = self.get(customer.id)?;
+        let old = self.get_for_change(customer.id)?;
         if customer.parent != old.parent {
             return Err(DomainError::invalid("parent", "use set_parent to move a customer").into());
         }
@@ -312,7 +346,7 @@ impl<'a> Customers<'a> {
     /// Deletes a customer with its contacts and their relatives. Refused while it has
     /// children.
     pub fn delete(&self, id: RecordId) -> Result<()> {
-        let customer = self.get(id)?;
+        let customer = self.get_for_change(id)?;
         let children = self.crm.store.query(
             &self.who.tenant,
             Customer::desc(),
@@ -340,13 +374,13 @@ impl<'a> Customers<'a> {
     /// Moves a customer (and with it its whole subtree) under `parent`, or makes it a root.
     /// Refused with [`DomainError::Cycle`] when `parent` is the customer or below it.
     pub fn set_parent(&self, id: RecordId, parent: Option<RecordId>) -> Result<Customer> {
-        let old = self.get(id)?;
+        let old = self.get_for_change(id)?;
         if old.parent == parent {
             return Ok(old);
         }
         let mut changes = Changes::new();
         if let Some(parent_id) = parent {
-            let parent_customer = self.get(parent_id)?;
+            let parent_customer = self.get_for_change(parent_id)?;
             let ancestors = self.crm.store.ancestors(
                 &self.who.tenant,
                 Customer::desc(),
@@ -453,7 +487,7 @@ impl<'a> Customers<'a> {
 
     /// Adds a contact to a visible customer.
     pub fn add_contact(&self, mut contact: Contact) -> Result<Contact> {
-        let old_customer = self.get(contact.customer)?;
+        let old_customer = self.get_for_change(contact.customer)?;
         contact.validate()?;
         contact.id = RecordId(self.crm.allocate::<Contact>(&self.who.tenant, 1)?);
         contact.version = 0;
@@ -470,10 +504,10 @@ impl<'a> Customers<'a> {
     /// Saves a changed contact, guarded by its version.
     pub fn update_contact(&self, mut contact: Contact) -> Result<Contact> {
         let old = self.contact(contact.id)?;
+        let customer = self.get_for_change(old.customer)?;
         crate::changes::ensure_current("contact", contact.id, contact.version, old.version)?;
         contact.customer = old.customer;
         contact.validate()?;
-        let customer = self.get(old.customer)?;
         let contacts: Vec<Contact> = self
             .contacts(old.customer)?
             .into_iter()
@@ -492,7 +526,7 @@ impl<'a> Customers<'a> {
     /// Deletes a contact and its relatives.
     pub fn delete_contact(&self, id: RecordId) -> Result<()> {
         let contact = self.contact(id)?;
-        let customer = self.get(contact.customer)?;
+        let customer = self.get_for_change(contact.customer)?;
         let contacts: Vec<Contact> =
             self.contacts(contact.customer)?.into_iter().filter(|c| c.id != id).collect();
         let mut changes = Changes::new();
@@ -531,7 +565,7 @@ impl<'a> Customers<'a> {
 
     /// Adds a relative or friend to a visible contact.
     pub fn add_relative(&self, mut relative: Relative) -> Result<Relative> {
-        self.contact(relative.contact)?;
+        self.contact_to_change(relative.contact)?;
         relative.validate()?;
         relative.id = RecordId(self.crm.allocate::<Relative>(&self.who.tenant, 1)?);
         relative.version = 0;
@@ -556,6 +590,7 @@ impl<'a> Customers<'a> {
     /// Saves a changed relative, guarded by its version.
     pub fn update_relative(&self, mut relative: Relative) -> Result<Relative> {
         let old = self.relative(relative.id)?;
+        self.contact_to_change(old.contact)?;
         crate::changes::ensure_current("relative", relative.id, relative.version, old.version)?;
         relative.contact = old.contact;
         relative.validate()?;
@@ -571,6 +606,7 @@ impl<'a> Customers<'a> {
     /// Deletes a relative.
     pub fn delete_relative(&self, id: RecordId) -> Result<()> {
         let relative = self.relative(id)?;
+        self.contact_to_change(relative.contact)?;
         let mut changes = Changes::new();
         changes.delete(&relative)?;
         changes.commit(self.crm, self.who)

@@ -25,6 +25,7 @@ mod changes;
 pub mod customers;
 pub mod demo;
 mod error;
+pub mod finance;
 pub mod imports;
 pub mod leads;
 pub mod org;
@@ -36,10 +37,12 @@ use std::sync::Arc;
 
 pub use assignments::{Assignments, Requested};
 pub use crm_domain::audit::{AuditAction, AuditEntry, FieldChange};
+pub use crm_domain::model::lead::MAX_ATTACHMENT_BYTES;
+pub use crm_domain::model::RequestForm;
 pub use crm_domain::model::{
-    AssignmentRequest, AssignmentStatus, Attachment, Contact, Customer, CustomerStatus,
-    Interaction, Lead, LeadStatus, Membership, Position, Relative, SettingList, SettingValue, Unit,
-    UnitKind, User,
+    ApprovalStatus, AssignmentRequest, AssignmentStatus, Attachment, Contact, Customer,
+    CustomerStatus, FinanceRequest, Interaction, Lead, LeadStatus, Membership, Position, Relative,
+    SettingList, SettingValue, Unit, UnitKind, User,
 };
 pub use crm_domain::{
     DomainError, Entity, Principal, Query, RecordId, Role, Store, StoreError, StoreErrorKind,
@@ -48,6 +51,7 @@ pub use crm_domain::{
 pub use crm_io::{Format, Lang};
 pub use customers::{CustomerSearch, CustomerSort, Customers};
 pub use error::{Error, Result, RowError};
+pub use finance::{RequestDraft, RequestFilter, Requests};
 pub use imports::ImportReport;
 pub use leads::{LeadSearch, Leads, NewAttachment};
 pub use org::Org;
@@ -93,6 +97,7 @@ fn descriptions() -> Vec<&'static crm_domain::EntityDesc> {
         model::Attachment::desc(),
         AuditEntry::desc(),
         model::AssignmentRequest::desc(),
+        model::FinanceRequest::desc(),
     ];
     all.extend(crm_workflow::store::descriptions());
     all
@@ -199,6 +204,11 @@ impl Crm {
         Assignments::new(self, who)
     }
 
+    /// Expense, reimbursement and loan requests as `who` sees them.
+    pub fn requests<'a>(&'a self, who: &'a Principal) -> Requests<'a> {
+        Requests::new(self, who)
+    }
+
     /// Spreadsheet import and export.
     pub fn imports<'a>(&'a self, who: &'a Principal) -> imports::Imports<'a> {
         imports::Imports::new(self, who)
@@ -212,16 +222,35 @@ impl Crm {
         entity: &str,
         id: RecordId,
     ) -> Result<Vec<AuditEntry>> {
-        let query = Query::all()
-            .filter(crm_domain::Filter::Eq("record_id".into(), Value::Ref(id)))
-            .filter(crm_domain::Filter::Eq("entity".into(), Value::Text(entity.into())));
-        let page = self.store.query(&who.tenant, AuditEntry::desc(), &query)?;
-        let mut entries = page
-            .records
-            .iter()
-            .map(AuditEntry::from_record)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        use crm_domain::Filter;
+        let of_entity = Filter::Eq("entity".into(), Value::Text(entity.into()));
+        let own = Query::all()
+            .filter(Filter::Eq("record_id".into(), Value::Ref(id)))
+            .filter(of_entity.clone());
+        // Entries for runs of records created together, whose run holds `id`.
+        let runs = Query::all()
+            .filter(Filter::Range {
+                field: "record_last".into(),
+                min: Some(Value::Ref(id)),
+                max: None,
+            })
+            .filter(Filter::Range {
+                field: "record_id".into(),
+                min: None,
+                max: Some(Value::Ref(id)),
+            })
+            .filter(of_entity);
+        let mut entries = Vec::new();
+        for query in [own, runs] {
+            let page = self.store.query(&who.tenant, AuditEntry::desc(), &query)?;
+            for record in &page.records {
+                entries.push(AuditEntry::from_record(record)?);
+            }
+        }
+        entries.retain(|e| e.covers(id));
         entries.sort_by_key(|e| (e.at, e.id));
+        // A run that starts at `id` answers both queries.
+        entries.dedup_by_key(|e| e.id);
         Ok(entries)
     }
 

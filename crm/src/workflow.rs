@@ -3,12 +3,15 @@
 //! reads their to-do list and acts on instances.
 //!
 //! The engine itself lives in `crm-workflow`; this module only adds who may do what (define:
-//! administrators; view an instance: its participants and administrators) and the hook that
-//! keeps bound records in step ([`crate::assignments::AssignmentHook`]).
+//! administrators; view an instance and its files: its participants and administrators), the
+//! hook that keeps bound records in step ([`crate::assignments::AssignmentHook`]), and the
+//! files attached to requests, stored as [`Attachment`] records owned by the instance and
+//! committed in the same batch as the event that names them.
 
 use chrono::Duration;
-use crm_domain::model::{AssignmentRequest, Membership, Unit, User};
-use crm_domain::{DomainError, Entity, Principal, Query, RecordId};
+use crm_domain::audit::AuditAction;
+use crm_domain::model::{AssignmentRequest, Attachment, Membership, Unit, User};
+use crm_domain::{Batch, DomainError, Entity, Principal, Query, RecordId};
 use crm_workflow::directory::Directory;
 use crm_workflow::{Action, Actor, Definition, FormBinding, FormField, MemoryDirectory};
 
@@ -17,7 +20,22 @@ pub use crm_workflow::todo::{TodoCounts, TodoItem};
 pub use crm_workflow::{Event, EventKind, InstanceState, Status, Task, TaskId, TaskStatus};
 
 use crate::assignments::AssignmentHook;
+use crate::leads::NewAttachment;
 use crate::{Crm, Result};
+
+/// The `owner_kind` of an [`Attachment`] that belongs to a workflow instance.
+pub const ATTACHMENT_OWNER_KIND: &str = "workflow_instance";
+
+/// What an approver decides on a task, for [`Workflows::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve the task.
+    Approve,
+    /// Reject the request back to its submitter.
+    Reject,
+    /// Send the request back to this earlier approval node of the round.
+    ReturnTo(String),
+}
 
 /// The organisation of one tenant as the approval engine asks about it: units with their
 /// parents and managers, users' home units, supervisors and active flags, and the positions
@@ -56,8 +74,11 @@ impl OrgDirectory {
                 inner.set_active(user.id, false);
             }
         }
-        for membership in memberships.iter().filter(|m| !m.position.is_empty()) {
-            inner = inner.position(&membership.position, membership.user, membership.unit);
+        for membership in &memberships {
+            inner = inner.member_of(membership.user, membership.unit);
+            if !membership.position.is_empty() {
+                inner = inner.position(&membership.position, membership.user, membership.unit);
+            }
         }
         Ok(Self { inner })
     }
@@ -70,6 +91,10 @@ impl Directory for OrgDirectory {
 
     fn unit_of(&self, user: RecordId) -> Option<RecordId> {
         self.inner.unit_of(user)
+    }
+
+    fn units_of(&self, user: RecordId) -> Vec<RecordId> {
+        self.inner.units_of(user)
     }
 
     fn parent_unit(&self, unit: RecordId) -> Option<RecordId> {
@@ -93,12 +118,14 @@ impl Directory for OrgDirectory {
 pub fn form_fields(form: &FormBinding) -> Result<Vec<FormField>> {
     match form {
         FormBinding::CustomerAssignment => Ok(FormField::of(AssignmentRequest::desc())),
-        // FIXME: quotes, contracts, expenses, reimbursements, loans and custom forms have no
-        // entity yet, so flows bound to them cannot be defined; each should bind its form's
-        // description here once it exists.
+        FormBinding::Expense | FormBinding::Reimbursement | FormBinding::Loan => {
+            Ok(FormField::of(crm_domain::model::FinanceRequest::desc()))
+        }
+        // FIXME: quotes, contracts and custom forms have no entity yet, so flows bound to them
+        // cannot be defined; each should bind its form's description here once it exists.
         other => Err(DomainError::invalid(
             "form",
-            format!("form {other} is not supported yet; use customer_assignment"),
+            format!("form {other} is not supported yet; use customer_assignment, expense, reimbursement or loan"),
         )
         .into()),
     }
@@ -210,6 +237,76 @@ impl<'a> Workflows<'a> {
         Ok(self.engine(&hook).act(id, self.actor(), action, crate::now(), &directory)?)
     }
 
+    /// Stores `file` as an attachment of instance `id` and records it, then runs `then` (a
+    /// decision), all in one batch: the file, its audit entry and the events exist together
+    /// or not at all.
+    fn attach_then(
+        &self,
+        id: RecordId,
+        file: NewAttachment,
+        then: Option<Action>,
+    ) -> Result<Outcome> {
+        let tenant = &self.who.tenant;
+        let content_type = file.content_type.trim();
+        let mut attachment = Attachment {
+            id: RecordId(0),
+            version: 0,
+            owner_kind: ATTACHMENT_OWNER_KIND.to_owned(),
+            owner_id: id,
+            file_name: file.file_name.trim().to_owned(),
+            content_type: if content_type.is_empty() {
+                "application/octet-stream".to_owned()
+            } else {
+                content_type.to_owned()
+            },
+            size_bytes: i64::try_from(file.bytes.len()).unwrap_or(i64::MAX),
+            bytes: file.bytes,
+            created_at: crate::now(),
+        };
+        // Checked before an id is spent, so a refused file costs nothing.
+        attachment.validate()?;
+        attachment.id = RecordId(self.crm.allocate::<Attachment>(tenant, 1)?);
+        let record = attachment.to_record()?;
+        record.check(Attachment::desc())?;
+
+        let mut host_ops = Batch::new();
+        host_ops.insert(Attachment::desc(), record);
+        let audit =
+            (Attachment::desc().kind.clone(), attachment.id, AuditAction::Create, Vec::new());
+        crate::assignments::add_audits(
+            self.crm.store.as_ref(),
+            tenant,
+            self.who.user,
+            attachment.created_at,
+            vec![audit],
+            &mut host_ops,
+        )?;
+
+        let mut actions = vec![Action::Attach {
+            attachment: attachment.id,
+            file_name: attachment.file_name.clone(),
+        }];
+        actions.extend(then);
+        let directory = OrgDirectory::load(self.crm, self.who)?;
+        let hook = AssignmentHook::new(self.who.user);
+        let outcome = self.engine(&hook).act_with(
+            id,
+            self.actor(),
+            &actions,
+            &host_ops,
+            crate::now(),
+            &directory,
+        )?;
+        tracing::info!(
+            tenant = %tenant,
+            instance = %id,
+            attachment = %attachment.id,
+            size_bytes = attachment.size_bytes,
+            "file attached to an approval request"
+        );
+        Ok(outcome)
+    }
+
     /// The task the principal acts on: `task` when given, else their one open task in the
     /// instance (an error when they have none or several).
     fn task_of(&self, id: RecordId, task: Option<TaskId>) -> Result<TaskId> {
@@ -231,21 +328,55 @@ impl<'a> Workflows<'a> {
         }
     }
 
+    /// Decides the principal's task (`task`, or their one open task) with a comment. With a
+    /// `file`, the file is attached first and both go in as one change: a refused decision
+    /// stores no file either.
+    pub fn decide(
+        &self,
+        id: RecordId,
+        task: Option<TaskId>,
+        decision: Decision,
+        comment: &str,
+        file: Option<NewAttachment>,
+    ) -> Result<Outcome> {
+        let task = self.task_of(id, task)?;
+        let action = match decision {
+            Decision::Approve => Action::Approve {
+                task,
+                comment: comment.to_owned(),
+                changes: std::collections::BTreeMap::new(),
+            },
+            Decision::Reject => Action::reject(task, comment),
+            Decision::ReturnTo(node) => Action::return_to(task, &node, comment),
+        };
+        match file {
+            Some(file) => self.attach_then(id, file, Some(action)),
+            None => self.act(id, action),
+        }
+    }
+
     /// Approves the principal's task (`task`, or their one open task) with a comment.
     pub fn approve(&self, id: RecordId, task: Option<TaskId>, comment: &str) -> Result<Outcome> {
+        self.decide(id, task, Decision::Approve, comment, None)
+    }
+
+    /// Approves the principal's task with changes to the bound record's fields; the node must
+    /// list every changed field as editable. The bound record follows the changes in the same
+    /// batch (for the forms whose records the facade keeps in step).
+    pub fn approve_with_changes(
+        &self,
+        id: RecordId,
+        task: Option<TaskId>,
+        comment: &str,
+        changes: std::collections::BTreeMap<String, crm_domain::Value>,
+    ) -> Result<Outcome> {
         let task = self.task_of(id, task)?;
-        let action = Action::Approve {
-            task,
-            comment: comment.to_owned(),
-            changes: std::collections::BTreeMap::new(),
-        };
-        self.act(id, action)
+        self.act(id, Action::Approve { task, comment: comment.to_owned(), changes })
     }
 
     /// Rejects the request back to its submitter.
     pub fn reject(&self, id: RecordId, task: Option<TaskId>, comment: &str) -> Result<Outcome> {
-        let task = self.task_of(id, task)?;
-        self.act(id, Action::reject(task, comment))
+        self.decide(id, task, Decision::Reject, comment, None)
     }
 
     /// Sends the request back to an earlier approval node `node` of this round.
@@ -256,8 +387,7 @@ impl<'a> Workflows<'a> {
         node: &str,
         comment: &str,
     ) -> Result<Outcome> {
-        let task = self.task_of(id, task)?;
-        self.act(id, Action::return_to(task, node, comment))
+        self.decide(id, task, Decision::ReturnTo(node.to_owned()), comment, None)
     }
 
     /// Takes the request back (its submitter, before any approver decided in this round).
@@ -267,20 +397,32 @@ impl<'a> Workflows<'a> {
     }
 
     /// Submits a rejected or withdrawn request again, as a new round from the start.
+    /// A finance request goes in with its fields as they are now, so the applicant's edits
+    /// since the rejection count.
     pub fn resubmit(&self, id: RecordId) -> Result<Outcome> {
-        self.instance(id)?;
-        self.act(id, Action::Resubmit { fields: None })
+        let instance = self.instance(id)?;
+        let fields = match crate::finance::form_of(&instance.summary.form) {
+            Some(_) => {
+                let request = self.crm.requests(self.who).get(instance.summary.record)?;
+                Some(request.to_record()?.fields)
+            }
+            None => None,
+        };
+        self.act(id, Action::Resubmit { fields })
     }
 
-    /// Hands a task to another user (its assignee, or an administrator).
+    /// Hands a task (`task`, or the principal's one open task) to another active user. The
+    /// engine decides who may: the task's assignee, or an administrator for any open or queued
+    /// task; it refuses an inactive or unknown user, one who already holds a task of that
+    /// node, and the submitter where the node forbids approving one's own request.
     pub fn reassign(
         &self,
         id: RecordId,
-        task: TaskId,
+        task: Option<TaskId>,
         to: RecordId,
         comment: &str,
     ) -> Result<Outcome> {
-        self.instance(id)?;
+        let task = self.task_of(id, task)?;
         self.act(id, Action::Reassign { task, to, comment: comment.to_owned() })
     }
 
@@ -288,5 +430,34 @@ impl<'a> Workflows<'a> {
     pub fn comment(&self, id: RecordId, text: &str) -> Result<Outcome> {
         self.instance(id)?;
         self.act(id, Action::Comment { text: text.to_owned() })
+    }
+
+    /// Attaches a file to an instance the principal takes part in (or any instance, for an
+    /// administrator), at any status. The file is stored as an [`Attachment`] and recorded
+    /// as an event in one batch; the new file is the last of `outcome.state.attachments`.
+    ///
+    /// The file name must be non-empty, at most 255 characters and free of control
+    /// characters, and the content at most
+    /// [`MAX_ATTACHMENT_BYTES`](crm_domain::model::lead::MAX_ATTACHMENT_BYTES); anything else
+    /// is a [`DomainError`] naming the field (`file_name`, `content_type` or `file`).
+    pub fn attach(&self, id: RecordId, file: NewAttachment) -> Result<Outcome> {
+        self.instance(id)?;
+        self.attach_then(id, file, None)
+    }
+
+    /// A file attached to instance `id`, with its content, for anyone who may view the
+    /// instance; to anyone else, and for a file of another instance, it does not exist.
+    pub fn attachment(&self, id: RecordId, attachment: RecordId) -> Result<Attachment> {
+        let not_found = || DomainError::NotFound { kind: "attachment".into(), id: attachment };
+        let instance = self.instance(id)?;
+        if !instance.state.attachments.iter().any(|a| a.attachment == attachment) {
+            return Err(not_found().into());
+        }
+        let found =
+            self.crm.load::<Attachment>(&self.who.tenant, attachment)?.ok_or_else(not_found)?;
+        if found.owner_kind != ATTACHMENT_OWNER_KIND || found.owner_id != id {
+            return Err(not_found().into());
+        }
+        Ok(found)
     }
 }

@@ -6,40 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
-use super::{required, text};
+use super::{required, text, ApprovalStatus};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
 
 /// Where an assignment request stands; it follows the status of its approval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentStatus {
-    /// Written but not submitted.
-    #[default]
-    Draft,
-    /// Waiting for approvers.
-    Pending,
-    /// Approved: the requester owns the customer.
-    Approved,
-    /// Rejected by an approver.
-    Rejected,
-    /// Taken back by the requester.
-    Withdrawn,
-}
-
-impl AssignmentStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AssignmentStatus::Draft => "draft",
-            AssignmentStatus::Pending => "pending",
-            AssignmentStatus::Approved => "approved",
-            AssignmentStatus::Rejected => "rejected",
-            AssignmentStatus::Withdrawn => "withdrawn",
-        }
-    }
-}
+pub type AssignmentStatus = ApprovalStatus;
 
 /// A salesperson's request to be made the owner of a customer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

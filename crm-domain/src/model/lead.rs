@@ -299,10 +299,20 @@ impl Entity for Attachment {
 }
 
 impl Attachment {
-    /// Checks name and size.
+    /// Checks name, type and size. A file name or type holds no control character at all, not
+    /// even a tab or line break: both end up in response headers and on one line of a page.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("file_name", &self.file_name)?;
-        text("file_name", &self.file_name, 255)?;
+        for (field, value) in [("file_name", &self.file_name), ("content_type", &self.content_type)]
+        {
+            text(field, value, 255)?;
+            if let Some(c) = value.chars().find(|c| c.is_control()) {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("contains the control character U+{:04X}", u32::from(c)),
+                ));
+            }
+        }
         if self.bytes.len() > MAX_ATTACHMENT_BYTES {
             return Err(DomainError::invalid(
                 "file",
@@ -313,5 +323,45 @@ impl Attachment {
             return Err(DomainError::invalid("size_bytes", "does not match the content"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, bytes: usize) -> Attachment {
+        Attachment {
+            file_name: name.to_owned(),
+            content_type: "text/plain".to_owned(),
+            size_bytes: bytes as i64,
+            bytes: vec![b'x'; bytes],
+            ..Attachment::default()
+        }
+    }
+
+    #[test]
+    fn attachments_need_a_clean_name_and_a_bounded_size() {
+        assert_eq!(file("报价单 v2.pdf", 3).validate(), Ok(()));
+        assert_eq!(
+            file("  ", 3).validate(),
+            Err(DomainError::Required { field: "file_name".into() })
+        );
+        for name in ["a\nb.txt", "tab\there.txt", "bell\u{7}.txt"] {
+            let refused = file(name, 3).validate().unwrap_err();
+            assert!(
+                matches!(&refused, DomainError::Invalid { field, .. } if field == "file_name"),
+                "{name:?}: {refused}"
+            );
+        }
+        let mut typed = file("a.txt", 3);
+        typed.content_type = "text/plain\r\nX-Evil: 1".into();
+        let refused = typed.validate().unwrap_err();
+        assert!(matches!(&refused, DomainError::Invalid { field, .. } if field == "content_type"));
+        let refused = file("big.bin", MAX_ATTACHMENT_BYTES + 1).validate().unwrap_err();
+        assert!(matches!(&refused, DomainError::Invalid { field, .. } if field == "file"));
+        let mut lying = file("a.txt", 3);
+        lying.size_bytes = 4;
+        assert!(lying.validate().is_err());
     }
 }

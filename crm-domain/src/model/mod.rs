@@ -1,13 +1,17 @@
 //! The business entities of the CRM and the rules that hold for each.
 
+pub mod approval;
 pub mod assignment;
 pub mod customer;
+pub mod finance;
 pub mod lead;
 pub mod org;
 pub mod settings;
 
+pub use approval::ApprovalStatus;
 pub use assignment::{AssignmentRequest, AssignmentStatus};
 pub use customer::{Contact, Customer, CustomerStatus, Relative};
+pub use finance::{FinanceRequest, RequestForm};
 pub use lead::{Attachment, Interaction, Lead, LeadStatus};
 pub use org::{Membership, Position, Unit, UnitKind, User};
 pub use settings::{SettingList, SettingValue};

@@ -348,10 +348,7 @@ pub(crate) fn push_filters(
     for filter in filters {
         let bound_before = sql.binds.len();
         let mut condition = Sql { text: String::new(), binds: std::mem::take(&mut sql.binds) };
-        let translated = match filter.field().strip_prefix(CUSTOM_PREFIX) {
-            Some(name) => custom_condition(&mut condition, name, filter),
-            None => declared_condition(&mut condition, desc, filter)?,
-        };
+        let translated = filter_condition(&mut condition, desc, filter)?;
         sql.binds = condition.binds;
         if translated {
             sql.push(" AND (").push(&condition.text).push(")");
@@ -364,17 +361,50 @@ pub(crate) fn push_filters(
     Ok(exact)
 }
 
+/// The condition of one filter, or `false` when SQL cannot decide it exactly and Rust must.
+/// The text may be left half-written when `false` comes back; the caller drops it.
+fn filter_condition(sql: &mut Sql, desc: &EntityDesc, filter: &Filter) -> Result<bool, StoreError> {
+    if let Filter::Any(members) = filter {
+        return any_condition(sql, desc, members);
+    }
+    match filter.field().and_then(|name| name.strip_prefix(CUSTOM_PREFIX)) {
+        Some(name) => Ok(custom_condition(sql, name, filter)),
+        None => declared_condition(sql, desc, filter),
+    }
+}
+
+/// The condition of an `Any` filter: its members' conditions, each in parentheses, joined
+/// by `OR` (`FALSE` for no members). Exact only when every member is; one member left to
+/// Rust leaves the whole `Any` to Rust.
+fn any_condition(sql: &mut Sql, desc: &EntityDesc, members: &[Filter]) -> Result<bool, StoreError> {
+    if members.is_empty() {
+        sql.push("FALSE");
+        return Ok(true);
+    }
+    for (i, member) in members.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(");
+        if !filter_condition(sql, desc, member)? {
+            return Ok(false);
+        }
+        sql.push(")");
+    }
+    Ok(true)
+}
+
 /// The condition of a filter on a declared column; always exact.
 fn declared_condition(
     sql: &mut Sql,
     desc: &EntityDesc,
     filter: &Filter,
 ) -> Result<bool, StoreError> {
-    let Some(field) = desc.field(filter.field()) else {
+    let Some(field) = filter.field().and_then(|name| desc.field(name)) else {
         return Err(StoreError::invalid_query(format!(
             "{}: no field {:?} to filter on",
             desc.kind,
-            filter.field()
+            filter.field().unwrap_or_default()
         )));
     };
     let column = ident(&field.name);
@@ -448,6 +478,8 @@ fn declared_condition(
             sql.push(&column).push(" LIKE ").push_bind(Bind::Text(Some(pattern)));
             sql.push(" ESCAPE '\\'");
         }
+        // `filter_condition` translates `Any` itself; should one get here, Rust decides it.
+        Filter::Any(_) => return Ok(false),
     }
     Ok(true)
 }
@@ -520,8 +552,9 @@ fn custom_condition(sql: &mut Sql, name: &str, filter: &Filter) -> bool {
             sql.push_bind(Bind::Text(Some(pattern))).push(" ESCAPE '\\'");
             true
         }
-        // `Query::validate` refuses fuzzy filters on custom fields.
-        Filter::Fuzzy(..) => false,
+        // `Query::validate` refuses fuzzy filters on custom fields, and `filter_condition`
+        // translates `Any` itself.
+        Filter::Fuzzy(..) | Filter::Any(_) => false,
     }
 }
 
@@ -654,6 +687,43 @@ mod tests {
             max: None,
         }]);
         assert!(!exact);
+    }
+
+    #[test]
+    fn any_becomes_a_parenthesised_or() {
+        let (sql, exact) = translate(vec![
+            Filter::Eq("size".into(), Value::Integer(3)),
+            Filter::Any(vec![
+                Filter::Eq("name".into(), Value::Null),
+                Filter::Fuzzy("search".into(), "A%".into()),
+                Filter::Eq("custom.level".into(), Value::Integer(2)),
+            ]),
+        ]);
+        assert!(exact);
+        assert_eq!(
+            sql.text,
+            "WHERE tenant_id = $1 AND (\"size\" = $2) AND ((\"name\" IS NULL) OR \
+             (\"search\" LIKE $3 ESCAPE '\\') OR ((custom -> $4) = $5))"
+        );
+        assert_eq!(sql.binds.len(), 5);
+        assert!(matches!(&sql.binds[2], Bind::Text(Some(p)) if p == "%a\\%%"));
+        let (sql, exact) = translate(vec![Filter::Any(Vec::new())]);
+        assert!(exact);
+        assert_eq!(sql.text, "WHERE tenant_id = $1 AND (FALSE)");
+    }
+
+    #[test]
+    fn any_with_a_member_only_rust_decides_is_left_to_rust() {
+        let (sql, exact) = translate(vec![
+            Filter::Any(vec![
+                Filter::Eq("name".into(), Value::Text("a".into())),
+                Filter::Eq("custom.x".into(), Value::Json(serde_json::json!({}))),
+            ]),
+            Filter::Eq("size".into(), Value::Integer(1)),
+        ]);
+        assert!(!exact);
+        assert_eq!(sql.text, "WHERE tenant_id = $1 AND (\"size\" = $2)");
+        assert_eq!(sql.binds.len(), 2, "the abandoned Any leaves no parameter behind");
     }
 
     #[test]

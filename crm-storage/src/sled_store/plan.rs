@@ -5,11 +5,15 @@
 //!
 //! - The driving filter gives the candidate ids: an `Eq`/`In` on an indexed field first, then
 //!   a `Fuzzy` filter answered from the projection, then a `Prefix`/`Range` on an indexed
-//!   field; without one, every record is a candidate.
+//!   field or an `Any` whose members all are index filters (the union of their entries);
+//!   without one, every record is a candidate.
 //! - When every other filter and every sort can be answered from indexes and the projection
 //!   (the fast path), candidates are narrowed and sorted on ids and projected values, and
 //!   only the records of the requested page are read and decoded.
 //! - Otherwise (the slow path) the candidates are decoded and [`Query::apply`] does the rest.
+//!
+//! Any other `Any` filter never drives: it is answered from the projection when every field
+//! it reads is projected, and from the decoded records otherwise.
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -40,14 +44,16 @@ enum Matcher<'q> {
 }
 
 impl<'q> Matcher<'q> {
-    fn new(filter: &'q Filter) -> Self {
-        match filter {
+    /// The matcher of a single-field filter; `None` for `Any`, which reads several columns.
+    fn new(filter: &'q Filter) -> Option<Self> {
+        Some(match filter {
             Filter::Eq(_, value) => Matcher::Eq(value),
             Filter::Range { min, max, .. } => Matcher::Range(min.as_ref(), max.as_ref()),
             Filter::In(_, values) => Matcher::In(values),
             Filter::Prefix(_, prefix) => Matcher::Prefix(prefix),
             Filter::Fuzzy(_, term) => Matcher::Fuzzy(fold(term)),
-        }
+            Filter::Any(_) => return None,
+        })
     }
 
     fn matches(&self, value: &Value) -> bool {
@@ -69,10 +75,24 @@ impl<'q> Matcher<'q> {
 /// index entries, so equality with `Null` is answered from the projection or the records.
 fn is_index_filter(filter: &Filter) -> bool {
     match filter {
-        Filter::Fuzzy(..) => false,
+        Filter::Fuzzy(..) | Filter::Any(_) => false,
         Filter::Eq(_, value) => !value.is_null(),
         Filter::In(_, values) => !values.iter().any(Value::is_null),
         Filter::Range { .. } | Filter::Prefix(..) => true,
+    }
+}
+
+/// Whether the index entries of `registered` answer `filter` exactly: an index filter on an
+/// indexed field, or an `Any` whose members all are (answered as the union of their entries).
+fn answered_by_index(registered: &EntityDesc, filter: &Filter) -> bool {
+    match filter {
+        Filter::Any(members) => {
+            members.iter().all(|m| !matches!(m, Filter::Any(_)) && answered_by_index(registered, m))
+        }
+        _ => {
+            is_index_filter(filter)
+                && filter.field().and_then(|n| registered.field(n)).is_some_and(|d| d.indexed)
+        }
     }
 }
 
@@ -91,9 +111,7 @@ impl SledStore {
         let kind = registered.kind.as_str();
         let columns = Projection::columns_of(registered);
         let projection = cache.get(tenant, kind).filter(|p| p.columns == columns);
-        let indexed = |f: &Filter| {
-            is_index_filter(f) && registered.field(f.field()).is_some_and(|d| d.indexed)
-        };
+        let indexed = |f: &Filter| answered_by_index(registered, f);
         let projected = |field: &str| columns.iter().any(|c| c == field);
 
         let driver = query
@@ -101,10 +119,9 @@ impl SledStore {
             .iter()
             .position(|f| indexed(f) && matches!(f, Filter::Eq(..) | Filter::In(..)))
             .or_else(|| {
-                query
-                    .filters
-                    .iter()
-                    .position(|f| matches!(f, Filter::Fuzzy(..)) && projected(f.field()))
+                query.filters.iter().position(|f| {
+                    matches!(f, Filter::Fuzzy(..)) && f.field().is_some_and(projected)
+                })
             })
             .or_else(|| query.filters.iter().position(&indexed));
         let residual: Vec<&Filter> = query
@@ -116,8 +133,9 @@ impl SledStore {
             .collect();
         let driver = driver.and_then(|i| query.filters.get(i));
 
-        let needs_records = residual.iter().any(|f| !indexed(f) && !projected(f.field()))
-            || query.sorts.iter().any(|s| !projected(&s.field));
+        let needs_records =
+            residual.iter().any(|f| !indexed(f) && !f.fields().into_iter().all(projected))
+                || query.sorts.iter().any(|s| !projected(&s.field));
         if !needs_records {
             let driver_indexed = driver.is_some_and(&indexed);
             let use_projection =
@@ -198,8 +216,22 @@ impl SledStore {
             None => projection.iter().collect(),
         };
         for filter in residual {
-            if let Some(column) = projection.column(filter.field()) {
-                let matcher = Matcher::new(filter);
+            let projected_any = match filter {
+                Filter::Any(members) => members
+                    .iter()
+                    .map(|m| {
+                        Some((m.field().and_then(|n| projection.column(n))?, Matcher::new(m)?))
+                    })
+                    .collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            if let Some(tests) = projected_any {
+                rows.retain(|(_, row)| {
+                    tests.iter().any(|(c, m)| row.get(*c).is_some_and(|v| m.matches(v)))
+                });
+            } else if let (Some(column), Some(matcher)) =
+                (filter.field().and_then(|n| projection.column(n)), Matcher::new(filter))
+            {
                 rows.retain(|(_, row)| row.get(column).is_some_and(|v| matcher.matches(v)));
             } else {
                 let allowed: HashSet<RecordId> =
@@ -227,7 +259,19 @@ impl SledStore {
         kind: &str,
         filter: &Filter,
     ) -> Result<Vec<RecordId>, StoreError> {
-        let field_prefix = codec::index_field_prefix(tenant, kind, filter.field());
+        let Some(field) = filter.field() else {
+            let Filter::Any(members) = filter else {
+                return Err(StoreError::corrupt("a filter without a field has no index to scan"));
+            };
+            let mut ids = Vec::new();
+            for member in members {
+                ids.extend(self.index_ids(tenant, kind, member)?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            return Ok(ids);
+        };
+        let field_prefix = codec::index_field_prefix(tenant, kind, field);
         let with = |encode: &dyn Fn(&mut Vec<u8>)| {
             let mut key = field_prefix.clone();
             encode(&mut key);
@@ -267,7 +311,7 @@ impl SledStore {
                     ids.push(entry_id(&key)?);
                 }
             }
-            Filter::Fuzzy(..) => {
+            Filter::Fuzzy(..) | Filter::Any(_) => {
                 return Err(StoreError::corrupt("fuzzy filters have no index to scan"));
             }
         }
@@ -332,7 +376,8 @@ fn page_bounds(query: &Query, len: usize) -> Option<std::ops::Range<usize>> {
 /// id order. The folded term is searched in the column's search buffer with one scan; an
 /// empty term (which every text holds) tests the rows one by one.
 fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Found<'p> {
-    let (Some(column), Filter::Fuzzy(_, term)) = (projection.column(filter.field()), filter) else {
+    let column = filter.field().and_then(|n| projection.column(n));
+    let (Some(column), Filter::Fuzzy(_, term)) = (column, filter) else {
         return (Vec::new(), true);
     };
     let term = fold(term);

@@ -85,6 +85,10 @@ const CASES: &[(&str, Case)] = &[
     ("filter_in", filter_in),
     ("filter_prefix", filter_prefix),
     ("filters_combine", filters_combine),
+    ("filter_any", filter_any),
+    ("filter_any_with_and_filters_sorts_and_pages", filter_any_with_and_filters_sorts_and_pages),
+    ("filter_any_with_fuzzy", filter_any_with_fuzzy),
+    ("none_match_with_any", none_match_with_any),
     ("fuzzy_search_folds_case_and_width", fuzzy_search_folds_case_and_width),
     ("fuzzy_search_takes_wildcards_literally", fuzzy_search_takes_wildcards_literally),
     ("fuzzy_search_combines_with_filters_and_sorts", fuzzy_search_combines_with_filters_and_sorts),
@@ -284,6 +288,10 @@ fn prefix(field: &str, prefix: &str) -> Filter {
 
 fn fuzzy(field: &str, term: &str) -> Filter {
     Filter::Fuzzy(field.to_owned(), term.to_owned())
+}
+
+fn any(filters: Vec<Filter>) -> Filter {
+    Filter::Any(filters)
 }
 
 /// The error kind of a result that must be an error.
@@ -874,6 +882,152 @@ fn filters_combine(ctx: &Ctx) {
     assert_eq!(ctx.ids(parent), Vec::<u64>::new());
 }
 
+fn filter_any(ctx: &Ctx) {
+    ctx.insert_all(item(), fixture());
+    // The same checks on the indexed, the plain and the custom field of each type.
+    for form in 0..3 {
+        let (name, qty, amount) = (TEXTS[form], INTEGERS[form], DECIMALS[form]);
+        let either = any(vec![eq(name, text("Beta")), eq(qty, int(5))]);
+        assert_eq!(ctx.ids(vec![either]), vec![1, 2, 7], "{name} or {qty}");
+        let unset = any(vec![eq(name, Value::Null), eq(qty, Value::Null)]);
+        assert_eq!(ctx.ids(vec![unset]), vec![3, 8], "Null inside Any, {name} or {qty}");
+        let kinds = any(vec![
+            range(qty, Some(int(100)), None),
+            prefix(name, "gam"),
+            one_of(amount, vec![dec("0.00"), dec("-2.250")]),
+        ]);
+        assert_eq!(ctx.ids(vec![kinds]), vec![2, 3, 4, 5], "range, prefix, in: {name}");
+        let overlapping = any(vec![eq(qty, int(5)), prefix(name, "a")]);
+        assert_eq!(ctx.ids(vec![overlapping]), vec![1, 7], "each match counted once");
+        let one = any(vec![eq(qty, int(7))]);
+        assert_eq!(ctx.ids(vec![one]), vec![8], "one member: {qty}");
+        let in_null = any(vec![one_of(qty, vec![Value::Null, int(0)]), eq(name, text("x"))]);
+        assert_eq!(ctx.ids(vec![in_null]), vec![3, 4], "In with Null inside Any: {qty}");
+    }
+    let mixed = any(vec![
+        eq("parent", Value::Ref(RecordId(101))),
+        eq("custom.since", date("1999-12-31")),
+        eq("code", text("a-1")),
+        range("at", Some(ts("2025-01-01T00:00:00Z")), None),
+    ]);
+    assert_eq!(ctx.ids(vec![mixed]), vec![4, 5, 6, 8], "members on four kinds of field");
+    assert_eq!(ctx.ids(vec![any(Vec::new())]), Vec::<u64>::new(), "an empty Any");
+    let nothing = vec![any(Vec::new()), eq("qty", int(5))];
+    assert_eq!(ctx.ids(nothing), Vec::<u64>::new(), "an empty Any with another filter");
+    let mismatched = any(vec![eq("qty", text("5")), eq("name", int(5))]);
+    assert_eq!(ctx.ids(vec![mismatched]), Vec::<u64>::new(), "values of another type");
+}
+
+fn filter_any_with_and_filters_sorts_and_pages(ctx: &Ctx) {
+    ctx.insert_all(item(), fixture());
+    let with_and = vec![
+        any(vec![eq("qty", int(5)), eq("active", Value::Bool(false))]),
+        prefix("code", "A"),
+        range("due", Some(date("2024-01-01")), None),
+    ];
+    assert_eq!(ctx.ids(with_and), vec![1, 5, 7]);
+    let two = vec![
+        any(vec![eq("qty", int(5)), eq("score", int(100))]),
+        any(vec![eq("code", text("A-10")), eq("active", Value::Bool(true))]),
+    ];
+    assert_eq!(ctx.ids(two), vec![1, 5], "two Anys hold together");
+    let custom_and =
+        vec![any(vec![eq("name", Value::Null), eq("qty", int(5))]), eq("custom.level", int(5))];
+    assert_eq!(ctx.ids(custom_and), vec![1, 7]);
+
+    let some = any(vec![
+        eq("active", Value::Bool(true)),
+        eq("qty", Value::Null),
+        range("amount", None, Some(dec("-100"))),
+    ]);
+    let sorted = Query::all().filter(some.clone()).sort(Sort::desc("name"));
+    assert_eq!(ctx.page(&sorted), (vec![3, 6, 4, 1], 4));
+    assert_eq!(ctx.page(&sorted.clone().page(1, 2)), (vec![6, 4], 4));
+    assert_eq!(ctx.page(&sorted.clone().page(10, 2)), (vec![], 4), "a page past the end");
+    let by_two = Query::all()
+        .filter(any(vec![eq("qty", int(5)), eq("qty", int(7)), eq("qty", int(-3))]))
+        .sort(Sort::asc("due"))
+        .sort(Sort::desc("at"))
+        .page(1, 10);
+    assert_eq!(ctx.page(&by_two), (vec![1, 7, 8], 4), "ties on due broken by at, then id");
+    let unsorted = Query::all().filter(some).page(0, 3);
+    assert_eq!(ctx.page(&unsorted), (vec![1, 3, 4], 4), "by id without sorts");
+}
+
+fn filter_any_with_fuzzy(ctx: &Ctx) {
+    let labels = ["Delta Ltd", "alpha co", "ALPHA Holdings", "beta", "Alphabet", "gamma"];
+    ctx.insert_all(
+        item(),
+        labels.iter().zip(1u64..).map(|(label, id)| {
+            rec(
+                id,
+                vec![
+                    ("label", text(&fold(label))),
+                    ("search", text(&fold(label))),
+                    ("qty", int((id % 2) as i64)),
+                    ("score", int(10 - id as i64)),
+                    ("custom.level", int(id as i64)),
+                ],
+            )
+        }),
+    );
+    let alpha_or_even = any(vec![fuzzy("label", "ALPHA"), eq("qty", int(0))]);
+    assert_eq!(ctx.ids(vec![alpha_or_even]), vec![2, 3, 4, 5, 6]);
+    let two_terms = any(vec![fuzzy("label", "ltd"), fuzzy("search", "Bet")]);
+    assert_eq!(ctx.ids(vec![two_terms]), vec![1, 4, 5]);
+    let literal = any(vec![fuzzy("label", "%"), fuzzy("label", "_")]);
+    assert_eq!(ctx.ids(vec![literal]), Vec::<u64>::new(), "wildcards stay literal");
+    let beside =
+        vec![fuzzy("label", "a"), any(vec![eq("score", int(9)), eq("custom.level", int(6))])];
+    assert_eq!(ctx.ids(beside), vec![1, 6], "a fuzzy filter beside an Any");
+    let custom = vec![any(vec![fuzzy("label", "alpha"), eq("custom.level", int(1))])];
+    assert_eq!(ctx.ids(custom), vec![1, 2, 3, 5], "fuzzy or custom");
+
+    let sorted = Query::all()
+        .filter(any(vec![fuzzy("label", "alpha"), eq("score", int(6))]))
+        .sort(Sort::asc("score"));
+    assert_eq!(ctx.page(&sorted), (vec![5, 4, 3, 2], 4));
+    assert_eq!(ctx.page(&sorted.page(1, 2)), (vec![4, 3], 4));
+    let searched = Query::all()
+        .filter(fuzzy("label", "l"))
+        .filter(any(vec![fuzzy("search", "co"), eq("score", int(5))]))
+        .sort(Sort::desc("label"))
+        .page(0, 1);
+    assert_eq!(ctx.page(&searched), (vec![5], 2), "alphabet and alpha co, largest first");
+}
+
+fn none_match_with_any(ctx: &Ctx) {
+    ctx.insert_all(
+        item(),
+        [
+            rec(1, vec![("code", text("A1")), ("qty", int(3))]),
+            rec(2, vec![("code", text("B1")), ("custom.tag", text("vip"))]),
+        ],
+    );
+    let mut batch = Batch::new();
+    batch
+        .none_match(item(), vec![any(vec![eq("code", text("Z9")), eq("custom.tag", text("vip"))])])
+        .insert(item(), rec(3, vec![("code", text("C1"))]));
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint);
+    assert_eq!(ctx.get(3), None);
+
+    let mut batch = Batch::new();
+    batch
+        .insert(item(), rec(3, vec![("code", text("C1"))]))
+        .none_match(item(), vec![any(vec![eq("code", text("C1")), eq("qty", int(99))])]);
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "sees earlier ops");
+    assert_eq!(ctx.get(3), None);
+
+    let mut batch = Batch::new();
+    batch
+        .none_match(item(), vec![any(vec![eq("code", text("C1")), eq("qty", int(99))])])
+        .none_match(item(), vec![any(Vec::new())])
+        .none_match(item(), vec![any(vec![eq("code", text("A1"))]), eq("qty", int(4))])
+        .insert(item(), rec(3, vec![("code", text("C1"))]));
+    ctx.commit(&batch).expect("no record matches any of these");
+    assert!(ctx.get(3).is_some());
+}
+
 /// Records whose search text (folded, as services store it) exercises case, width,
 /// Chinese and the wildcard and quote characters of SQL.
 fn search_fixture() -> Vec<Record> {
@@ -1047,6 +1201,14 @@ fn invalid_queries_are_refused_before_running(ctx: &Ctx) {
         fuzzy("name", "alpha"),
         fuzzy("custom.title", "alpha"),
         fuzzy("nope", "x"),
+        any(vec![eq("qty", int(1)), eq("nope", int(1))]),
+        any(vec![fuzzy("name", "alpha")]),
+        any(vec![prefix("qty", "1")]),
+        any(vec![eq("data", Value::Json(serde_json::json!(1)))]),
+        any(vec![eq("custom.", int(1))]),
+        any(vec![fuzzy("custom.title", "alpha")]),
+        any(vec![any(vec![eq("qty", int(1))])]),
+        any(vec![eq("qty", int(1)), any(Vec::new())]),
     ];
     for filter in filters {
         let query = Query::all().filter(filter.clone());
@@ -1472,10 +1634,21 @@ fn random_filter(a: u8, b: u8, c: u8) -> Filter {
     }
 }
 
+/// A random query: up to three filters, up to two sorts and a page. Bits 2 and 3 of `q[0]`
+/// decide how the filters join: all together (half the queries), all in one `Any` (empty
+/// when there are none), or the first alone beside an `Any` of the others.
 fn random_query(q: &[u8; 16]) -> Query {
     let mut query = Query::all();
     for i in 0..usize::from(q[0] % 4) {
         query.filters.push(random_filter(q[1 + 3 * i], q[2 + 3 * i], q[3 + 3 * i]));
+    }
+    match (q[0] >> 2) & 3 {
+        2 => query.filters = vec![any(std::mem::take(&mut query.filters))],
+        3 => {
+            let rest = query.filters.split_off(query.filters.len().min(1));
+            query.filters.push(any(rest));
+        }
+        _ => {}
     }
     for j in 0..usize::from(q[10] % 3) {
         let field = SORTABLE[usize::from(q[11 + j]) % SORTABLE.len()];

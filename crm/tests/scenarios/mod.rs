@@ -9,6 +9,8 @@ use crm::{
     Role, SettingList, TenantId, Value,
 };
 
+mod finance;
+mod pool;
 mod workflow;
 
 type Case = fn(&Crm);
@@ -26,6 +28,12 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
+        ("plain_users_find_pool_customers", pool::plain_users_find_pool_customers),
+        (
+            "pool_hierarchies_show_visible_members_only",
+            pool::pool_hierarchies_show_visible_members_only,
+        ),
+        ("pool_customers_are_requested_not_edited", pool::pool_customers_are_requested_not_edited),
         (
             "organisation_tree_positions_and_supervisors",
             organisation_tree_positions_and_supervisors,
@@ -44,6 +52,28 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("departed_approver_falls_back", workflow::departed_approver_falls_back),
         ("racing_approvals_decide_once", workflow::racing_approvals_decide_once),
         ("outsiders_cannot_view_or_request", workflow::outsiders_cannot_view_or_request),
+        (
+            "files_are_attached_and_read_back_by_participants",
+            workflow::files_are_attached_and_read_back_by_participants,
+        ),
+        ("a_file_goes_in_with_the_decision", workflow::a_file_goes_in_with_the_decision),
+        ("tasks_are_reassigned_to_active_users", workflow::tasks_are_reassigned_to_active_users),
+        (
+            "expense_follows_its_approval_and_approver_edits",
+            finance::expense_follows_its_approval_and_approver_edits,
+        ),
+        (
+            "rejected_loan_is_edited_and_submitted_again",
+            finance::rejected_loan_is_edited_and_submitted_again,
+        ),
+        (
+            "finance_requests_are_private_and_checked",
+            finance::finance_requests_are_private_and_checked,
+        ),
+        (
+            "a_request_made_for_a_second_unit_goes_to_its_manager",
+            finance::a_request_made_for_a_second_unit_goes_to_its_manager,
+        ),
     ]
 }
 

@@ -1,10 +1,15 @@
 //! Approval scenarios: a customer assignment request (资源分配) goes through a two-step flow
-//! (the requester's unit manager, then every holder of a position) on every store.
+//! (the requester's unit manager, then every holder of a position) on every store, with files
+//! attached along the way and tasks handed to other people.
 
 use std::sync::Barrier;
 
-use crm::workflow::{Status, TaskId};
-use crm::{AssignmentStatus, Crm, Customer, CustomerStatus, Principal, RecordId, Role, UnitKind};
+use crm::workflow::{Decision, Status, TaskId, TaskStatus};
+use crm::{
+    AssignmentStatus, AuditAction, AuditEntry, Crm, Customer, CustomerStatus, DomainError, Entity,
+    Error, NewAttachment, Principal, Query, RecordId, Role, UnitKind, Value,
+};
+use crm_workflow::ActionError;
 
 use super::fresh_admin;
 
@@ -167,7 +172,9 @@ pub fn rejected_assignment_leaves_the_owner(crm: &Crm) {
     let customer = crm.customers(&s.admin).get(s.customer).unwrap();
     assert_eq!((customer.owner, customer.status), (None, CustomerStatus::Pool));
     assert!(todo(crm, &s.reviewers[0]).is_empty());
-    assert!(crm.customers(&s.seller).get(s.customer).unwrap_err().is_not_found());
+    // Still in the pool: the seller sees it but may not change it.
+    let seen = crm.customers(&s.seller).get(s.customer).unwrap();
+    assert!(!crm.customers(&s.seller).can_change(&seen));
 
     // The requester may try again after a rejection.
     let again = crm.workflows(&s.seller).resubmit(requested.instance).unwrap();
@@ -243,4 +250,237 @@ pub fn outsiders_cannot_view_or_request(crm: &Crm) {
     let quote = definition(other.user).replace("customer_assignment", "quote");
     let error = crm.workflows(&other).define(&quote).unwrap_err();
     assert!(error.to_string().contains("not supported"), "{error}");
+}
+
+/// A small file as a browser or the terminal would hand it over.
+fn file(name: &str, content_type: &str, bytes: &[u8]) -> NewAttachment {
+    NewAttachment {
+        file_name: name.to_owned(),
+        content_type: content_type.to_owned(),
+        bytes: bytes.to_vec(),
+    }
+}
+
+/// The workflow engine's refusal inside a facade error.
+fn action_error(error: &Error) -> Option<&ActionError> {
+    match error {
+        Error::Workflow(e) => e.as_action(),
+        _ => None,
+    }
+}
+
+pub fn files_are_attached_and_read_back_by_participants(crm: &Crm) {
+    let s = setup(crm);
+    let requested = crm.assignments(&s.seller).request(s.customer, "见附件").unwrap();
+    let instance = requested.instance;
+    let pdf = b"%PDF-1.4 quote for Pool Ltd\n%%EOF";
+
+    let outcome = crm
+        .workflows(&s.seller)
+        .attach(instance, file(" 报价单 v2.pdf ", "application/pdf", pdf))
+        .unwrap();
+    assert_eq!(outcome.status, Status::Pending);
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(outcome.events[0].kind.name(), "attachment_added");
+    let attached = &outcome.state.attachments;
+    assert_eq!(attached.len(), 1);
+    assert_eq!((attached[0].file_name.as_str(), attached[0].by), ("报价单 v2.pdf", s.seller.user));
+    let id = attached[0].attachment;
+
+    // Everyone who may view the request reads the same bytes back.
+    for reader in [&s.seller, &s.manager, &s.admin] {
+        let read = crm.workflows(reader).attachment(instance, id).unwrap();
+        assert_eq!(read.bytes, pdf.to_vec());
+        assert_eq!(read.file_name, "报价单 v2.pdf");
+        assert_eq!(read.content_type, "application/pdf");
+        assert_eq!(read.size_bytes, pdf.len() as i64);
+        assert_eq!((read.owner_kind.as_str(), read.owner_id), ("workflow_instance", instance));
+    }
+    let shown = crm.workflows(&s.manager).instance(instance).unwrap();
+    assert_eq!(shown.state.attachments, outcome.state.attachments);
+    let kinds: Vec<String> = crm
+        .workflows(&s.manager)
+        .history(instance)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name().to_owned())
+        .collect();
+    assert_eq!(kinds, ["submitted", "node_activated", "attachment_added"]);
+
+    // The stored file carries an audit entry like every other record.
+    let query = Query::all()
+        .filter(crm_domain::Filter::Eq("record_id".into(), Value::Ref(id)))
+        .filter(crm_domain::Filter::Eq("entity".into(), "attachment".into()));
+    let audits = crm.store().query(&s.admin.tenant, AuditEntry::desc(), &query).unwrap();
+    let audits: Vec<AuditEntry> =
+        audits.records.iter().map(|r| AuditEntry::from_record(r).unwrap()).collect();
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    assert_eq!(
+        (audits[0].entity.as_str(), audits[0].actor, audits[0].action),
+        ("attachment", s.seller.user, AuditAction::Create)
+    );
+
+    // Anyone else finds neither the request nor its files; a file is read only through its
+    // own instance, and lead attachment lookups do not reach it.
+    let outsider = crm.workflows(&s.outsider);
+    assert!(outsider.attachment(instance, id).unwrap_err().is_not_found());
+    let error = outsider.attach(instance, file("x.txt", "text/plain", b"x")).unwrap_err();
+    assert!(error.is_not_found(), "{error}");
+    let other = RecordId(instance.0 + 1000);
+    assert!(crm.workflows(&s.admin).attachment(other, id).unwrap_err().is_not_found());
+    let missing = RecordId(id.0 + 1000);
+    assert!(crm.workflows(&s.admin).attachment(instance, missing).unwrap_err().is_not_found());
+    assert!(crm.leads(&s.admin).attachment(id).unwrap_err().is_not_found());
+
+    // Bad files are refused naming the field, and store nothing.
+    let refusals = [
+        (file("   ", "text/plain", b"x"), "file_name"),
+        (file("a\nb.txt", "text/plain", b"x"), "file_name"),
+        (file("bell\u{7}.txt", "text/plain", b"x"), "file_name"),
+        (file("a.txt", "text/plain\r\nX-Injected: 1", b"x"), "content_type"),
+        (file("big.bin", "", &vec![0; crm::MAX_ATTACHMENT_BYTES + 1]), "file"),
+    ];
+    for (bad, field) in refusals {
+        let name = bad.file_name.clone();
+        let error = crm.workflows(&s.seller).attach(instance, bad).unwrap_err();
+        let named = match &error {
+            Error::Domain(DomainError::Invalid { field, .. })
+            | Error::Domain(DomainError::Required { field }) => field.as_str(),
+            other => panic!("{name:?}: {other}"),
+        };
+        assert_eq!(named, field, "{name:?}: {error}");
+    }
+    let shown = crm.workflows(&s.seller).instance(instance).unwrap();
+    assert_eq!(shown.state.attachments.len(), 1);
+    assert_eq!(shown.summary.last_seq, 3);
+
+    // A file without a type is stored as plain bytes; files may follow a finished request.
+    crm.workflows(&s.manager).reject(instance, None, "").unwrap();
+    let late = crm.workflows(&s.manager).attach(instance, file("notes", "", b"")).unwrap();
+    assert_eq!(late.status, Status::Rejected);
+    let notes = late.state.attachments.last().unwrap().attachment;
+    let read = crm.workflows(&s.seller).attachment(instance, notes).unwrap();
+    assert_eq!((read.content_type.as_str(), read.size_bytes), ("application/octet-stream", 0));
+}
+
+pub fn a_file_goes_in_with_the_decision(crm: &Crm) {
+    let s = setup(crm);
+    let requested = crm.assignments(&s.seller).request(s.customer, "").unwrap();
+    let instance = requested.instance;
+
+    let approved = crm
+        .workflows(&s.manager)
+        .decide(
+            instance,
+            None,
+            Decision::Approve,
+            "见核查表",
+            Some(file("核查表.xlsx", "application/vnd.ms-excel", b"PK\x03\x04")),
+        )
+        .unwrap();
+    assert_eq!(approved.status, Status::Pending);
+    assert_eq!(
+        approved.events.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["attachment_added", "approved", "node_activated"]
+    );
+    assert_eq!(approved.state.attachments.len(), 1);
+    assert_eq!(approved.state.tasks[0].comment, "见核查表");
+    assert_eq!(todo(crm, &s.reviewers[0]).len(), 1);
+
+    // A refused decision stores its file neither.
+    let again = crm
+        .workflows(&s.manager)
+        .decide(
+            instance,
+            Some(TaskId(1)),
+            Decision::Approve,
+            "",
+            Some(file("again.txt", "text/plain", b"again")),
+        )
+        .unwrap_err();
+    assert_eq!(action_error(&again), Some(&ActionError::AlreadyDecided { task: TaskId(1) }));
+    let shown = crm.workflows(&s.admin).instance(instance).unwrap();
+    assert_eq!(shown.state.attachments.len(), 1);
+    assert_eq!(shown.summary.last_seq, approved.state.last_seq);
+
+    let rejected = crm
+        .workflows(&s.reviewers[0])
+        .decide(
+            instance,
+            None,
+            Decision::Reject,
+            "缺少合同",
+            Some(file("意见.txt", "text/plain", "请补充合同".as_bytes())),
+        )
+        .unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    let names: Vec<&str> =
+        rejected.state.attachments.iter().map(|a| a.file_name.as_str()).collect();
+    assert_eq!(names, ["核查表.xlsx", "意见.txt"]);
+    let note = rejected.state.attachments[1].attachment;
+    let read = crm.workflows(&s.seller).attachment(instance, note).unwrap();
+    assert_eq!(String::from_utf8(read.bytes).unwrap(), "请补充合同");
+    let request = crm.assignments(&s.seller).get(requested.request.id).unwrap();
+    assert_eq!(request.status, AssignmentStatus::Rejected);
+}
+
+pub fn tasks_are_reassigned_to_active_users(crm: &Crm) {
+    let s = setup(crm);
+    let requested = crm.assignments(&s.seller).request(s.customer, "").unwrap();
+    let instance = requested.instance;
+    let manager_task = todo(crm, &s.manager)[0].1;
+
+    // A plain user who does not hold the task may not hand it on; an outsider does not even
+    // see the request.
+    let refused =
+        crm.workflows(&s.seller).reassign(instance, Some(manager_task), s.reviewers[0].user, "");
+    let refused = refused.unwrap_err();
+    assert_eq!(action_error(&refused), Some(&ActionError::NotAssignee { task: manager_task }));
+    let hidden =
+        crm.workflows(&s.outsider).reassign(instance, Some(manager_task), s.outsider.user, "");
+    assert!(hidden.unwrap_err().is_not_found());
+
+    // The administrator may not hand it to a departed or unknown user, nor to the submitter.
+    crm.org(&s.admin).set_active(s.outsider.user, false).unwrap();
+    let admin = crm.workflows(&s.admin);
+    let inactive = admin.reassign(instance, Some(manager_task), s.outsider.user, "").unwrap_err();
+    assert_eq!(action_error(&inactive), Some(&ActionError::InactiveUser { user: s.outsider.user }));
+    let nobody = RecordId(999_999);
+    let unknown = admin.reassign(instance, Some(manager_task), nobody, "").unwrap_err();
+    assert_eq!(action_error(&unknown), Some(&ActionError::InactiveUser { user: nobody }));
+    let own = admin.reassign(instance, Some(manager_task), s.seller.user, "").unwrap_err();
+    assert!(
+        matches!(action_error(&own), Some(ActionError::SelfApproval { node }) if node == "manager"),
+        "{own}"
+    );
+    assert_eq!(todo(crm, &s.manager).len(), 1);
+
+    // The administrator hands the manager's task to a reviewer.
+    let handed =
+        admin.reassign(instance, Some(manager_task), s.reviewers[0].user, "王经理休假").unwrap();
+    assert_eq!(handed.status, Status::Pending);
+    let new_task = handed.state.tasks.last().unwrap();
+    assert_eq!(new_task.assignee, s.reviewers[0].user);
+    assert_eq!(
+        handed.state.task(manager_task).unwrap().status,
+        TaskStatus::Reassigned { to: new_task.id }
+    );
+    assert!(todo(crm, &s.manager).is_empty());
+    let lines = todo(crm, &s.reviewers[0]);
+    assert_eq!((lines.len(), lines[0].1, lines[0].2.as_str()), (1, new_task.id, "manager"));
+
+    // Its new assignee hands it back (their one open task, named or not).
+    let back = crm.workflows(&s.reviewers[0]).reassign(instance, None, s.manager.user, "");
+    assert_eq!(back.unwrap().state.tasks.last().unwrap().assignee, s.manager.user);
+    assert!(todo(crm, &s.reviewers[0]).is_empty());
+    let stale = crm.workflows(&s.manager).approve(instance, Some(manager_task), "");
+    assert!(matches!(
+        action_error(&stale.unwrap_err()),
+        Some(ActionError::Reassigned { task, .. }) if *task == manager_task
+    ));
+    let approved = crm.workflows(&s.manager).approve(instance, None, "").unwrap();
+    assert_eq!(approved.status, Status::Pending);
+    assert_eq!(todo(crm, &s.reviewers[1]).len(), 1);
+    let kinds = crm.workflows(&s.seller).history(instance).unwrap();
+    assert_eq!(kinds.iter().filter(|e| e.kind.name() == "reassigned").count(), 2);
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use crm::workflow::Decision as WorkflowDecision;
 use crm::{
-    Crm, CustomerSearch, CustomerSort, Format, Lang, LeadSearch, Principal, RecordId, SettingList,
-    TenantId,
+    Crm, CustomerSearch, CustomerSort, Format, Lang, LeadSearch, NewAttachment, Principal,
+    RecordId, RequestForm, SettingList, TenantId,
 };
 
 /// Command-line shell over the embeddable CRM engine.
@@ -83,15 +84,51 @@ enum Command {
         #[arg(long)]
         to: String,
     },
-    /// Show one approval request with its tasks and history.
+    /// Show one approval request with its tasks and attached files.
     Instance {
         /// The workflow instance id.
         instance: RecordId,
+    },
+    /// Attach a file (at most 20 MiB) to an approval request you take part in.
+    Attach {
+        /// The workflow instance id.
+        instance: RecordId,
+        /// The file to attach; it keeps its name.
+        file: PathBuf,
+    },
+    /// Save a file attached to an approval request.
+    Attachment {
+        /// The workflow instance id.
+        instance: RecordId,
+        /// The attachment id, as `crm instance` lists it.
+        attachment: RecordId,
+        /// Where to write the file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Hand a task to another active user (the task's assignee, or an administrator).
+    Reassign {
+        /// The workflow instance id.
+        instance: RecordId,
+        /// The user to hand the task to, by login or id.
+        #[arg(value_name = "USER")]
+        to: String,
+        /// The task number; by default your one open task in the instance.
+        #[arg(long)]
+        task: Option<u32>,
+        /// Why, for the new assignee and the history.
+        #[arg(long, default_value = "")]
+        comment: String,
     },
     /// Customer assignment (资源分配).
     Assign {
         #[command(subcommand)]
         command: AssignCommand,
+    },
+    /// Expense, reimbursement and loan requests (费用 / 报销 / 借款申请).
+    Requests {
+        #[command(subcommand)]
+        command: RequestCommand,
     },
     /// Users of the organisation.
     Users {
@@ -121,6 +158,10 @@ struct Decision {
     /// A comment for the submitter and the later approvers.
     #[arg(long, default_value = "")]
     comment: String,
+    /// A file (at most 20 MiB) to attach together with the decision: both are stored or
+    /// neither is.
+    #[arg(long)]
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +195,65 @@ enum AssignCommand {
         /// Why you ask.
         #[arg(long, default_value = "")]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestCommand {
+    /// Write a new request as a draft.
+    New {
+        /// expense, reimbursement or loan.
+        #[arg(long)]
+        form: String,
+        /// A one-line subject.
+        #[arg(long)]
+        title: String,
+        /// The amount, e.g. 1280.50.
+        #[arg(long)]
+        amount: String,
+        /// ISO currency code; CNY by default.
+        #[arg(long, default_value = "")]
+        currency: String,
+        /// The kind of cost (travel, hospitality, …).
+        #[arg(long, default_value = "")]
+        category: String,
+        /// What the money is for.
+        #[arg(long, default_value = "")]
+        purpose: String,
+        /// When the cost arises or arose (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// When a loan is repaid (YYYY-MM-DD); loans only.
+        #[arg(long)]
+        repay_by: Option<chrono::NaiveDate>,
+        /// The customer the cost is for.
+        #[arg(long)]
+        customer: Option<RecordId>,
+    },
+    /// List your requests (an administrator: everyone's), newest first.
+    List {
+        /// Only this form: expense, reimbursement or loan.
+        #[arg(long)]
+        form: Option<String>,
+    },
+    /// Show one request.
+    Show {
+        /// The request id.
+        id: RecordId,
+    },
+    /// Submit your draft (or rejected / withdrawn request) for approval.
+    Submit {
+        /// The request id.
+        id: RecordId,
+        /// Make the request for this one of your units instead of your home unit (its
+        /// manager and positions decide).
+        #[arg(long)]
+        unit: Option<RecordId>,
+    },
+    /// Delete your draft that was never submitted.
+    Delete {
+        /// The request id.
+        id: RecordId,
     },
 }
 
@@ -422,20 +522,42 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         }
         Command::Workflow { command } => workflow(&crm, &who, command, out),
         Command::Todo { done } => todo(&crm, &who, done, out),
-        Command::Approve(d) => {
-            let outcome = crm.workflows(&who).approve(d.instance, task(d.task), &d.comment)?;
-            print_outcome(out, &outcome)
-        }
-        Command::Reject(d) => {
-            let outcome = crm.workflows(&who).reject(d.instance, task(d.task), &d.comment)?;
-            print_outcome(out, &outcome)
-        }
+        Command::Approve(d) => decide(&crm, &who, d, WorkflowDecision::Approve, out),
+        Command::Reject(d) => decide(&crm, &who, d, WorkflowDecision::Reject, out),
         Command::Return { decision: d, to } => {
-            let outcome =
-                crm.workflows(&who).return_to(d.instance, task(d.task), &to, &d.comment)?;
-            print_outcome(out, &outcome)
+            decide(&crm, &who, d, WorkflowDecision::ReturnTo(to), out)
         }
         Command::Instance { instance } => show_instance(&crm, &who, instance, out),
+        Command::Attach { instance, file } => {
+            let outcome = crm.workflows(&who).attach(instance, read_attachment(&file)?)?;
+            if let Some(attached) = outcome.state.attachments.last() {
+                writeln!(
+                    out,
+                    "attached {} to instance {instance} as attachment {}",
+                    attached.file_name, attached.attachment
+                )?;
+            }
+            Ok(())
+        }
+        Command::Attachment { instance, attachment, out: file } => {
+            let found = crm.workflows(&who).attachment(instance, attachment)?;
+            std::fs::write(&file, &found.bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            writeln!(
+                out,
+                "saved {} ({}, {} bytes) to {}",
+                found.file_name,
+                found.content_type,
+                found.size_bytes,
+                file.display()
+            )?;
+            Ok(())
+        }
+        Command::Reassign { instance, to, task: number, comment } => {
+            let to = user_id(&crm, &who, &to)?;
+            let outcome = crm.workflows(&who).reassign(instance, task(number), to, &comment)?;
+            print_outcome(out, &outcome)
+        }
         Command::Assign { command: AssignCommand::Request { customer, reason } } => {
             let requested = crm.assignments(&who).request(customer, &reason)?;
             writeln!(
@@ -447,14 +569,166 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::Requests { command } => requests(&crm, &who, command, out),
         Command::Users { command } => users(&crm, &who, command, out),
         Command::Units { command } => units(&crm, &who, command, out),
         Command::Positions { command } => positions(&crm, &who, command, out),
     }
 }
 
+fn parse_form(form: &str) -> anyhow::Result<RequestForm> {
+    RequestForm::parse(form)
+        .with_context(|| format!("unknown form {form:?}: use expense, reimbursement or loan"))
+}
+
+fn print_request(out: &mut impl Write, request: &crm::FinanceRequest) -> anyhow::Result<()> {
+    writeln!(out, "{} {} ({})", request.code, request.title, request.form.label_en())?;
+    writeln!(out, "  id:        {}", request.id)?;
+    writeln!(out, "  amount:    {} {}", request.amount, request.currency)?;
+    writeln!(out, "  status:    {}", request.status)?;
+    writeln!(out, "  applicant: {}", request.applicant)?;
+    for (label, value) in [("category", &request.category), ("purpose", &request.purpose)] {
+        if !value.is_empty() {
+            writeln!(out, "  {label:<10} {value}")?;
+        }
+    }
+    if let Some(date) = request.spent_on {
+        writeln!(out, "  date:      {date}")?;
+    }
+    if let Some(date) = request.repay_by {
+        writeln!(out, "  repay by:  {date}")?;
+    }
+    if let Some(customer) = request.customer {
+        writeln!(out, "  customer:  {customer}")?;
+    }
+    if let Some(instance) = request.instance {
+        writeln!(out, "  approval:  instance {instance} (crm instance {instance})")?;
+    }
+    Ok(())
+}
+
+fn requests(
+    crm: &Crm,
+    who: &Principal,
+    command: RequestCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let service = crm.requests(who);
+    match command {
+        RequestCommand::New {
+            form,
+            title,
+            amount,
+            currency,
+            category,
+            purpose,
+            date,
+            repay_by,
+            customer,
+        } => {
+            let amount = amount.trim().parse::<rust_decimal::Decimal>().map_err(|_| {
+                crm::DomainError::invalid("amount", format!("{amount:?} is not a number"))
+            })?;
+            let draft = crm::RequestDraft {
+                form: parse_form(&form)?,
+                title,
+                amount,
+                currency,
+                category,
+                purpose,
+                spent_on: date,
+                repay_by,
+                customer,
+            };
+            let request = service.create(draft)?;
+            writeln!(out, "request {} (id {}) written as a draft", request.code, request.id)?;
+        }
+        RequestCommand::List { form } => {
+            let filter = crm::RequestFilter {
+                form: form.as_deref().map(parse_form).transpose()?,
+                limit: 500,
+                ..crm::RequestFilter::default()
+            };
+            let page = service.list(&filter)?;
+            for r in &page.items {
+                writeln!(
+                    out,
+                    "{:>6}  {:<9} {:<14} {:>14} {:<4} {:<10} {}",
+                    r.id.0,
+                    r.code,
+                    r.form.as_str(),
+                    r.amount,
+                    r.currency,
+                    r.status.as_str(),
+                    r.title
+                )?;
+            }
+            writeln!(out, "{} request(s)", page.total)?;
+        }
+        RequestCommand::Show { id } => print_request(out, &service.get(id)?)?,
+        RequestCommand::Submit { id, unit } => {
+            let request = service.get(id)?;
+            let request = service.submit_for(id, request.version, unit)?;
+            writeln!(
+                out,
+                "request {} is {} as instance {}",
+                request.code,
+                request.status,
+                request.instance.map(|i| i.to_string()).unwrap_or_default()
+            )?;
+        }
+        RequestCommand::Delete { id } => {
+            let request = service.get(id)?;
+            service.delete(id, request.version)?;
+            writeln!(out, "deleted request {}", request.code)?;
+        }
+    }
+    Ok(())
+}
+
 fn task(number: Option<u32>) -> Option<crm::workflow::TaskId> {
     number.map(crm::workflow::TaskId)
+}
+
+/// Decides a task, with the decision's file when one is given.
+fn decide(
+    crm: &Crm,
+    who: &Principal,
+    d: Decision,
+    decision: WorkflowDecision,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let file = d.file.as_deref().map(read_attachment).transpose()?;
+    let outcome =
+        crm.workflows(who).decide(d.instance, task(d.task), decision, &d.comment, file)?;
+    print_outcome(out, &outcome)
+}
+
+/// The media type of a file to attach, from its extension.
+fn content_type_of(path: &Path) -> &'static str {
+    let extension =
+        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    match extension.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Reads a file to attach, refusing one over the attachment limit without reading it whole.
+fn read_attachment(path: &Path) -> anyhow::Result<NewAttachment> {
+    let bytes = read_capped(path, crm::MAX_ATTACHMENT_BYTES as u64)?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .with_context(|| format!("{} names no file", path.display()))?;
+    Ok(NewAttachment { file_name, content_type: content_type_of(path).to_owned(), bytes })
 }
 
 fn workflow(
@@ -572,6 +846,16 @@ fn show_instance(
             task.assignee,
             task.status.as_str(),
             task.comment
+        )?;
+    }
+    for file in &instance.state.attachments {
+        writeln!(
+            out,
+            "  attachment {} {} by user {} at {}",
+            file.attachment,
+            file.file_name,
+            file.by,
+            file.at.format("%Y-%m-%d %H:%M")
         )?;
     }
     Ok(())

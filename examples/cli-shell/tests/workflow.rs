@@ -1,6 +1,7 @@
 //! A whole customer assignment approval from the terminal on a sled store: the administrator
 //! sets up the organisation and the flow, a salesperson requests a pool customer, the unit
-//! manager and a reviewer approve, and the customer becomes the salesperson's.
+//! manager and a reviewer approve, and the customer becomes the salesperson's. Files are
+//! attached and saved back, and tasks handed to other people.
 
 use std::process::{Command, Output};
 
@@ -131,4 +132,165 @@ fn assignment_approved_from_the_terminal() {
     assert!(mine.contains("1 of 1 customers"), "{mine}");
     let shown = stdout(&crm(&store, "seller", &["instance", &instance]));
     assert!(shown.contains("approved"), "{shown}");
+}
+
+#[test]
+fn files_and_reassignment_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sled:{}", dir.path().join("data").display());
+    let admin = |args: &[&str]| stdout(&crm(&store, "admin", args));
+
+    let root = id_of(&admin(&["units", "list"]), "Head office");
+    let sales = after(&admin(&["units", "add", "Sales", "--parent", &root]), "added unit ");
+    admin(&["users", "add", "mgr", "Manager", "--unit", &sales]);
+    admin(&["users", "add", "seller", "Seller", "--unit", &sales]);
+    admin(&["users", "add", "deputy", "Deputy", "--unit", &sales]);
+    admin(&["users", "add", "outsider", "Outsider"]);
+    admin(&["units", "set-manager", &sales, "mgr"]);
+    let users = admin(&["users", "list"]);
+    let deputy = id_of(&users, " deputy ");
+    let seller = id_of(&users, " seller ");
+    let flow = dir.path().join("flow.toml");
+    std::fs::write(
+        &flow,
+        r#"
+name = "customer_request"
+form = "customer_assignment"
+nodes = [
+  { id = "start", type = "start" },
+  { id = "manager", type = "approval", approvers = [{ unit_manager = 0 }] },
+  { id = "end", type = "end" },
+]
+edges = [{ from = "start", to = "manager" }, { from = "manager", to = "end" }]
+"#,
+    )
+    .unwrap();
+    admin(&["workflow", "define", flow.to_str().unwrap()]);
+    let csv = dir.path().join("pool.csv");
+    std::fs::write(&csv, "Name,Status\nPool Trading Ltd,pool\n").unwrap();
+    admin(&["import", "customers", csv.to_str().unwrap()]);
+    let customer = id_of(&admin(&["customers", "search", "Pool Trading"]), "Pool Trading");
+    let requested = stdout(&crm(&store, "seller", &["assign", "request", &customer]));
+    let instance = after(&requested, "as instance ");
+
+    // The salesperson attaches a file; the manager lists it and saves the same bytes.
+    let quote = dir.path().join("报价单.pdf");
+    std::fs::write(&quote, b"%PDF-1.4 quote").unwrap();
+    let attached = stdout(&crm(&store, "seller", &["attach", &instance, quote.to_str().unwrap()]));
+    assert!(attached.starts_with(&format!("attached 报价单.pdf to instance {instance}")));
+    let attachment = after(&attached, "as attachment ");
+    let shown = stdout(&crm(&store, "mgr", &["instance", &instance]));
+    assert!(
+        shown.contains(&format!("attachment {attachment} 报价单.pdf by user {seller}")),
+        "{shown}"
+    );
+    let copy = dir.path().join("copy.pdf");
+    let saved = stdout(&crm(
+        &store,
+        "mgr",
+        &["attachment", &instance, &attachment, "--out", copy.to_str().unwrap()],
+    ));
+    assert!(saved.contains("saved 报价单.pdf (application/pdf, 14 bytes)"), "{saved}");
+    assert_eq!(std::fs::read(&copy).unwrap(), b"%PDF-1.4 quote");
+    let hidden = crm(
+        &store,
+        "outsider",
+        &["attachment", &instance, &attachment, "--out", copy.to_str().unwrap()],
+    );
+    assert!(!hidden.status.success());
+    assert!(String::from_utf8_lossy(&hidden.stderr).contains("not found"));
+    let missing = crm(&store, "seller", &["attach", &instance, "no-such-file.txt"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read no-such-file.txt"));
+
+    // The salesperson may not hand the manager's task on; the administrator may.
+    let refused = crm(&store, "seller", &["reassign", &instance, "deputy", "--task", "1"]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(why.contains("assigned to someone else"), "{why}");
+    let handed = admin(&["reassign", &instance, "deputy", "--task", "1", "--comment", "away"]);
+    assert!(handed.contains("is pending"), "{handed}");
+    assert!(handed.contains(&format!("task 2 at manager for user {deputy}")), "{handed}");
+    assert!(stdout(&crm(&store, "mgr", &["todo"])).contains("0 of 0 open tasks"));
+
+    // The deputy approves with a file: both go in together.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "checked").unwrap();
+    let approved =
+        stdout(&crm(&store, "deputy", &["approve", &instance, "--file", notes.to_str().unwrap()]));
+    assert!(approved.contains("is approved"), "{approved}");
+    let shown = stdout(&crm(&store, "seller", &["instance", &instance]));
+    assert!(shown.contains("notes.txt by user"), "{shown}");
+    assert!(shown.contains("task 1 at manager for user"), "{shown}");
+    assert!(shown.contains("reassigned away"), "{shown}");
+}
+
+#[test]
+fn expense_request_approved_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sled:{}", dir.path().join("data").display());
+    let admin = |args: &[&str]| stdout(&crm(&store, "admin", args));
+    let seller = |args: &[&str]| crm(&store, "seller", args);
+
+    let root = id_of(&admin(&["units", "list"]), "Head office");
+    let sales = after(&admin(&["units", "add", "Sales", "--parent", &root]), "added unit ");
+    admin(&["users", "add", "mgr", "Manager", "--unit", &sales]);
+    admin(&["users", "add", "seller", "Seller", "--unit", &sales]);
+    admin(&["units", "set-manager", &sales, "mgr"]);
+    let admin_id = id_of(&admin(&["users", "list"]), " admin ");
+    let flow = dir.path().join("expense.toml");
+    std::fs::write(
+        &flow,
+        format!(
+            "name = \"expense_approval\"\nform = \"expense\"\nfallback_approver = {admin_id}\n\
+             nodes = [{{ id = \"start\", type = \"start\" }},\n\
+             {{ id = \"manager\", type = \"approval\", approvers = [{{ unit_manager = 0 }}] }},\n\
+             {{ id = \"end\", type = \"end\" }}]\n\
+             edges = [{{ from = \"start\", to = \"manager\" }}, {{ from = \"manager\", to = \"end\" }}]\n"
+        ),
+    )
+    .unwrap();
+    admin(&["workflow", "define", flow.to_str().unwrap()]);
+
+    // A bad amount is refused with the field named, and nothing is written.
+    let bad =
+        seller(&["requests", "new", "--form", "expense", "--title", "招待", "--amount", "12,5x"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("amount"), "{bad:?}");
+    let loan = seller(&["requests", "new", "--form", "loan", "--title", "借款", "--amount", "10"]);
+    assert!(String::from_utf8_lossy(&loan.stderr).contains("repay_by"), "{loan:?}");
+    assert!(stdout(&seller(&["requests", "list"])).contains("0 request(s)"));
+
+    let written = stdout(&seller(&[
+        "requests",
+        "new",
+        "--form",
+        "expense",
+        "--title",
+        "客户招待",
+        "--amount",
+        "1280.50",
+        "--category",
+        "招待",
+        "--date",
+        "2026-11-30",
+    ]));
+    assert!(written.starts_with("request EX000001 (id "), "{written}");
+    let id = after(&written, "(id ").trim_end_matches(')').to_owned();
+    let submitted = stdout(&seller(&["requests", "submit", &id]));
+    assert!(submitted.contains("EX000001 is pending as instance "), "{submitted}");
+    let instance = after(&submitted, "as instance ");
+
+    assert!(stdout(&crm(&store, "mgr", &["todo"])).contains(&instance));
+    stdout(&crm(&store, "mgr", &["approve", &instance, "--comment", "同意"]));
+    let shown = stdout(&seller(&["requests", "show", &id]));
+    assert!(shown.contains("1280.50 CNY"), "{shown}");
+    assert!(shown.contains("status:    approved"), "{shown}");
+    // Approved requests are kept.
+    let delete = seller(&["requests", "delete", &id]);
+    assert!(!delete.status.success());
+    assert!(String::from_utf8_lossy(&delete.stderr).contains("approved"), "{delete:?}");
+    // Another user does not see it; the administrator does.
+    assert!(!crm(&store, "mgr", &["requests", "show", "999"]).status.success());
+    assert!(admin(&["requests", "list", "--form", "expense"]).contains("客户招待"));
 }

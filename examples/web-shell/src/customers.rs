@@ -208,6 +208,9 @@ pub(crate) async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> Reply {
 /// Everything the customer page shows, loaded in one blocking call.
 struct CustomerView {
     customer: Customer,
+    /// Whether the viewer may change the customer; a plain user sees pool customers but asks
+    /// for them rather than editing them.
+    changeable: bool,
     /// Root first, parent last.
     ancestors: Vec<Customer>,
     children: Vec<Customer>,
@@ -222,6 +225,7 @@ impl CustomerView {
     fn load(crm: &Crm, who: &Principal, id: RecordId) -> crm::Result<Self> {
         let customers = crm.customers(who);
         let customer = customers.get(id)?;
+        let changeable = customers.can_change(&customer);
         let mut ancestors = customers.ancestors(id)?;
         ancestors.reverse();
         let children = customers.children(id)?;
@@ -248,6 +252,7 @@ impl CustomerView {
         let users = user_names(crm, who)?;
         Ok(Self {
             customer,
+            changeable,
             ancestors,
             children,
             contacts,
@@ -310,8 +315,13 @@ async fn render_customer(
             span.badge { (c.code) }
             (status_badge(lang, c.status))
             span.spacer {}
-            a.btn href={ "/customers/" (c.id) "/edit" } id="edit-customer" { (t(lang, "edit")) }
-            a.btn href={ "/customers/" (c.id) "/delete" } { (t(lang, "delete")) }
+            @if view.changeable {
+                a.btn href={ "/customers/" (c.id) "/edit" } id="edit-customer" { (t(lang, "edit")) }
+                a.btn href={ "/customers/" (c.id) "/delete" } { (t(lang, "delete")) }
+            } @else {
+                a.btn.primary href={ "/customers/" (c.id) "/assignment" }
+                    id="request-assignment-link" { (t(lang, "request_assignment")) }
+            }
         }
         (notice(notice_now.as_ref()))
         div.card #profile {
@@ -360,13 +370,17 @@ async fn render_customer(
                     }
                 }
             }
-            form.toolbar method="post" action={ "/customers/" (c.id) "/parent" } {
-                (csrf(ctx))
-                input type="text" name="parent" id="parent-input"
-                    placeholder=(t(lang, "parent_hint")) aria-label=(t(lang, "parent_hint"));
-                button.btn type="submit" id="set-parent" { (t(lang, "set_parent")) }
-                @if c.parent.is_some() {
-                    button.btn type="submit" name="clear" value="1" { (t(lang, "clear_parent")) }
+            @if view.changeable {
+                form.toolbar method="post" action={ "/customers/" (c.id) "/parent" } {
+                    (csrf(ctx))
+                    input type="text" name="parent" id="parent-input"
+                        placeholder=(t(lang, "parent_hint")) aria-label=(t(lang, "parent_hint"));
+                    button.btn type="submit" id="set-parent" { (t(lang, "set_parent")) }
+                    @if c.parent.is_some() {
+                        button.btn type="submit" name="clear" value="1" {
+                            (t(lang, "clear_parent"))
+                        }
+                    }
                 }
             }
         }
@@ -390,17 +404,19 @@ async fn render_customer(
                     }
                     tbody {
                         @for (contact, relatives) in &view.contacts {
-                            (contact_row(ctx, contact, relatives))
+                            (contact_row(ctx, contact, relatives, view.changeable))
                         }
                     }
                 }
             }
-            details open[contact_draft.is_some()] {
-                summary { (t(lang, "add_contact")) }
-                form method="post" action={ "/customers/" (c.id) "/contacts" } {
-                    (csrf(ctx))
-                    (contact_fields(lang, &draft))
-                    button.btn.primary type="submit" { (t(lang, "add_contact")) }
+            @if view.changeable {
+                details open[contact_draft.is_some()] {
+                    summary { (t(lang, "add_contact")) }
+                    form method="post" action={ "/customers/" (c.id) "/contacts" } {
+                        (csrf(ctx))
+                        (contact_fields(lang, &draft))
+                        button.btn.primary type="submit" { (t(lang, "add_contact")) }
+                    }
                 }
             }
         }
@@ -419,7 +435,8 @@ async fn render_customer(
     Ok(respond(status, layout(ctx, &c.name, Nav::Customers, body)))
 }
 
-fn contact_row(ctx: &Ctx, contact: &Contact, relatives: &[Relative]) -> Markup {
+/// One contact with its relatives; the forms that change them only when `changeable`.
+fn contact_row(ctx: &Ctx, contact: &Contact, relatives: &[Relative], changeable: bool) -> Markup {
     let lang = ctx.lang;
     html! {
         tr id={ "contact-" (contact.id) } {
@@ -435,29 +452,34 @@ fn contact_row(ctx: &Ctx, contact: &Contact, relatives: &[Relative]) -> Markup {
                                 (r.relation) ": " (r.name)
                                 @if !r.phone.is_empty() { " · " (r.phone) }
                                 @if let Some(b) = r.birthday { " · " (b.format("%Y-%m-%d")) }
-                                " "
-                                (post_button(ctx,
-                                    &format!("/contacts/{}/relatives/{}/delete", contact.id, r.id),
-                                    t(lang, "delete"), "btn link"))
+                                @if changeable {
+                                    " "
+                                    (post_button(ctx,
+                                        &format!("/contacts/{}/relatives/{}/delete",
+                                            contact.id, r.id),
+                                        t(lang, "delete"), "btn link"))
+                                }
                             }
                         }
                     }
                 }
-                details {
-                    summary.hint { (t(lang, "add_relative")) }
-                    form method="post" action={ "/contacts/" (contact.id) "/relatives" } {
-                        (csrf(ctx))
-                        div.form-grid {
-                            label { (relative_label(lang, "relation"))
-                                input type="text" name="relation" required; }
-                            label { (relative_label(lang, "name"))
-                                input type="text" name="name" required; }
-                            label { (relative_label(lang, "phone"))
-                                input type="text" name="phone"; }
-                            label { (relative_label(lang, "birthday"))
-                                input type="date" name="birthday"; }
+                @if changeable {
+                    details {
+                        summary.hint { (t(lang, "add_relative")) }
+                        form method="post" action={ "/contacts/" (contact.id) "/relatives" } {
+                            (csrf(ctx))
+                            div.form-grid {
+                                label { (relative_label(lang, "relation"))
+                                    input type="text" name="relation" required; }
+                                label { (relative_label(lang, "name"))
+                                    input type="text" name="name" required; }
+                                label { (relative_label(lang, "phone"))
+                                    input type="text" name="phone"; }
+                                label { (relative_label(lang, "birthday"))
+                                    input type="date" name="birthday"; }
+                            }
+                            button.btn.small type="submit" { (t(lang, "add_relative")) }
                         }
-                        button.btn.small type="submit" { (t(lang, "add_relative")) }
                     }
                 }
             }
@@ -468,10 +490,12 @@ fn contact_row(ctx: &Ctx, contact: &Contact, relatives: &[Relative]) -> Markup {
             td { (contact.email) }
             td { @if let Some(b) = contact.birthday { (b.format("%Y-%m-%d")) } }
             td {
-                a.btn.small href={ "/contacts/" (contact.id) "/edit" } { (t(lang, "edit")) }
-                " "
-                (post_button(ctx, &format!("/contacts/{}/delete", contact.id),
-                    t(lang, "delete"), "btn small"))
+                @if changeable {
+                    a.btn.small href={ "/contacts/" (contact.id) "/edit" } { (t(lang, "edit")) }
+                    " "
+                    (post_button(ctx, &format!("/contacts/{}/delete", contact.id),
+                        t(lang, "delete"), "btn small"))
+                }
             }
         }
     }
@@ -794,8 +818,9 @@ fn edit_page(lang: Lang, id: RecordId) -> FormPage<'static> {
 /// GET /customers/{id}/edit
 pub(crate) async fn edit_form(ctx: Ctx, Path(id): Path<String>) -> Reply {
     let id = parse_id(&ctx, &id)?;
-    let (customer, lists) =
-        ctx.run(move |crm, who| Ok((crm.customers(who).get(id)?, Lists::load(crm, who)?))).await?;
+    let (customer, lists) = ctx
+        .run(move |crm, who| Ok((crm.customers(who).get_for_change(id)?, Lists::load(crm, who)?)))
+        .await?;
     let form = CustomerForm::of(&customer);
     Ok(respond(
         StatusCode::OK,
@@ -845,7 +870,7 @@ pub(crate) async fn update(
 /// GET /customers/{id}/delete: asks for confirmation.
 pub(crate) async fn delete_form(ctx: Ctx, Path(id): Path<String>) -> Reply {
     let id = parse_id(&ctx, &id)?;
-    let customer = ctx.run(move |crm, who| crm.customers(who).get(id)).await?;
+    let customer = ctx.run(move |crm, who| crm.customers(who).get_for_change(id)).await?;
     Ok(respond(StatusCode::OK, delete_markup(&ctx, &customer, None)))
 }
 

@@ -3,7 +3,9 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use crm::{Contact, Customer, DomainError, Interaction, Lead, Relative, StoreErrorKind};
+use crm::{
+    Attachment, Contact, Customer, DomainError, Interaction, Lead, Relative, StoreErrorKind,
+};
 use crm_workflow::{ActionError, WorkflowError};
 use maud::html;
 
@@ -43,6 +45,8 @@ pub(crate) enum Hint {
     Customer,
     Lead,
     Interaction,
+    /// An uploaded file (`file` is the content as a whole, other fields are the file's).
+    Attachment,
 }
 
 impl AppError {
@@ -149,6 +153,8 @@ fn describe_workflow(lang: Lang, error: &WorkflowError) -> String {
                 "wf_wrong_status"
             }
             ActionError::Empty { .. } => "wf_empty",
+            ActionError::InactiveUser { .. } => "wf_inactive_user",
+            ActionError::NotParticipant { .. } => "wf_not_participant",
             ActionError::Replay(_) | ActionError::WouldLoop { .. } => {
                 return t(lang, "internal").into()
             }
@@ -177,6 +183,8 @@ fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
         Hint::Customer => field_label::<Customer>(lang, field),
         Hint::Lead => field_label::<Lead>(lang, field),
         Hint::Interaction => field_label::<Interaction>(lang, field),
+        Hint::Attachment if field == "file" => t(lang, "file").to_owned(),
+        Hint::Attachment => field_label::<Attachment>(lang, field),
     }
 }
 

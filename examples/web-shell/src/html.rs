@@ -16,6 +16,7 @@ use crate::i18n::{t, Lang};
 pub(crate) enum Nav {
     Customers,
     Leads,
+    Requests,
     Import,
     Settings,
     Todo,
@@ -55,6 +56,8 @@ pub(crate) fn flash(lang: Lang, ok: Option<&str>) -> Option<Notice> {
         "commented" => "ok_commented",
         "requested" => "ok_requested",
         "defined" => "ok_defined",
+        "attached" => "ok_attached",
+        "reassigned" => "ok_reassigned",
         _ => return None,
     };
     Some(Notice::Ok(t(lang, key).to_owned()))
@@ -141,6 +144,7 @@ ol.events{margin:0;padding-left:22px}ol.events li{margin-bottom:8px}
 .crumbs{font-size:13px;margin-bottom:6px;color:#7b8794}
 .inline{display:inline}
 ul.relatives{margin:6px 0 0;padding-left:18px;font-size:13px}
+ul.files{margin:0 0 12px;padding-left:18px}ul.files li{margin-bottom:6px;overflow-wrap:anywhere}
 .stars{color:#e0a100;letter-spacing:1px}
 .login-box{max-width:380px;margin:90px auto}
 details{margin-top:12px}details summary{cursor:pointer;color:#1d63c4;margin-bottom:8px}
@@ -181,6 +185,7 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
             nav {
                 (item(Nav::Customers, "/customers", "customers"))
                 (item(Nav::Leads, "/leads", "leads"))
+                (item(Nav::Requests, "/requests", "requests"))
                 (item(Nav::Import, "/import", "import_export"))
                 (item(Nav::Settings, "/settings", "settings"))
                 a.active[nav == Nav::Todo] href="/todo" id="nav-todo" {

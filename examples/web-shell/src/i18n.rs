@@ -347,6 +347,33 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "ok_commented" => ("已发表评论。", "Comment added."),
         "ok_requested" => ("申请已提交，等待审批。", "Request submitted for approval."),
         "ok_defined" => ("流程定义已保存。", "Definition saved."),
+        "ok_attached" => ("附件已上传。", "File attached."),
+        "ok_reassigned" => ("任务已转交。", "Task reassigned."),
+        "wf_files" => ("申请附件", "Attached files"),
+        "wf_no_files" => ("还没有附件。", "No file is attached yet."),
+        "wf_attach_file" => ("上传附件", "Attach a file"),
+        "wf_attach_hint" => (
+            "单个文件不超过 20 MiB；参与审批的人都可以下载。",
+            "At most 20 MiB; everyone taking part can download it.",
+        ),
+        "wf_attach_button" => ("上传", "Upload"),
+        "wf_no_file" => ("请选择要上传的文件。", "Choose a file to upload."),
+        "wf_reassign" => ("转交任务", "Reassign a task"),
+        "wf_reassign_hint" => (
+            "把尚未处理的任务交给另一位在职用户处理。",
+            "Hand an undecided task to another active user.",
+        ),
+        "wf_task" => ("任务", "Task"),
+        "wf_reassign_to" => ("转交给", "Hand to"),
+        "wf_reassign_button" => ("转交", "Reassign"),
+        "wf_inactive_user" => (
+            "该用户已停用或不存在，不能接收任务。",
+            "That user is inactive or unknown and cannot take tasks.",
+        ),
+        "wf_not_participant" => (
+            "只有参与这个申请的人才能这样做。",
+            "Only people taking part in this request may do that.",
+        ),
         "no_assignment_flow" => (
             "还没有用于客户分配的审批流程，请联系管理员先定义一个。",
             "No approval flow handles customer assignments yet; ask an administrator to define \
@@ -370,6 +397,30 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "wf_stale" => (
             "其他人刚刚处理了这个申请。请重新加载页面。",
             "Someone else acted on this request first. Reload the page.",
+        ),
+        "requests" => ("财务申请", "Requests"),
+        "fin_new_expense" => ("新建费用申请", "New expense request"),
+        "fin_new_reimbursement" => ("新建报销申请", "New reimbursement"),
+        "fin_new_loan" => ("新建借款申请", "New loan request"),
+        "fin_edit" => ("编辑申请", "Edit request"),
+        "fin_status_draft" => ("草稿", "Draft"),
+        "fin_submit" => ("提交审批", "Submit for approval"),
+        "fin_view_approval" => ("查看审批", "View approval"),
+        "fin_not_submitted" => ("尚未提交", "Not submitted yet"),
+        "fin_amount_hint" => {
+            ("如 1200 或 1,200.50，最多两位小数", "Such as 1200 or 1,200.50; two decimals at most")
+        }
+        "fin_currency_hint" => ("三位字母代码，留空为 CNY", "Three letters; empty means CNY"),
+        "fin_customer_hint" => ("可选，填写客户 ID", "Optional; the customer's id"),
+        "bad_amount" => (
+            "金额应为数字，如 1200 或 1,200.50。",
+            "Write the amount as a number, such as 1200 or 1,200.50.",
+        ),
+        "bad_customer_id" => ("客户 ID 应为数字。", "The customer id is a number."),
+        "fin_no_flow" => (
+            "还没有用于这类申请的审批流程，请联系管理员先定义一个。",
+            "No approval flow handles this kind of request yet; ask an administrator to define \
+             one.",
         ),
         _ => return None,
     })

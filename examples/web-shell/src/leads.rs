@@ -705,7 +705,11 @@ pub(crate) async fn add_interaction(
     }
 }
 
-fn multipart_failure(ctx: &Ctx, error: &axum::extract::multipart::MultipartError) -> Response {
+/// The error page of a multipart body that could not be read: 413 past the size limit.
+pub(crate) fn multipart_failure(
+    ctx: &Ctx,
+    error: &axum::extract::multipart::MultipartError,
+) -> Response {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ctx.fail(AppError::TooLarge)
     } else {
@@ -765,6 +769,13 @@ pub(crate) fn content_disposition(file_name: &str) -> String {
 pub(crate) async fn download(ctx: Ctx, Path(id): Path<String>) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let attachment = ctx.run(move |crm, who| crm.leads(who).attachment(id)).await?;
+    file_response(&ctx, attachment)
+}
+
+/// A stored attachment as a download: `Content-Disposition: attachment` with its name, its
+/// stored type only when that is on the safe list, and never cached.
+#[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
+pub(crate) fn file_response(ctx: &Ctx, attachment: crm::Attachment) -> Reply {
     let disposition = HeaderValue::from_str(&content_disposition(&attachment.file_name))
         .map_err(|e| ctx.fail(AppError::Internal(e.to_string())))?;
     let mut response = attachment.bytes.into_response();

@@ -15,6 +15,7 @@
 mod auth;
 mod customers;
 mod error;
+mod finance;
 mod html;
 mod i18n;
 mod imports;
@@ -194,6 +195,12 @@ pub fn app(state: AppState) -> Router {
         .route("/leads/{id}/convert", post(leads::convert))
         .route("/leads/{id}/interactions", post(leads::add_interaction))
         .route("/attachments/{id}", get(leads::download))
+        .route("/requests", get(finance::list).post(finance::create))
+        .route("/requests/new", get(finance::new_form))
+        .route("/requests/{id}", get(finance::show).post(finance::update))
+        .route("/requests/{id}/edit", get(finance::edit_form))
+        .route("/requests/{id}/submit", post(finance::submit))
+        .route("/requests/{id}/delete", post(finance::delete))
         .route("/import", get(imports::page).post(imports::upload))
         .route("/export/customers.xlsx", get(imports::export_xlsx))
         .route("/export/customers.csv", get(imports::export_csv))
@@ -209,6 +216,9 @@ pub fn app(state: AppState) -> Router {
         .route("/workflow/instances/{id}/withdraw", post(workflow::withdraw))
         .route("/workflow/instances/{id}/resubmit", post(workflow::resubmit))
         .route("/workflow/instances/{id}/comment", post(workflow::comment))
+        .route("/workflow/instances/{id}/reassign", post(workflow::reassign))
+        .route("/workflow/instances/{id}/attachments", post(workflow::attach))
+        .route("/workflow/instances/{id}/attachments/{attachment}", get(workflow::download))
         .route("/workflow/definitions", get(workflow::definitions).post(workflow::define))
         .route("/workflow/definitions/{name}", get(workflow::definition))
         .fallback(error::fallback)

@@ -1,6 +1,6 @@
-//! Approval pages (审批): the to-do list, the task page of one request with its history and
-//! the decision forms, the flow definitions with their diagrams, and the customer assignment
-//! request form.
+//! Approval pages (审批): the to-do list, the task page of one request with its history, its
+//! attached files and the decision, upload and (for administrators) reassign forms, the flow
+//! definitions with their diagrams, and the customer assignment request form.
 //!
 //! Who may see and do what is decided by the facade (`crm.workflows`, `crm.assignments`); these
 //! pages only offer the forms that fit the viewer and show the facade's refusals readably.
@@ -14,10 +14,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use crm::workflow::{
-    Event, EventKind, Instance, InstanceState, Status, StoredDefinition, TaskId, TaskStatus,
+    Event, EventKind, Instance, InstanceState, Status, StoredDefinition, Task, TaskId, TaskStatus,
     TodoCounts, TodoItem, TodoPage,
 };
-use crm::{AssignmentRequest, Crm, Principal, RecordId, Value};
+use crm::{AssignmentRequest, Crm, NewAttachment, Principal, RecordId, Value};
 use crm_workflow::access::{field_access, FieldSet};
 use crm_workflow::FormBinding;
 use maud::{html, Markup};
@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::auth::{Ctx, NoFields, Posted};
 use crate::customers::user_names;
-use crate::error::{parse_id, AppError, Reply};
+use crate::error::{parse_id, AppError, Hint, Reply};
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
 
@@ -160,7 +160,13 @@ impl TodoView {
                 (t(lang, "assignment_request")) ": "
                 (customer_link(lang, *customer, name.as_deref()))
             },
-            None => html! { (item.form.key()) " #" (item.record) },
+            None => match crm::finance::form_of(&item.form) {
+                Some(form) => html! {
+                    (match lang { Lang::Zh => form.label_zh(), Lang::En => form.label_en() }) ": "
+                    a href={ "/requests/" (item.record) } { "#" (item.record) }
+                },
+                None => html! { (item.form.key()) " #" (item.record) },
+            },
         }
     }
 }
@@ -267,6 +273,9 @@ struct InstanceView {
     instance: Instance,
     history: Vec<Event>,
     users: HashMap<RecordId, String>,
+    /// The active users a task may be handed to, by display name: filled for administrators
+    /// only, who are offered the reassign form.
+    active_users: Vec<(RecordId, String)>,
     customer: Option<(RecordId, Option<String>)>,
     /// The fields of the request the viewer may see.
     visible: FieldSet,
@@ -287,7 +296,27 @@ impl InstanceView {
         } else {
             field_access(&instance.definition, &instance.state, who.user).visible
         };
-        Ok(Self { instance, history, users: user_names(crm, who)?, customer, visible })
+        let active_users = if who.is_admin() {
+            let mut active: Vec<(RecordId, String)> = crm
+                .org(who)
+                .users()?
+                .into_iter()
+                .filter(|u| u.active)
+                .map(|u| (u.id, format!("{} ({})", u.display_name, u.login)))
+                .collect();
+            active.sort_by(|a, b| a.1.cmp(&b.1));
+            active
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            instance,
+            history,
+            users: user_names(crm, who)?,
+            active_users,
+            customer,
+            visible,
+        })
     }
 
     fn node_label(&self, node: &str) -> String {
@@ -361,8 +390,11 @@ impl InstanceView {
             EventKind::Commented { text } => html! {
                 (t(lang, "ev_commented")) (said(text))
             },
-            EventKind::AttachmentAdded { file_name, .. } => html! {
-                (t(lang, "ev_attachment_added")) " " (file_name)
+            EventKind::AttachmentAdded { attachment, file_name } => html! {
+                (t(lang, "ev_attachment_added")) " "
+                a href={
+                    "/workflow/instances/" (self.instance.summary.id) "/attachments/" (attachment)
+                } download { (file_name) }
             },
         }
     }
@@ -388,11 +420,12 @@ pub(crate) async fn instance(
             .nodes
             .iter()
             .filter(|n| n.approval().is_some() && n.id != task.node)
-            .filter(|n| view.instance.definition.reaches(&n.id, &task.node))
+            .filter(|n| view.instance.definition.return_plan(&n.id, &task.node).is_some())
             .map(|n| (n.id.as_str(), n.display_label().to_owned()))
             .collect(),
         None => Vec::new(),
     };
+    let current: Vec<&Task> = state.tasks.iter().filter(|t| t.status.is_current()).collect();
     let is_submitter = state.submitter == me;
     let takes_part = ctx.who.is_admin() || state.takes_part(me);
     let base = format!("/workflow/instances/{id}");
@@ -505,6 +538,9 @@ pub(crate) async fn instance(
                         }
                     }
                 }
+                @if ctx.who.is_admin() && !current.is_empty() {
+                    (reassign_card(&ctx, &view, &base, &current))
+                }
             }
             div {
                 div.card #history {
@@ -531,10 +567,108 @@ pub(crate) async fn instance(
                         }
                     }
                 }
+                (files_card(&ctx, &view, &base, takes_part))
             }
         }
     };
     Ok(respond(StatusCode::OK, layout(&ctx, t(lang, "instance_title"), Nav::Todo, body)))
+}
+
+/// The files attached to the request, each a download link, and the upload form for those
+/// who take part.
+fn files_card(ctx: &Ctx, view: &InstanceView, base: &str, takes_part: bool) -> Markup {
+    let lang = ctx.lang;
+    let files = &view.instance.state.attachments;
+    html! {
+        div.card #files {
+            h2 { (t(lang, "wf_files")) }
+            @if files.is_empty() {
+                p.muted { (t(lang, "wf_no_files")) }
+            } @else {
+                ul.files {
+                    @for file in files {
+                        li {
+                            a href={ (base) "/attachments/" (file.attachment) } download {
+                                (file.file_name)
+                            }
+                            span.muted {
+                                " · " (user_name(&view.users, file.by)) " · " (when(&file.at))
+                            }
+                        }
+                    }
+                }
+            }
+            @if takes_part {
+                form method="post" action={ (base) "/attachments" }
+                    enctype="multipart/form-data" id="attach-form" {
+                    (csrf(ctx))
+                    div.form-grid.single {
+                        label {
+                            (t(lang, "wf_attach_file"))
+                            input type="file" name="file" id="attach-file" required;
+                        }
+                    }
+                    p.hint { (t(lang, "wf_attach_hint")) }
+                    button.btn type="submit" id="attach" { (t(lang, "wf_attach_button")) }
+                }
+            }
+        }
+    }
+}
+
+/// The administrators' form to hand an undecided task to another active user.
+fn reassign_card(ctx: &Ctx, view: &InstanceView, base: &str, current: &[&Task]) -> Markup {
+    let lang = ctx.lang;
+    html! {
+        div.card #reassign {
+            h2 { (t(lang, "wf_reassign")) }
+            p.hint { (t(lang, "wf_reassign_hint")) }
+            form method="post" action={ (base) "/reassign" } id="reassign-form" {
+                (csrf(ctx))
+                div.form-grid.single {
+                    label {
+                        (t(lang, "wf_task"))
+                        select name="task" id="reassign-task" {
+                            @for task in current {
+                                option value=(task.id.0) {
+                                    (view.node_label(&task.node)) " · "
+                                    (user_name(&view.users, task.assignee))
+                                }
+                            }
+                        }
+                    }
+                    label {
+                        (t(lang, "wf_reassign_to"))
+                        select name="to" id="reassign-to" {
+                            @for (user, name) in &view.active_users {
+                                option value=(user) { (name) }
+                            }
+                        }
+                    }
+                    label {
+                        (t(lang, "comment"))
+                        textarea name="comment" id="reassign-comment" {}
+                    }
+                }
+                button.btn type="submit" id="reassign-submit" {
+                    (t(lang, "wf_reassign_button"))
+                }
+            }
+        }
+    }
+}
+
+/// A task number typed into a form; `None` when left empty, so the facade picks the person's
+/// one open task.
+#[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
+fn task_number(ctx: &Ctx, text: &str) -> Result<Option<TaskId>, Response> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<u32>()
+        .map(|n| Some(TaskId(n)))
+        .map_err(|_| ctx.fail(AppError::BadRequest(text.to_owned())))
 }
 
 /// A decision, return or comment form.
@@ -552,13 +686,7 @@ impl DecisionForm {
     /// The task named by the form; `None` lets the facade pick the person's one open task.
     #[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
     fn task(&self, ctx: &Ctx) -> Result<Option<TaskId>, Response> {
-        let text = self.task.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text.parse::<u32>()
-            .map(|n| Some(TaskId(n)))
-            .map_err(|_| ctx.fail(AppError::BadRequest(text.to_owned())))
+        task_number(ctx, &self.task)
     }
 }
 
@@ -633,6 +761,88 @@ pub(crate) async fn comment(
     let id = parse_id(&ctx, &id)?;
     act(&ctx, id, "commented", move |crm, who| crm.workflows(who).comment(id, form.comment.trim()))
         .await
+}
+
+/// The reassign form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReassignForm {
+    #[serde(default)]
+    task: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// POST /workflow/instances/{id}/reassign: hands task `task` to user `to`. The engine decides
+/// who may (the task's assignee or an administrator) and refuses inactive users.
+pub(crate) async fn reassign(
+    Path(id): Path<String>,
+    Posted(ctx, form): Posted<ReassignForm>,
+) -> Reply {
+    let id = parse_id(&ctx, &id)?;
+    let task = task_number(&ctx, &form.task)?;
+    let to = form.to.trim();
+    let to = to
+        .parse::<u64>()
+        .map(RecordId)
+        .map_err(|_| ctx.fail(AppError::BadRequest(to.to_owned())))?;
+    act(&ctx, id, "reassigned", move |crm, who| {
+        crm.workflows(who).reassign(id, task, to, form.comment.trim())
+    })
+    .await
+}
+
+/// POST /workflow/instances/{id}/attachments: a multipart form with `csrf` and one `file`
+/// (a second file part is ignored). The facade checks the name and the size.
+pub(crate) async fn attach(ctx: Ctx, Path(id): Path<String>, mut multipart: Multipart) -> Reply {
+    let id = parse_id(&ctx, &id)?;
+    let mut token = String::new();
+    let mut file = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(crate::leads::multipart_failure(&ctx, &e)),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let content_type = field.content_type().unwrap_or_default().to_owned();
+            let bytes =
+                field.bytes().await.map_err(|e| crate::leads::multipart_failure(&ctx, &e))?;
+            // A file input left empty still sends a part with no name and no content.
+            if file.is_none() && !(file_name.is_empty() && bytes.is_empty()) {
+                file = Some(NewAttachment { file_name, content_type, bytes: bytes.to_vec() });
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(|e| crate::leads::multipart_failure(&ctx, &e))?;
+        if name == "csrf" {
+            token = text;
+        }
+    }
+    ctx.check_csrf(&token)?;
+
+    let Some(file) = file else {
+        return Err(ctx.fail(AppError::BadRequest(t(ctx.lang, "wf_no_file").to_owned())));
+    };
+    match ctx.call(move |crm, who| crm.workflows(who).attach(id, file)).await {
+        Ok(outcome) => {
+            tracing::info!(instance = %id, status = outcome.status.as_str(), "file attached");
+            Ok(see_other(&format!("/workflow/instances/{id}?ok=attached#files")))
+        }
+        Err(error) => Err(ctx.fail_as(error, Hint::Attachment)),
+    }
+}
+
+/// GET /workflow/instances/{id}/attachments/{attachment}: a file of the request, always as a
+/// download, for those who may view the request (404 for anyone else).
+pub(crate) async fn download(ctx: Ctx, Path((id, attachment)): Path<(String, String)>) -> Reply {
+    let id = parse_id(&ctx, &id)?;
+    let attachment = parse_id(&ctx, &attachment)?;
+    let file = ctx.run(move |crm, who| crm.workflows(who).attachment(id, attachment)).await?;
+    crate::leads::file_response(&ctx, file)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ to = "end"
 pub struct Org {
     pub manager: RecordId,
     pub seller: RecordId,
+    pub outsider: RecordId,
     pub customer: RecordId,
 }
 
@@ -79,7 +80,7 @@ pub async fn set_up_approvals(shell: &Shell) -> Org {
         };
         let manager = add("manager", "Manager Wang");
         let seller = add("seller", "Seller Li");
-        add("outsider", "Outsider Zhao");
+        let outsider = add("outsider", "Outsider Zhao");
         org.set_manager(unit.id, Some(manager)).expect("set the manager");
         let pool = Customer {
             name: "公海客户 Pool Ltd".into(),
@@ -87,7 +88,7 @@ pub async fn set_up_approvals(shell: &Shell) -> Org {
             ..Customer::default()
         };
         let customer = crm.customers(admin).create(pool, vec![]).expect("create the customer").id;
-        Org { manager, seller, customer }
+        Org { manager, seller, outsider, customer }
     })
     .await
     .expect("set-up task")

@@ -1,0 +1,39 @@
+//! The approval status every request bound to a workflow carries.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a request bound to an approval flow stands; it follows the status of its approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// Written but not submitted.
+    #[default]
+    Draft,
+    /// Waiting for approvers.
+    Pending,
+    /// Approved; what approval means is the form's business.
+    Approved,
+    /// Rejected by an approver.
+    Rejected,
+    /// Taken back by the person who submitted it.
+    Withdrawn,
+}
+
+impl ApprovalStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Draft => "draft",
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
