@@ -167,6 +167,12 @@ pub enum DefinitionError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
+    /// A comment that cannot be stored or shown safely.
+    #[error("comment: {reason}")]
+    BadComment {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A request made for a unit the submitter does not belong to.
     #[error("user {user} does not belong to unit {unit}")]
     NotInUnit {

@@ -705,6 +705,25 @@ fn open_or_explain<'s>(state: &'s InstanceState, task: &'s Task) -> Result<&'s T
     }
 }
 
+/// The longest comment an action may carry, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// Refuses a comment too long to show, or holding control characters other than tab and
+/// line breaks (they break terminals and PostgreSQL text alike).
+fn check_comment(text: &str) -> Result<(), ActionError> {
+    if text.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ActionError::BadComment {
+            reason: format!("longer than {MAX_COMMENT_CHARS} characters"),
+        });
+    }
+    match text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some(c) => Err(ActionError::BadComment {
+            reason: format!("contains the control character U+{:04X}", u32::from(c)),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_action(
     definition: &ValidDefinition,
     state: &InstanceState,
@@ -718,6 +737,18 @@ fn check_action(
             reason: format!("task node {node:?} is not an approval node of the definition"),
         })
     };
+    let text = match &action {
+        Action::Approve { comment, .. }
+        | Action::Reject { comment, .. }
+        | Action::Return { comment, .. }
+        | Action::Withdraw { comment }
+        | Action::Reassign { comment, .. } => Some(comment.as_str()),
+        Action::Comment { text } => Some(text.as_str()),
+        Action::Resubmit { .. } | Action::Attach { .. } => None,
+    };
+    if let Some(text) = text {
+        check_comment(text)?;
+    }
     Ok(match action {
         Action::Approve { task, comment, changes } => {
             let found = decidable(state, task, actor.user)?;

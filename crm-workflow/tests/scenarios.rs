@@ -701,3 +701,18 @@ fn a_request_made_for_another_unit_goes_to_that_units_manager() {
     let refused = crm_workflow::submit_for(&def, id(301), Some(id(2)), fields, at(0), &directory);
     assert!(matches!(refused, Err(ActionError::NotInUnit { unit, .. }) if unit == id(2)));
 }
+
+#[test]
+fn comments_with_control_characters_or_too_long_are_refused() {
+    let mut run = three_steps(301);
+    let task = run.task_of(300);
+    for bad in ["a\u{0}b".to_owned(), "\u{1b}]0;pwned\u{7}".to_owned(), "长".repeat(2001)] {
+        let refused = run.act(300, Action::reject(task, &bad)).unwrap_err();
+        assert!(matches!(refused, ActionError::BadComment { .. }), "{refused:?}");
+        let refused = run.act(300, Action::Comment { text: bad.clone() }).unwrap_err();
+        assert!(matches!(refused, ActionError::BadComment { .. }), "{refused:?}");
+    }
+    assert_eq!(run.state().status, Status::Pending);
+    run.act(300, Action::reject(task, "金额\t不对\n请修改")).unwrap();
+    assert_eq!(run.state().status, Status::Rejected);
+}

@@ -121,6 +121,16 @@ impl WorkflowHook for AssignmentHook {
                 let request = AssignmentRequest { status, ..new.clone() };
                 let record = request.to_record().map_err(hook_error)?;
                 record.check(AssignmentRequest::desc()).map_err(hook_error)?;
+                // One open request per person and customer, also when two arrive at once:
+                // checked before this request's own insert joins the batch.
+                batch.none_match(
+                    AssignmentRequest::desc(),
+                    vec![
+                        Filter::Eq("customer".into(), Value::Ref(request.customer)),
+                        Filter::Eq("requester".into(), Value::Ref(request.requester)),
+                        Filter::Eq("status".into(), AssignmentStatus::Pending.as_str().into()),
+                    ],
+                );
                 audits.push((
                     AssignmentRequest::desc().kind.clone(),
                     request.id,
@@ -152,15 +162,20 @@ impl WorkflowHook for AssignmentHook {
             }
         };
 
-        // FIXME: approval assigns the customer even when someone else became its owner
-        // while the request was pending; the approval should be refused (or the approver
-        // warned) when the owner changed since submission.
         if status == AssignmentStatus::Approved {
             let before =
                 store.get(tenant, Customer::desc(), request.customer)?.ok_or_else(|| {
                     hook_error(format!("customer {} no longer exists", request.customer))
                 })?;
             let old = Customer::from_record(&before).map_err(hook_error)?;
+            // Requests are made for pool customers; one given to someone else meanwhile is
+            // not taken from them by an old approval.
+            if old.owner.is_some_and(|owner| owner != request.requester) {
+                return Err(hook_error(format!(
+                    "customer {} was given to someone else while this request waited; reject it",
+                    request.customer
+                )));
+            }
             let customer = Customer {
                 owner: Some(request.requester),
                 status: CustomerStatus::Private,
@@ -206,6 +221,18 @@ impl<'a> Assignments<'a> {
         let found = self.crm.customers(self.who).get(customer)?;
         if found.owner == Some(self.who.user) {
             return Err(DomainError::State(format!("customer {customer} is already yours")).into());
+        }
+
+        let open = Query::all()
+            .filter(Filter::Eq("customer".into(), Value::Ref(customer)))
+            .filter(Filter::Eq("requester".into(), Value::Ref(self.who.user)))
+            .filter(Filter::Eq("status".into(), AssignmentStatus::Pending.as_str().into()))
+            .page(0, 1);
+        if self.crm.store.query(tenant, AssignmentRequest::desc(), &open)?.total > 0 {
+            return Err(DomainError::State(format!(
+                "you already asked for customer {customer}; wait for the decision"
+            ))
+            .into());
         }
 
         let engine = WorkflowStore::new(self.crm.store.as_ref(), tenant);

@@ -8,9 +8,9 @@
 //! request in the same batch. A rejected or withdrawn request can be edited and submitted
 //! again: its approval starts a new round from the first node.
 //!
-//! Visibility: the applicant and administrators see a request; so does everyone who takes
-//! part in its approval (approvers must see what they decide). Lists show a plain user their
-//! own requests and an administrator everyone's.
+//! Visibility: the applicant and administrators see a request. Approvers see it through its
+//! approval instance, which shows each of them only the fields their node lets them see.
+//! Lists show a plain user their own requests and an administrator everyone's.
 
 use chrono::NaiveDate;
 use crm_domain::audit::{diff, AuditAction};
@@ -21,6 +21,8 @@ use crm_domain::{
 use crm_workflow::store::StatusChange;
 use crm_workflow::{Action, Actor, FormBinding, Status, WorkflowError, WorkflowStore};
 use rust_decimal::Decimal;
+
+pub use crm_domain::model::finance::parse_amount;
 
 use crate::assignments::{add_audits, AssignmentHook};
 use crate::changes::{ensure_current, Changes};
@@ -96,6 +98,28 @@ fn approval_status(status: Status) -> ApprovalStatus {
 const APPROVER_EDITABLE: [&str; 8] =
     ["title", "amount", "currency", "category", "purpose", "spent_on", "repay_by", "customer"];
 
+/// Refuses a definition for a finance form whose approvers could edit a field that is not
+/// theirs to change (the number, applicant, status, approval or times).
+pub(crate) fn check_editable(definition: &crm_workflow::Definition) -> Result<()> {
+    for node in &definition.nodes {
+        let Some(approval) = node.approval() else { continue };
+        if let Some(field) =
+            approval.editable_fields.iter().find(|f| !APPROVER_EDITABLE.contains(&f.as_str()))
+        {
+            return Err(DomainError::invalid(
+                "editable_fields",
+                format!(
+                    "node {:?}: approvers may not change {field:?}; they may change {}",
+                    node.id,
+                    APPROVER_EDITABLE.join(", ")
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Keeps a finance request in step with its approval: sets its status and approval instance
 /// and writes back the fields approvers changed, with audit entries, in the action's batch.
 /// A change of the instance's fields that leaves the request invalid aborts the action.
@@ -110,6 +134,22 @@ pub(crate) fn follow_approval<'h>(
     let before = store
         .get(tenant, FinanceRequest::desc(), change.record)?
         .ok_or_else(|| hook_error(&format!("finance request {} not found", change.record)))?;
+    let submitting = change.to == Status::Pending
+        && matches!(change.from, None | Some(Status::Rejected | Status::Withdrawn));
+    if submitting {
+        // The request was read before the submission; an edit saved in between must not be
+        // overwritten by the older fields the approval carries.
+        let changed = APPROVER_EDITABLE
+            .iter()
+            .any(|name| before.get(name) != change.state.fields.get(*name).unwrap_or(&Value::Null));
+        if changed {
+            return Err(crm_domain::StoreError::conflict(format!(
+                "finance request {} was changed while it was being submitted; reload and submit again",
+                change.record
+            ))
+            .into());
+        }
+    }
     let mut after = before.clone();
     for name in APPROVER_EDITABLE {
         if let Some(value) = change.state.fields.get(name) {
@@ -186,8 +226,9 @@ impl<'a> Requests<'a> {
         Ok(request)
     }
 
-    /// One request: its applicant, administrators and the people taking part in its approval
-    /// see it; to anyone else it does not exist.
+    /// One request: its applicant and administrators see it; to anyone else it does not
+    /// exist (approvers read it through the approval instance, field by field as their node
+    /// allows).
     pub fn get(&self, id: RecordId) -> Result<FinanceRequest> {
         let request = self
             .crm
@@ -196,12 +237,7 @@ impl<'a> Requests<'a> {
         if self.who.is_admin() || request.applicant == self.who.user {
             return Ok(request);
         }
-        match request.instance {
-            Some(instance) if self.crm.workflows(self.who).instance(instance).is_ok() => {
-                Ok(request)
-            }
-            _ => Err(Self::not_found(id)),
-        }
+        Err(Self::not_found(id))
     }
 
     /// A request the principal may change: their own, still editable.
@@ -240,6 +276,9 @@ impl<'a> Requests<'a> {
         apply(&mut request, draft);
         request.normalize()?;
         self.customer_visible(request.customer)?;
+        if request == old {
+            return Ok(old);
+        }
         request.updated_at = crate::now();
         let mut changes = Changes::new();
         if !changes.update(&old, &request)? {
@@ -282,6 +321,13 @@ impl<'a> Requests<'a> {
         unit: Option<RecordId>,
     ) -> Result<FinanceRequest> {
         let request = self.own_editable(id, version)?;
+        if unit.is_some() && request.instance.is_some() {
+            return Err(DomainError::invalid(
+                "unit",
+                "a request submitted again keeps the unit of its first submission",
+            )
+            .into());
+        }
         let tenant = &self.who.tenant;
         let fields = request.to_record()?.fields;
         let directory = OrgDirectory::load(self.crm, self.who)?;

@@ -168,6 +168,9 @@ impl<'a> Workflows<'a> {
         }
         let definition = Definition::parse(text).map_err(crm_workflow::WorkflowError::from)?;
         let fields = form_fields(&definition.form)?;
+        if crate::finance::form_of(&definition.form).is_some() {
+            crate::finance::check_editable(&definition)?;
+        }
         let hook = AssignmentHook::new(self.who.user);
         Ok(self.engine(&hook).define(&definition, &fields, crate::now())?)
     }

@@ -180,13 +180,20 @@ impl FinanceRequest {
         if self.currency.is_empty() {
             self.currency = "CNY".into();
         }
-        self.validate()
+        self.validate()?;
+        // Kept with exactly two decimals, however it was typed (`12`, `12.5`, `12.500`).
+        self.amount = self.amount.normalize();
+        self.amount.rescale(2);
+        Ok(())
     }
 
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("title", &self.title)?;
         text("title", &self.title, 200)?;
+        if self.title.contains(['\n', '\r']) {
+            return Err(DomainError::invalid("title", "must be one line"));
+        }
         text("category", &self.category, 100)?;
         text("purpose", &self.purpose, 2000)?;
         if self.applicant == RecordId(0) {
@@ -233,6 +240,49 @@ impl FinanceRequest {
     }
 }
 
+/// Reads an amount as typed: digits with an optional decimal point, optionally with commas
+/// between groups of three digits (`1,200.50`); full-width digits count as digits. A sign is
+/// passed on for the rules to judge. `None` when the text is not a number.
+pub fn parse_amount(text: &str) -> Option<Decimal> {
+    let text: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => {
+                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
+            }
+            '．' => '.',
+            '，' => ',',
+            other => other,
+        })
+        .collect();
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let whole_ok = if whole.contains(',') {
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap_or_default();
+        digits(first) && first.len() <= 3 && groups.all(|g| g.len() == 3 && digits(g))
+    } else {
+        digits(whole)
+    };
+    if !whole_ok || fraction.is_some_and(|f| !digits(f)) {
+        return None;
+    }
+    let plain = match fraction {
+        Some(fraction) => format!("{sign}{}.{fraction}", whole.replace(',', "")),
+        None => format!("{sign}{}", whole.replace(',', "")),
+    };
+    // Exact: more digits than a decimal holds are refused, not rounded away.
+    Decimal::from_str_exact(&plain).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +318,9 @@ mod tests {
         assert_eq!(record.get("form").as_text(), Some("loan"));
         assert_eq!(record.get("status").as_text(), Some("pending"));
         assert_eq!(record.get("amount").display(), "3500.50");
+        let mut whole = FinanceRequest { amount: Decimal::new(1_200, 1), ..loan() };
+        whole.normalize().unwrap();
+        assert_eq!(whole.amount.to_string(), "120.00");
         assert_eq!(FinanceRequest::from_record(&record).unwrap(), request);
     }
 
@@ -298,6 +351,7 @@ mod tests {
         let expense = FinanceRequest { form: RequestForm::Expense, ..ok() };
         assert_eq!(field_of(expense), "repay_by");
         assert_eq!(field_of(FinanceRequest { purpose: "a\u{1b}b".into(), ..ok() }), "purpose");
+        assert_eq!(field_of(FinanceRequest { title: "a\rb".into(), ..ok() }), "title");
         assert_eq!(field_of(FinanceRequest { applicant: RecordId(0), ..ok() }), "applicant");
         // Trailing zeros are not decimals a person typed.
         assert!(FinanceRequest { amount: Decimal::new(12_000, 3), ..ok() }.validate().is_ok());
@@ -315,5 +369,31 @@ mod tests {
         assert!(request.is_editable());
         request.status = ApprovalStatus::Approved;
         assert!(!request.is_editable());
+    }
+
+    #[test]
+    fn amounts_are_read_as_typed_or_refused() {
+        let read = |text: &str| parse_amount(text).map(|d| d.to_string());
+        assert_eq!(read("1200").as_deref(), Some("1200"));
+        assert_eq!(read(" 1,200.50 ").as_deref(), Some("1200.50"));
+        assert_eq!(read("12,345,678").as_deref(), Some("12345678"));
+        assert_eq!(read("０.５０").as_deref(), Some("0.50"));
+        assert_eq!(read("１，２００．５０").as_deref(), Some("1200.50"));
+        assert_eq!(read("-5").as_deref(), Some("-5"));
+        for bad in [
+            "12,5x",
+            "12,5",
+            "1,2345",
+            "abc",
+            "1.2.3",
+            ".5",
+            "5.",
+            "1e3",
+            "",
+            "1_000",
+            "1.0000000000000000000000000000001",
+        ] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
     }
 }

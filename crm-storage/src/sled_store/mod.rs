@@ -217,7 +217,7 @@ impl SledStore {
 
     /// The sled batch that writes `changes`: records plus their index entries.
     ///
-    /// FIXME: bulk inserts cost about ten times a bare write of the records, mostly sled's
+    /// FIXME: bulk inserts cost about eight times a bare write of the records, mostly sled's
     /// per-key work for the index entries (one per indexed field holding a value); leaving
     /// out entries for empty text as well would need the planner to stop using the index
     /// for every filter that matches empty text.

@@ -139,8 +139,10 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
     assert_eq!(submitted.status, ApprovalStatus::Pending);
     let instance = submitted.instance.unwrap();
     assert_eq!(todo_records(crm, &s.manager), vec![large.id]);
-    // The approver sees the request itself while deciding it.
-    assert_eq!(crm.requests(&s.manager).get(large.id).unwrap().title, "客户招待");
+    // The approver reads the request through the approval, not the request page.
+    assert!(crm.requests(&s.manager).get(large.id).is_err());
+    let state = crm.workflows(&s.manager).instance(instance).unwrap().state;
+    assert_eq!(state.fields.get("title"), Some(&Value::Text("客户招待".into())));
 
     // The manager lowers the amount, which is still above 5,000: finance decides next.
     let changes = BTreeMap::from([("amount".to_owned(), Value::Decimal(Decimal::new(6000, 0)))]);
@@ -190,6 +192,12 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
 
 pub fn rejected_loan_is_edited_and_submitted_again(crm: &Crm) {
     let s = setup(crm);
+    // Approvers may not be given fields the engine owns.
+    let owned = definition("loan", s.admin.user)
+        .replace(r#"editable_fields = ["amount"]"#, r#"editable_fields = ["applicant"]"#);
+    let refused = crm.workflows(&s.admin).define(&owned).unwrap_err();
+    assert_eq!(field_of(&refused), Some("editable_fields"), "{refused:?}");
+    assert!(crm.workflows(&s.admin).definitions().unwrap().is_empty());
     crm.workflows(&s.admin).define(&definition("loan", s.admin.user)).unwrap();
     let requests = crm.requests(&s.seller);
     let loan = requests.create(draft(RequestForm::Loan, "出差借款", 3000)).unwrap();
@@ -309,4 +317,42 @@ pub fn a_request_made_for_a_second_unit_goes_to_its_manager(crm: &Crm) {
     let rejected = requests.get(request.id).unwrap();
     requests.submit(request.id, rejected.version).unwrap();
     assert_eq!(todo_records(crm, &s.outsider), vec![request.id]);
+}
+
+pub fn an_edit_racing_a_submission_is_never_lost(crm: &Crm) {
+    let s = setup(crm);
+    crm.workflows(&s.admin).define(&definition("expense", s.admin.user)).unwrap();
+    for round in 0..8 {
+        let requests = crm.requests(&s.seller);
+        let request = requests.create(draft(RequestForm::Expense, "差旅", 100 + round)).unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        let (edited, submitted) = std::thread::scope(|scope| {
+            let edit = scope.spawn(|| {
+                barrier.wait();
+                let changed = draft(RequestForm::Expense, "差旅", 999_999);
+                crm.requests(&s.seller).update(request.id, request.version, changed)
+            });
+            let submit = scope.spawn(|| {
+                barrier.wait();
+                crm.requests(&s.seller).submit(request.id, request.version)
+            });
+            (edit.join().unwrap(), submit.join().unwrap())
+        });
+        let stored = requests.get(request.id).unwrap();
+        match stored.instance {
+            // Submitted: what approvers decide is what is stored.
+            Some(instance) => {
+                let state = crm.workflows(&s.seller).instance(instance).unwrap().state;
+                assert_eq!(state.fields.get("amount"), Some(&Value::Decimal(stored.amount)));
+                assert!(submitted.is_ok());
+                if edited.is_ok() {
+                    assert_eq!(stored.amount, Decimal::new(999_999, 0), "round {round}");
+                }
+            }
+            None => {
+                assert!(submitted.is_err(), "round {round}");
+                assert_eq!(stored.amount, Decimal::new(999_999, 0), "round {round}");
+            }
+        }
+    }
 }

@@ -59,6 +59,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("a_file_goes_in_with_the_decision", workflow::a_file_goes_in_with_the_decision),
         ("tasks_are_reassigned_to_active_users", workflow::tasks_are_reassigned_to_active_users),
         (
+            "assignment_requests_are_neither_doubled_nor_stale",
+            workflow::assignment_requests_are_neither_doubled_nor_stale,
+        ),
+        (
             "expense_follows_its_approval_and_approver_edits",
             finance::expense_follows_its_approval_and_approver_edits,
         ),
@@ -73,6 +77,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         (
             "a_request_made_for_a_second_unit_goes_to_its_manager",
             finance::a_request_made_for_a_second_unit_goes_to_its_manager,
+        ),
+        (
+            "an_edit_racing_a_submission_is_never_lost",
+            finance::an_edit_racing_a_submission_is_never_lost,
         ),
     ]
 }

@@ -484,3 +484,28 @@ pub fn tasks_are_reassigned_to_active_users(crm: &Crm) {
     let kinds = crm.workflows(&s.seller).history(instance).unwrap();
     assert_eq!(kinds.iter().filter(|e| e.kind.name() == "reassigned").count(), 2);
 }
+
+pub fn assignment_requests_are_neither_doubled_nor_stale(crm: &Crm) {
+    let s = setup(crm);
+    let first = crm.assignments(&s.seller).request(s.customer, "").unwrap();
+    let again = crm.assignments(&s.seller).request(s.customer, "").unwrap_err();
+    assert!(matches!(again, Error::Domain(DomainError::State(_))), "{again:?}");
+    let rival = crm.assignments(&s.outsider).request(s.customer, "我也想要").unwrap();
+
+    crm.workflows(&s.manager).approve(first.instance, None, "").unwrap();
+    for reviewer in &s.reviewers {
+        crm.workflows(reviewer).approve(first.instance, None, "").unwrap();
+    }
+    let owner = |crm: &Crm| crm.customers(&s.admin).get(s.customer).unwrap().owner;
+    assert_eq!(owner(crm), Some(s.seller.user));
+
+    // The rival's request, approved later, does not take the customer away.
+    crm.workflows(&s.manager).approve(rival.instance, None, "").unwrap();
+    crm.workflows(&s.reviewers[0]).approve(rival.instance, None, "").unwrap();
+    let stale = crm.workflows(&s.reviewers[1]).approve(rival.instance, None, "").unwrap_err();
+    assert!(stale.to_string().contains("given to someone else"), "{stale}");
+    assert_eq!(owner(crm), Some(s.seller.user));
+    crm.workflows(&s.reviewers[1]).reject(rival.instance, None, "已分配").unwrap();
+    let rejected = crm.assignments(&s.outsider).get(rival.request.id).unwrap();
+    assert_eq!(rejected.status, AssignmentStatus::Rejected);
+}

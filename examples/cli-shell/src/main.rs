@@ -212,8 +212,8 @@ enum RequestCommand {
         #[arg(long)]
         amount: String,
         /// ISO currency code; CNY by default.
-        #[arg(long, default_value = "")]
-        currency: String,
+        #[arg(long)]
+        currency: Option<String>,
         /// The kind of cost (travel, hospitality, …).
         #[arg(long, default_value = "")]
         category: String,
@@ -581,12 +581,25 @@ fn parse_form(form: &str) -> anyhow::Result<RequestForm> {
         .with_context(|| format!("unknown form {form:?}: use expense, reimbursement or loan"))
 }
 
-fn print_request(out: &mut impl Write, request: &crm::FinanceRequest) -> anyhow::Result<()> {
+/// `login (display name)` of a user, or the bare id when it cannot be read.
+fn user_label(crm: &Crm, who: &Principal, id: RecordId) -> String {
+    match crm.org(who).user(id) {
+        Ok(user) => format!("{} ({})", user.login, user.display_name),
+        Err(_) => id.to_string(),
+    }
+}
+
+fn print_request(
+    crm: &Crm,
+    who: &Principal,
+    out: &mut impl Write,
+    request: &crm::FinanceRequest,
+) -> anyhow::Result<()> {
     writeln!(out, "{} {} ({})", request.code, request.title, request.form.label_en())?;
     writeln!(out, "  id:        {}", request.id)?;
     writeln!(out, "  amount:    {} {}", request.amount, request.currency)?;
     writeln!(out, "  status:    {}", request.status)?;
-    writeln!(out, "  applicant: {}", request.applicant)?;
+    writeln!(out, "  applicant: {}", user_label(crm, who, request.applicant))?;
     for (label, value) in [("category", &request.category), ("purpose", &request.purpose)] {
         if !value.is_empty() {
             writeln!(out, "  {label:<10} {value}")?;
@@ -626,14 +639,14 @@ fn requests(
             repay_by,
             customer,
         } => {
-            let amount = amount.trim().parse::<rust_decimal::Decimal>().map_err(|_| {
+            let amount = crm::finance::parse_amount(&amount).ok_or_else(|| {
                 crm::DomainError::invalid("amount", format!("{amount:?} is not a number"))
             })?;
             let draft = crm::RequestDraft {
                 form: parse_form(&form)?,
                 title,
                 amount,
-                currency,
+                currency: currency.unwrap_or_default(),
                 category,
                 purpose,
                 spent_on: date,
@@ -665,7 +678,7 @@ fn requests(
             }
             writeln!(out, "{} request(s)", page.total)?;
         }
-        RequestCommand::Show { id } => print_request(out, &service.get(id)?)?,
+        RequestCommand::Show { id } => print_request(crm, who, out, &service.get(id)?)?,
         RequestCommand::Submit { id, unit } => {
             let request = service.get(id)?;
             let request = service.submit_for(id, request.version, unit)?;
@@ -1086,6 +1099,9 @@ fn customers(
                 }
             }
             writeln!(out, "  status: {}", customer.status.as_str())?;
+            if let Some(owner) = customer.owner {
+                writeln!(out, "  owner: {}", user_label(crm, who, owner))?;
+            }
             if let Some(parent) = customer.parent {
                 writeln!(
                     out,

@@ -203,4 +203,36 @@ fn the_readme_flow_walkthrough_runs() {
     stdout(&crm(&store, &["--user", "zhao", "approve", "1"]));
     let mine = stdout(&crm(&store, &["--user", "chen", "customers", "list"]));
     assert!(mine.contains("上海 \"浦江\" 机电设备厂") && mine.contains("1 of 1"), "{mine}");
+    let shown = stdout(&crm(&store, &["customers", "show", &pool]));
+    assert!(shown.contains("owner:") && shown.contains("chen"), "{shown}");
+
+    // The finance request part of the walk-through.
+    let expense = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/expense-flow.toml");
+    let defined = stdout(&crm(&store, &["workflow", "define", expense.to_str().unwrap()]));
+    assert!(defined.contains("defined expense_approval version 1"), "{defined}");
+    let written = stdout(&crm(
+        &store,
+        &[
+            "--user",
+            "chen",
+            "requests",
+            "new",
+            "--form",
+            "expense",
+            "--title",
+            "客户招待",
+            "--amount",
+            "1280.50",
+            "--date",
+            "2026-11-30",
+        ],
+    ));
+    assert!(written.contains("request EX000001 (id 1)"), "{written}");
+    let submitted = stdout(&crm(&store, &["--user", "chen", "requests", "submit", "1"]));
+    assert!(submitted.contains("is pending as instance 2"), "{submitted}");
+    assert!(stdout(&crm(&store, &["todo"])).contains("manager"));
+    stdout(&crm(&store, &["approve", "2"]));
+    let shown = stdout(&crm(&store, &["--user", "chen", "requests", "show", "1"]));
+    assert!(shown.contains("status:    approved"), "{shown}");
+    assert!(stdout(&crm(&store, &["requests", "list"])).contains("客户招待"));
 }

@@ -4,7 +4,6 @@
 //! (`/workflow/instances/{id}`); a request's status follows its approval.
 
 use std::collections::HashMap;
-use std::str::FromStr as _;
 
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -14,7 +13,6 @@ use crm::{
     RequestFilter, RequestForm,
 };
 use maud::{html, Markup};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::auth::{Ctx, Posted};
@@ -123,47 +121,6 @@ impl FieldError {
             other => Self { field: None, message: other.message(lang, Hint::Customer) },
         }
     }
-}
-
-/// Reads an amount as typed: digits with an optional decimal point, optionally with commas
-/// between groups of three digits (`1,200.50`); full-width digits count as digits. A sign is
-/// passed on for the rules to judge. `None` when the text is not a number.
-fn parse_amount(text: &str) -> Option<Decimal> {
-    let text: String = text
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '０'..='９' => {
-                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
-            }
-            '．' => '.',
-            other => other,
-        })
-        .collect();
-    let (sign, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text.strip_prefix('+').unwrap_or(&text)),
-    };
-    let (whole, fraction) = match unsigned.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (unsigned, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let whole_ok = if whole.contains(',') {
-        let mut groups = whole.split(',');
-        let first = groups.next().unwrap_or_default();
-        digits(first) && first.len() <= 3 && groups.all(|g| g.len() == 3 && digits(g))
-    } else {
-        digits(whole)
-    };
-    if !whole_ok || fraction.is_some_and(|f| !digits(f)) {
-        return None;
-    }
-    let plain = match fraction {
-        Some(fraction) => format!("{sign}{}.{fraction}", whole.replace(',', "")),
-        None => format!("{sign}{}", whole.replace(',', "")),
-    };
-    Decimal::from_str(&plain).ok()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -440,7 +397,7 @@ impl DraftForm {
         let amount = if self.amount.trim().is_empty() {
             return Err(FieldError::required(lang, "amount"));
         } else {
-            parse_amount(&self.amount)
+            crm::finance::parse_amount(&self.amount)
                 .ok_or_else(|| FieldError::invalid(lang, "amount", t(lang, "bad_amount")))?
         };
         let day = |field: &str, text: &str| {
@@ -758,19 +715,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_are_read_as_typed_or_refused() {
-        let read = |text: &str| parse_amount(text).map(|d| d.to_string());
-        assert_eq!(read("1200").as_deref(), Some("1200"));
-        assert_eq!(read(" 1,200.50 ").as_deref(), Some("1200.50"));
-        assert_eq!(read("12,345,678").as_deref(), Some("12345678"));
-        assert_eq!(read("０.５０").as_deref(), Some("0.50"));
-        assert_eq!(read("-5").as_deref(), Some("-5"));
-        for bad in ["12,5x", "12,5", "1,2345", "abc", "1.2.3", ".5", "5.", "1e3", "", "1_000"] {
-            assert_eq!(read(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
     fn forms_name_the_field_they_refuse() {
         let form = DraftForm {
             title: "t".into(),
@@ -787,7 +731,7 @@ mod tests {
         assert!(error.message.contains("Repay by"), "{}", error.message);
         // Other forms have no repayment date, whatever was posted.
         let draft = form.to_draft(Lang::En, RequestForm::Expense).unwrap();
-        assert_eq!((draft.repay_by, draft.amount), (None, Decimal::new(10, 0)));
+        assert_eq!((draft.repay_by, draft.amount), (None, rust_decimal::Decimal::new(10, 0)));
         let form = DraftForm { customer: "#x".into(), ..form };
         let error = form.to_draft(Lang::Zh, RequestForm::Expense).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("customer"));

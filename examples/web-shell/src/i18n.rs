@@ -213,9 +213,10 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
             "Someone else changed this record first. Reload the page and make your change \
              again.",
         ),
-        "too_large" => {
-            ("上传的内容太大（上限 20 MiB）。", "The upload is too large (20 MiB at most).")
-        }
+        "too_large" => (
+            "提交的内容太大（表单上限 1 MiB，附件上限 20 MiB）。",
+            "The upload is too large (forms 1 MiB, attached files 20 MiB at most).",
+        ),
         "internal" => ("服务器内部错误，请稍后再试。", "Internal error; please try again later."),
         "bad_request" => ("请求无效。", "The request is not valid."),
         "back" => ("返回", "Back"),

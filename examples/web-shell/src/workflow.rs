@@ -134,7 +134,7 @@ struct TodoView {
 impl TodoView {
     fn load(crm: &Crm, who: &Principal, page: u64) -> crm::Result<Self> {
         let workflows = crm.workflows(who);
-        let open = workflows.todo((page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+        let open = workflows.todo((page - 1).saturating_mul(PAGE_SIZE), PAGE_SIZE)?;
         let done = workflows.done(0, DONE_LIMIT)?;
         let counts = workflows.todo_counts(reminder_age())?;
         // FIXME: the to-do list replays one instance per line to find the customer it leads
@@ -329,6 +329,9 @@ impl InstanceView {
     fn field_label(&self, lang: Lang, field: &str) -> String {
         match self.instance.summary.form {
             FormBinding::CustomerAssignment => field_label::<AssignmentRequest>(lang, field),
+            FormBinding::Expense | FormBinding::Reimbursement | FormBinding::Loan => {
+                field_label::<crm::FinanceRequest>(lang, field)
+            }
             _ => field.to_owned(),
         }
     }
@@ -1115,8 +1118,8 @@ async fn render_request(
     Ok(respond(status, layout(ctx, t(lang, "request_assignment"), Nav::Customers, body)))
 }
 
-/// GET /customers/{id}/assignment: the request form on its own. It does not need to read the
-/// customer, so people who may not open a pool customer's page can still ask for it.
+/// GET /customers/{id}/assignment: the request form on its own. Submitting it checks that
+/// the customer is one the person may ask for (a pool customer they can see).
 pub(crate) async fn request_form(ctx: Ctx, Path(id): Path<String>) -> Reply {
     let id = parse_id(&ctx, &id)?;
     render_request(&ctx, id, None, StatusCode::OK, "").await

@@ -595,7 +595,7 @@ async fn uploads_over_the_limit_are_refused_with_413() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(refused.text().contains("上传的内容太大"), "{}", refused.text());
+    assert!(refused.text().contains("提交的内容太大"), "{}", refused.text());
     let page = client.get(&format!("/leads/{lead}")).await.text();
     assert!(!page.contains("Too big"));
 }
