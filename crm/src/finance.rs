@@ -120,6 +120,47 @@ pub(crate) fn check_editable(definition: &crm_workflow::Definition) -> Result<()
     Ok(())
 }
 
+/// Checks approvers' `changes` to finance request `id` before the approval runs, so a bad
+/// value is refused with an error naming its field: the request with the changes applied
+/// must be one its applicant could have written, and a customer must exist.
+pub(crate) fn check_approver_changes(
+    crm: &Crm,
+    tenant: &TenantId,
+    id: RecordId,
+    changes: &std::collections::BTreeMap<String, Value>,
+) -> Result<()> {
+    let stored = crm
+        .store
+        .get(tenant, FinanceRequest::desc(), id)?
+        .ok_or(DomainError::NotFound { kind: "finance request".into(), id })?;
+    let mut changed = stored.clone();
+    for (name, value) in changes {
+        if let Some(field) = FinanceRequest::desc().field(name) {
+            if !value.is_null() && value.field_type() != Some(field.ty) {
+                return Err(DomainError::invalid(name, format!("must be a {:?}", field.ty)).into());
+            }
+        }
+        changed.fields.insert(name.clone(), value.clone());
+    }
+    let request = FinanceRequest::from_record(&changed).map_err(|_| {
+        let field = changes.keys().next().cloned().unwrap_or_default();
+        DomainError::invalid(&field, "cannot be left empty")
+    })?;
+    request.validate()?;
+    if let Some(customer) =
+        request.customer.filter(|c| Some(*c) != stored.get("customer").as_ref_id())
+    {
+        if crm.load::<crm_domain::model::Customer>(tenant, customer)?.is_none() {
+            return Err(DomainError::invalid(
+                "customer",
+                format!("there is no customer {customer}"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Keeps a finance request in step with its approval: sets its status and approval instance
 /// and writes back the fields approvers changed, with audit entries, in the action's batch.
 /// A change of the instance's fields that leaves the request invalid aborts the action.

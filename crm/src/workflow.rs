@@ -171,8 +171,62 @@ impl<'a> Workflows<'a> {
         if crate::finance::form_of(&definition.form).is_some() {
             crate::finance::check_editable(&definition)?;
         }
+        self.check_people(&definition)?;
         let hook = AssignmentHook::new(self.who.user);
         Ok(self.engine(&hook).define(&definition, &fields, crate::now())?)
+    }
+
+    /// Refuses a definition that names users or positions the organisation does not have,
+    /// or a fallback approver who does not exist or has left, with an error naming the node:
+    /// a flow whose people cannot exist is caught when it is defined, not when a request
+    /// reaches it. Named users who have left are accepted (the fallback approver stands in).
+    fn check_people(&self, definition: &Definition) -> Result<()> {
+        use crm_workflow::{ApproverRule, NodeKind};
+        let org = self.crm.org(self.who);
+        let users: std::collections::BTreeMap<RecordId, bool> =
+            org.users()?.into_iter().map(|u| (u.id, u.active)).collect();
+        let positions: std::collections::BTreeSet<String> =
+            org.positions()?.into_iter().map(|p| p.code).collect();
+        let refuse =
+            |reason: String| -> crate::Error { DomainError::invalid("approvers", reason).into() };
+        for node in &definition.nodes {
+            let rules = match &node.kind {
+                NodeKind::Approval(approval) => &approval.approvers,
+                NodeKind::Notify(notify) => &notify.recipients,
+                _ => continue,
+            };
+            for rule in rules {
+                match rule {
+                    ApproverRule::Users(ids) => {
+                        if let Some(id) = ids.iter().find(|id| !users.contains_key(id)) {
+                            return Err(refuse(format!(
+                                "node {:?}: there is no user {id}",
+                                node.id
+                            )));
+                        }
+                    }
+                    ApproverRule::Position { name, .. } if !positions.contains(name) => {
+                        return Err(refuse(format!(
+                            "node {:?}: there is no position {name:?}",
+                            node.id
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        match definition.fallback_approver.map(|id| (id, users.get(&id))) {
+            Some((id, None)) => {
+                Err(DomainError::invalid("fallback_approver", format!("there is no user {id}"))
+                    .into())
+            }
+            Some((id, Some(false))) => Err(DomainError::invalid(
+                "fallback_approver",
+                format!("user {id} has left; name an active user"),
+            )
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// Every stored definition version, by name and then version.
@@ -374,6 +428,11 @@ impl<'a> Workflows<'a> {
         changes: std::collections::BTreeMap<String, crm_domain::Value>,
     ) -> Result<Outcome> {
         let task = self.task_of(id, task)?;
+        let summary = self.instance(id)?.summary;
+        if crate::finance::form_of(&summary.form).is_some() {
+            let tenant = &self.who.tenant;
+            crate::finance::check_approver_changes(self.crm, tenant, summary.record, &changes)?;
+        }
         self.act(id, Action::Approve { task, comment: comment.to_owned(), changes })
     }
 

@@ -155,6 +155,21 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
     assert_eq!((lowered.amount, lowered.status), (Decimal::new(6000, 0), ApprovalStatus::Pending));
     assert_eq!(todo_records(crm, &s.finance), vec![large.id]);
 
+    // A bad value is refused naming its field, and nothing moves.
+    for (name, value) in [
+        ("amount", Value::Decimal(Decimal::new(-1, 0))),
+        ("amount", Value::Text("many".into())),
+        ("amount", Value::Null),
+    ] {
+        let changes = BTreeMap::from([(name.to_owned(), value)]);
+        let refused = crm
+            .workflows(&s.finance)
+            .approve_with_changes(instance, None, "", changes)
+            .unwrap_err();
+        assert_eq!(field_of(&refused), Some("amount"), "{refused:?}");
+    }
+    assert_eq!(todo_records(crm, &s.finance), vec![large.id]);
+
     // A field the node does not let approvers change is refused, and nothing moves.
     let title = BTreeMap::from([("title".to_owned(), Value::Text("改标题".into()))]);
     assert!(crm.workflows(&s.finance).approve_with_changes(instance, None, "", title).is_err());
@@ -197,6 +212,16 @@ pub fn rejected_loan_is_edited_and_submitted_again(crm: &Crm) {
         .replace(r#"editable_fields = ["amount"]"#, r#"editable_fields = ["applicant"]"#);
     let refused = crm.workflows(&s.admin).define(&owned).unwrap_err();
     assert_eq!(field_of(&refused), Some("editable_fields"), "{refused:?}");
+    // People a flow names must exist when it is defined.
+    let fine = definition("loan", s.admin.user);
+    for (bad, field) in [
+        (definition("loan", RecordId(999_999)), "fallback_approver"),
+        (fine.replace(r#"name = "finance""#, r#"name = "nobody""#), "approvers"),
+        (fine.replace("{ unit_manager = 0 }", "{ users = [999999] }"), "approvers"),
+    ] {
+        let refused = crm.workflows(&s.admin).define(&bad).unwrap_err();
+        assert_eq!(field_of(&refused), Some(field), "{refused:?}");
+    }
     assert!(crm.workflows(&s.admin).definitions().unwrap().is_empty());
     crm.workflows(&s.admin).define(&definition("loan", s.admin.user)).unwrap();
     let requests = crm.requests(&s.seller);
