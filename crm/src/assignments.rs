@@ -2,7 +2,7 @@
 //! customer and a manager approves through the tenant's workflow bound to the
 //! `customer_assignment` form.
 //!
-//! [`AssignmentHook`] keeps each request's status in step with its approval and, on approval,
+//! `follow_approval` (called by the facade's [`FormHook`]) keeps each request's status in step with its approval and, on approval,
 //! makes the requester the customer's owner, in the same batch as the approval itself, with
 //! audit entries for both changes.
 //!
@@ -16,10 +16,10 @@ use crm_domain::model::{AssignmentRequest, AssignmentStatus, Customer, CustomerS
 use crm_domain::{
     Batch, DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Store, TenantId, Value,
 };
-use crm_workflow::store::{StatusChange, WorkflowHook};
+use crm_workflow::store::StatusChange;
 use crm_workflow::{FormBinding, Status, WorkflowError, WorkflowStore};
 
-use crate::workflow::OrgDirectory;
+use crate::workflow::{FormHook, OrgDirectory};
 use crate::{Crm, Page, Result};
 
 /// What [`Assignments::request`] created.
@@ -77,128 +77,102 @@ pub(crate) fn add_audits(
     Ok(())
 }
 
-/// The workflow hook of the facade: follows status changes of `customer_assignment`
-/// instances here and of finance requests in `crate::finance::follow_approval` (other
-/// forms have no records to keep in step yet).
-#[derive(Debug, Clone)]
-pub struct AssignmentHook {
+/// Keeps an assignment request in step with its approval, in the action's batch: inserts
+/// `new_request` when it is the one being submitted, follows the request's status, and on
+/// approval makes the requester the customer's owner, with audit entries for both.
+pub(crate) fn follow_approval(
+    store: &dyn Store,
+    tenant: &TenantId,
     actor: RecordId,
-    new_request: Option<AssignmentRequest>,
-}
+    new_request: Option<&AssignmentRequest>,
+    change: &StatusChange<'_>,
+    batch: &mut Batch<'_>,
+) -> Result<(), WorkflowError> {
+    let at = crate::now();
+    let mut audits = Vec::new();
+    let status = status_of(change.to);
 
-impl AssignmentHook {
-    /// A hook for actions taken by `actor` (who the audit entries name).
-    pub fn new(actor: RecordId) -> Self {
-        Self { actor, new_request: None }
-    }
-
-    /// A hook for the submission of `request`, which it inserts with the submission.
-    fn submitting(actor: RecordId, request: AssignmentRequest) -> Self {
-        Self { actor, new_request: Some(request) }
-    }
-}
-
-impl WorkflowHook for AssignmentHook {
-    fn status_changed<'h>(
-        &'h self,
-        store: &dyn Store,
-        tenant: &TenantId,
-        change: &StatusChange<'_>,
-        batch: &mut Batch<'h>,
-    ) -> Result<(), WorkflowError> {
-        if crate::finance::form_of(change.form).is_some() {
-            return crate::finance::follow_approval(store, tenant, self.actor, change, batch);
+    let request = match (new_request, change.from) {
+        (Some(new), None) if new.id == change.record => {
+            let request = AssignmentRequest { status, ..new.clone() };
+            let record = request.to_record().map_err(hook_error)?;
+            record.check(AssignmentRequest::desc()).map_err(hook_error)?;
+            // One open request per person and customer, also when two arrive at once:
+            // checked before this request's own insert joins the batch.
+            batch.none_match(
+                AssignmentRequest::desc(),
+                vec![
+                    Filter::Eq("customer".into(), Value::Ref(request.customer)),
+                    Filter::Eq("requester".into(), Value::Ref(request.requester)),
+                    Filter::Eq("status".into(), AssignmentStatus::Pending.as_str().into()),
+                ],
+            );
+            audits.push((
+                AssignmentRequest::desc().kind.clone(),
+                request.id,
+                AuditAction::Create,
+                Vec::new(),
+            ));
+            batch.insert(AssignmentRequest::desc(), record);
+            request
         }
-        if *change.form != FormBinding::CustomerAssignment {
-            return Ok(());
-        }
-        let at = crate::now();
-        let mut audits = Vec::new();
-        let status = status_of(change.to);
-
-        let request = match (&self.new_request, change.from) {
-            (Some(new), None) if new.id == change.record => {
-                let request = AssignmentRequest { status, ..new.clone() };
-                let record = request.to_record().map_err(hook_error)?;
-                record.check(AssignmentRequest::desc()).map_err(hook_error)?;
-                // One open request per person and customer, also when two arrive at once:
-                // checked before this request's own insert joins the batch.
-                batch.none_match(
-                    AssignmentRequest::desc(),
-                    vec![
-                        Filter::Eq("customer".into(), Value::Ref(request.customer)),
-                        Filter::Eq("requester".into(), Value::Ref(request.requester)),
-                        Filter::Eq("status".into(), AssignmentStatus::Pending.as_str().into()),
-                    ],
-                );
+        _ => {
+            let before =
+                store.get(tenant, AssignmentRequest::desc(), change.record)?.ok_or_else(|| {
+                    hook_error(format!("assignment request {} not found", change.record))
+                })?;
+            let old = AssignmentRequest::from_record(&before).map_err(hook_error)?;
+            let request = AssignmentRequest { status, ..old };
+            let after = request.to_record().map_err(hook_error)?;
+            let changes = diff(Some(&before), Some(&after));
+            if !changes.is_empty() {
                 audits.push((
                     AssignmentRequest::desc().kind.clone(),
                     request.id,
-                    AuditAction::Create,
-                    Vec::new(),
+                    AuditAction::Update,
+                    changes,
                 ));
-                batch.insert(AssignmentRequest::desc(), record);
-                request
+                batch.update(AssignmentRequest::desc(), after);
             }
-            _ => {
-                let before =
-                    store.get(tenant, AssignmentRequest::desc(), change.record)?.ok_or_else(
-                        || hook_error(format!("assignment request {} not found", change.record)),
-                    )?;
-                let old = AssignmentRequest::from_record(&before).map_err(hook_error)?;
-                let request = AssignmentRequest { status, ..old };
-                let after = request.to_record().map_err(hook_error)?;
-                let changes = diff(Some(&before), Some(&after));
-                if !changes.is_empty() {
-                    audits.push((
-                        AssignmentRequest::desc().kind.clone(),
-                        request.id,
-                        AuditAction::Update,
-                        changes,
-                    ));
-                    batch.update(AssignmentRequest::desc(), after);
-                }
-                request
-            }
-        };
-
-        if status == AssignmentStatus::Approved {
-            let before =
-                store.get(tenant, Customer::desc(), request.customer)?.ok_or_else(|| {
-                    hook_error(format!("customer {} no longer exists", request.customer))
-                })?;
-            let old = Customer::from_record(&before).map_err(hook_error)?;
-            // Requests are made for pool customers; one given to someone else meanwhile is
-            // not taken from them by an old approval.
-            if old.owner.is_some_and(|owner| owner != request.requester) {
-                return Err(hook_error(format!(
-                    "customer {} was given to someone else while this request waited; reject it",
-                    request.customer
-                )));
-            }
-            let customer = Customer {
-                owner: Some(request.requester),
-                status: CustomerStatus::Private,
-                updated_at: at,
-                ..old
-            };
-            let after = customer.to_record().map_err(hook_error)?;
-            audits.push((
-                Customer::desc().kind.clone(),
-                customer.id,
-                AuditAction::Update,
-                diff(Some(&before), Some(&after)),
-            ));
-            batch.update(Customer::desc(), after);
-            tracing::info!(
-                %tenant,
-                customer = %customer.id,
-                owner = %request.requester,
-                "customer assigned on approval"
-            );
+            request
         }
-        add_audits(store, tenant, self.actor, at, audits, batch)
+    };
+
+    if status == AssignmentStatus::Approved {
+        let before = store
+            .get(tenant, Customer::desc(), request.customer)?
+            .ok_or_else(|| hook_error(format!("customer {} no longer exists", request.customer)))?;
+        let old = Customer::from_record(&before).map_err(hook_error)?;
+        // Requests are made for pool customers; one given to someone else meanwhile is
+        // not taken from them by an old approval.
+        if old.owner.is_some_and(|owner| owner != request.requester) {
+            return Err(hook_error(format!(
+                "customer {} was given to someone else while this request waited; reject it",
+                request.customer
+            )));
+        }
+        let customer = Customer {
+            owner: Some(request.requester),
+            status: CustomerStatus::Private,
+            updated_at: at,
+            ..old
+        };
+        let after = customer.to_record().map_err(hook_error)?;
+        audits.push((
+            Customer::desc().kind.clone(),
+            customer.id,
+            AuditAction::Update,
+            diff(Some(&before), Some(&after)),
+        ));
+        batch.update(Customer::desc(), after);
+        tracing::info!(
+            %tenant,
+            customer = %customer.id,
+            owner = %request.requester,
+            "customer assigned on approval"
+        );
     }
+    add_audits(store, tenant, actor, at, audits, batch)
 }
 
 /// Customer assignment requests as one principal sees them.
@@ -261,7 +235,7 @@ impl<'a> Assignments<'a> {
         request.validate()?;
         let fields = request.to_record()?.fields;
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = AssignmentHook::submitting(self.who.user, request.clone());
+        let hook = FormHook::submitting(self.who.user, request.clone());
         let outcome = engine.with_hook(&hook).submit(
             &bound.name,
             request.id,

@@ -24,9 +24,9 @@ use rust_decimal::Decimal;
 
 pub use crm_domain::model::finance::parse_amount;
 
-use crate::assignments::{add_audits, AssignmentHook};
+use crate::assignments::add_audits;
 use crate::changes::{ensure_current, Changes};
-use crate::workflow::OrgDirectory;
+use crate::workflow::{FormHook, OrgDirectory};
 use crate::{Crm, Page, Result};
 
 /// What an applicant types into a finance request.
@@ -372,7 +372,7 @@ impl<'a> Requests<'a> {
         let tenant = &self.who.tenant;
         let fields = request.to_record()?.fields;
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         let engine = WorkflowStore::new(self.crm.store.as_ref(), tenant).with_hook(&hook);
         let now = crate::now();
         match request.instance {

@@ -4,7 +4,7 @@
 //!
 //! The engine itself lives in `crm-workflow`; this module only adds who may do what (define:
 //! administrators; view an instance and its files: its participants and administrators), the
-//! hook that keeps bound records in step ([`crate::assignments::AssignmentHook`]), and the
+//! hook that keeps bound records in step ([`FormHook`]), and the
 //! files attached to requests, stored as [`Attachment`] records owned by the instance and
 //! committed in the same batch as the event that names them.
 
@@ -16,10 +16,10 @@ use crm_workflow::directory::Directory;
 use crm_workflow::{Action, Actor, Definition, FormBinding, FormField, MemoryDirectory};
 
 pub use crm_workflow::store::{Instance, InstanceSummary, Outcome, StoredDefinition, TodoPage};
+use crm_workflow::store::{StatusChange, WorkflowHook};
 pub use crm_workflow::todo::{TodoCounts, TodoItem};
 pub use crm_workflow::{Event, EventKind, InstanceState, Status, Task, TaskId, TaskStatus};
 
-use crate::assignments::AssignmentHook;
 use crate::leads::NewAttachment;
 use crate::{Crm, Result};
 
@@ -114,6 +114,53 @@ impl Directory for OrgDirectory {
     }
 }
 
+/// The facade's workflow hook: keeps the record bound to an instance in step with it, in the
+/// action's batch — customer assignment requests (`crate::assignments::follow_approval`) and
+/// finance requests (`crate::finance::follow_approval`); other forms have no records yet.
+#[derive(Debug, Clone)]
+pub struct FormHook {
+    actor: RecordId,
+    new_request: Option<AssignmentRequest>,
+}
+
+impl FormHook {
+    /// A hook for actions taken by `actor` (who the audit entries name).
+    pub fn new(actor: RecordId) -> Self {
+        Self { actor, new_request: None }
+    }
+
+    /// A hook for the submission of an assignment `request`, which it inserts with the
+    /// submission.
+    pub(crate) fn submitting(actor: RecordId, request: AssignmentRequest) -> Self {
+        Self { actor, new_request: Some(request) }
+    }
+}
+
+impl WorkflowHook for FormHook {
+    fn status_changed<'h>(
+        &'h self,
+        store: &dyn crm_domain::Store,
+        tenant: &crm_domain::TenantId,
+        change: &StatusChange<'_>,
+        batch: &mut Batch<'h>,
+    ) -> std::result::Result<(), crm_workflow::WorkflowError> {
+        match change.form {
+            FormBinding::CustomerAssignment => crate::assignments::follow_approval(
+                store,
+                tenant,
+                self.actor,
+                self.new_request.as_ref(),
+                change,
+                batch,
+            ),
+            form if crate::finance::form_of(form).is_some() => {
+                crate::finance::follow_approval(store, tenant, self.actor, change, batch)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The form fields a definition bound to `form` may name, from the form's entity description.
 pub fn form_fields(form: &FormBinding) -> Result<Vec<FormField>> {
     match form {
@@ -142,7 +189,7 @@ impl<'a> Workflows<'a> {
         Self { crm, who }
     }
 
-    fn engine<'h>(&self, hook: &'h AssignmentHook) -> crm_workflow::WorkflowStore<'h>
+    fn engine<'h>(&self, hook: &'h FormHook) -> crm_workflow::WorkflowStore<'h>
     where
         'a: 'h,
     {
@@ -172,7 +219,7 @@ impl<'a> Workflows<'a> {
             crate::finance::check_editable(&definition)?;
         }
         self.check_people(&definition)?;
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).define(&definition, &fields, crate::now())?)
     }
 
@@ -231,33 +278,33 @@ impl<'a> Workflows<'a> {
 
     /// Every stored definition version, by name and then version.
     pub fn definitions(&self) -> Result<Vec<StoredDefinition>> {
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).definitions()?)
     }
 
     /// The definition `name` (its latest version, or `version`) drawn as an SVG document.
     pub fn definition_svg(&self, name: &str, version: Option<u32>) -> Result<String> {
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         let definition = self.engine(&hook).definition(name, version)?;
         Ok(definition.definition().to_svg())
     }
 
     /// A page of the principal's open tasks, oldest first.
     pub fn todo(&self, offset: u64, limit: u64) -> Result<TodoPage> {
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).todo(self.who.user, offset, limit)?)
     }
 
     /// A page of the tasks the principal decided, most recent first.
     pub fn done(&self, offset: u64, limit: u64) -> Result<TodoPage> {
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).done(self.who.user, offset, limit)?)
     }
 
     /// How many tasks the principal has open, has decided, and has open for longer than
     /// `older_than`.
     pub fn todo_counts(&self, older_than: Duration) -> Result<TodoCounts> {
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).todo_counts(self.who.user, crate::now(), older_than)?)
     }
 
@@ -266,7 +313,7 @@ impl<'a> Workflows<'a> {
     /// else it does not exist.
     pub fn instance(&self, id: RecordId) -> Result<Instance> {
         let not_found = || DomainError::NotFound { kind: "workflow instance".into(), id };
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         let instance = match self.engine(&hook).instance(id) {
             Ok(instance) => instance,
             Err(crm_workflow::WorkflowError::UnknownInstance { .. }) => {
@@ -283,14 +330,14 @@ impl<'a> Workflows<'a> {
     /// The instance's event log in order; visible to the same people as the instance.
     pub fn history(&self, id: RecordId) -> Result<Vec<Event>> {
         self.instance(id)?;
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).history(id)?)
     }
 
     /// Runs `action` on an instance the principal may view, with the organisation as it is now.
     fn act(&self, id: RecordId, action: Action) -> Result<Outcome> {
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         Ok(self.engine(&hook).act(id, self.actor(), action, crate::now(), &directory)?)
     }
 
@@ -345,7 +392,7 @@ impl<'a> Workflows<'a> {
         }];
         actions.extend(then);
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = AssignmentHook::new(self.who.user);
+        let hook = FormHook::new(self.who.user);
         let outcome = self.engine(&hook).act_with(
             id,
             self.actor(),
