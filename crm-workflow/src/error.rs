@@ -237,7 +237,7 @@ pub enum ActionError {
         what: &'static str,
     },
     /// A node resolved to no active approver and the definition has no usable fallback.
-    #[error("node {node:?} resolves to no active approver and there is no fallback approver")]
+    #[error("node {node:?} resolves to no active approver and no fallback approver can take it")]
     NoApprover {
         /// The node.
         node: String,

@@ -428,7 +428,7 @@ fn without_a_fallback_submission_fails_naming_the_node() {
     assert_eq!(error, ActionError::NoApprover { node: "manager".into() });
     assert_eq!(
         error.to_string(),
-        "node \"manager\" resolves to no active approver and there is no fallback approver"
+        "node \"manager\" resolves to no active approver and no fallback approver can take it"
     );
 }
 

@@ -199,8 +199,9 @@ pub(crate) fn follow_approval<'h>(
     }
     let mut request = FinanceRequest::from_record(&after).map_err(|e| hook_error(&e))?;
     if change.from.is_some() {
-        // Approvers' edits must leave a request its applicant could have written.
-        request.validate().map_err(|e| hook_error(&e))?;
+        // Approvers' edits must leave a request its applicant could have written, kept the
+        // same way (an amount typed `1200` is stored as `1200.00`).
+        request.normalize().map_err(|e| hook_error(&e))?;
     }
     request.status = approval_status(change.to);
     request.instance = Some(change.instance);

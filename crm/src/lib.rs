@@ -45,8 +45,8 @@ pub use crm_domain::model::{
     SettingList, SettingValue, Unit, UnitKind, User,
 };
 pub use crm_domain::{
-    DomainError, Entity, Principal, Query, RecordId, Role, Store, StoreError, StoreErrorKind,
-    TenantId, Value,
+    DomainError, Entity, FieldType, Principal, Query, RecordId, Role, Store, StoreError,
+    StoreErrorKind, TenantId, Value,
 };
 pub use crm_io::{Format, Lang};
 pub use customers::{CustomerSearch, CustomerSort, Customers};

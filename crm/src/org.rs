@@ -309,6 +309,23 @@ impl<'a> Org<'a> {
         Ok(self.crm.find::<Membership>(&self.who.tenant, &query)?.items)
     }
 
+    /// Every unit `user` belongs to: their home unit first, then the units of their
+    /// memberships by name, each once. These are the units a request of theirs may be made
+    /// for ([`Requests::submit_for`](crate::finance::Requests::submit_for)).
+    pub fn units_of(&self, user: RecordId) -> Result<Vec<Unit>> {
+        let home = self.user(user)?.unit;
+        let mut units = vec![self.unit(home)?];
+        let mut others = Vec::new();
+        for membership in self.memberships_of(user)? {
+            if membership.unit != home && !others.iter().any(|u: &Unit| u.id == membership.unit) {
+                others.push(self.unit(membership.unit)?);
+            }
+        }
+        others.sort_by(|a, b| a.name.cmp(&b.name));
+        units.extend(others);
+        Ok(units)
+    }
+
     /// The active users holding `position` in `unit`.
     pub fn holders(&self, position: &str, unit: RecordId) -> Result<Vec<User>> {
         let query = Query::all()

@@ -8,16 +8,19 @@
 //! files attached to requests, stored as [`Attachment`] records owned by the instance and
 //! committed in the same batch as the event that names them.
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
 use crm_domain::audit::AuditAction;
 use crm_domain::model::{AssignmentRequest, Attachment, Membership, Unit, User};
-use crm_domain::{Batch, DomainError, Entity, Principal, Query, RecordId};
+use crm_domain::{Batch, DomainError, Entity, Principal, Query, RecordId, Value};
 use crm_workflow::directory::Directory;
-use crm_workflow::{Action, Actor, Definition, FormBinding, FormField, MemoryDirectory};
+use crm_workflow::{Action, Actor, Definition, FormBinding, MemoryDirectory};
 
 pub use crm_workflow::store::{Instance, InstanceSummary, Outcome, StoredDefinition, TodoPage};
 use crm_workflow::store::{StatusChange, WorkflowHook};
 pub use crm_workflow::todo::{TodoCounts, TodoItem};
+pub use crm_workflow::FormField;
 pub use crm_workflow::{Event, EventKind, InstanceState, Status, Task, TaskId, TaskStatus};
 
 use crate::leads::NewAttachment;
@@ -27,10 +30,13 @@ use crate::{Crm, Result};
 pub const ATTACHMENT_OWNER_KIND: &str = "workflow_instance";
 
 /// What an approver decides on a task, for [`Workflows::decide`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Approve the task.
     Approve,
+    /// Approve the task with changes to the bound record's fields, each of which the task's
+    /// node must list as editable ([`Workflows::parse_changes`] reads them from typed text).
+    ApproveWithChanges(BTreeMap<String, Value>),
     /// Reject the request back to its submitter.
     Reject,
     /// Send the request back to this earlier approval node of the round.
@@ -445,11 +451,22 @@ impl<'a> Workflows<'a> {
     ) -> Result<Outcome> {
         let task = self.task_of(id, task)?;
         let action = match decision {
-            Decision::Approve => Action::Approve {
-                task,
-                comment: comment.to_owned(),
-                changes: std::collections::BTreeMap::new(),
-            },
+            Decision::Approve => {
+                Action::Approve { task, comment: comment.to_owned(), changes: BTreeMap::new() }
+            }
+            Decision::ApproveWithChanges(changes) => {
+                let summary = self.instance(id)?.summary;
+                if crate::finance::form_of(&summary.form).is_some() {
+                    let tenant = &self.who.tenant;
+                    crate::finance::check_approver_changes(
+                        self.crm,
+                        tenant,
+                        summary.record,
+                        &changes,
+                    )?;
+                }
+                Action::Approve { task, comment: comment.to_owned(), changes }
+            }
             Decision::Reject => Action::reject(task, comment),
             Decision::ReturnTo(node) => Action::return_to(task, &node, comment),
         };
@@ -472,15 +489,61 @@ impl<'a> Workflows<'a> {
         id: RecordId,
         task: Option<TaskId>,
         comment: &str,
-        changes: std::collections::BTreeMap<String, crm_domain::Value>,
+        changes: BTreeMap<String, Value>,
     ) -> Result<Outcome> {
-        let task = self.task_of(id, task)?;
-        let summary = self.instance(id)?.summary;
-        if crate::finance::form_of(&summary.form).is_some() {
-            let tenant = &self.who.tenant;
-            crate::finance::check_approver_changes(self.crm, tenant, summary.record, &changes)?;
+        self.decide(id, task, Decision::ApproveWithChanges(changes), comment, None)
+    }
+
+    /// The fields of instance `id`'s request the principal may change on approving, with
+    /// their types: the editable fields of the nodes where they hold an open task, in the
+    /// order of the bound form. Empty for anyone without such a task.
+    pub fn editable_fields(&self, id: RecordId) -> Result<Vec<FormField>> {
+        let instance = self.instance(id)?;
+        let access = crm_workflow::access::field_access(
+            &instance.definition,
+            &instance.state,
+            self.who.user,
+        );
+        if access.editable.is_empty() {
+            return Ok(Vec::new());
         }
-        self.act(id, Action::Approve { task, comment: comment.to_owned(), changes })
+        Ok(form_fields(&instance.summary.form)?
+            .into_iter()
+            .filter(|f| access.editable.contains(&f.name))
+            .collect())
+    }
+
+    /// Reads the values an approver typed for the request's fields (`name`, text) into the
+    /// changes [`Decision::ApproveWithChanges`] takes. Each text is read by its field's
+    /// type the way a spreadsheet cell is (`1,234.50`, `2026-03-01`); an empty text clears
+    /// the field. Values equal to the request's current ones are left out, so a form that
+    /// repeats every field changes only what was edited. A name that is not one of the
+    /// principal's [`editable_fields`](Self::editable_fields), or a text its type cannot
+    /// hold, is a [`DomainError`] naming the field.
+    pub fn parse_changes(
+        &self,
+        id: RecordId,
+        typed: &[(String, String)],
+    ) -> Result<BTreeMap<String, Value>> {
+        let instance = self.instance(id)?;
+        let editable = self.editable_fields(id)?;
+        let mut changes = BTreeMap::new();
+        for (name, text) in typed {
+            let Some(field) = editable.iter().find(|f| &f.name == name) else {
+                return Err(DomainError::invalid(
+                    name,
+                    "is not a field you may change at this step",
+                )
+                .into());
+            };
+            let value = crm_io::convert_cell(&crm_io::Cell::Text(text.clone()), field.ty)
+                .map_err(|reason| DomainError::invalid(name, reason))?;
+            let current = instance.state.fields.get(name).cloned().unwrap_or(Value::Null);
+            if value != current {
+                changes.insert(name.clone(), value);
+            }
+        }
+        Ok(changes)
     }
 
     /// Rejects the request back to its submitter.
@@ -522,7 +585,7 @@ impl<'a> Workflows<'a> {
 
     /// Hands a task (`task`, or the principal's one open task) to another active user. The
     /// engine decides who may: the task's assignee, or an administrator for any open or queued
-    /// task; it refuses an inactive or unknown user, one who already holds a task of that
+    /// task; it refuses an unknown user (a [`DomainError`] on field `to`), an inactive user, one who already holds a task of that
     /// node, and the submitter where the node forbids approving one's own request.
     pub fn reassign(
         &self,
@@ -532,6 +595,9 @@ impl<'a> Workflows<'a> {
         comment: &str,
     ) -> Result<Outcome> {
         let task = self.task_of(id, task)?;
+        if self.crm.load::<User>(&self.who.tenant, to)?.is_none() {
+            return Err(DomainError::invalid("to", format!("there is no user {to}")).into());
+        }
         self.act(id, Action::Reassign { task, to, comment: comment.to_owned() })
     }
 

@@ -144,8 +144,26 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
     let state = crm.workflows(&s.manager).instance(instance).unwrap().state;
     assert_eq!(state.fields.get("title"), Some(&Value::Text("客户招待".into())));
 
+    // The manager may change the amount only, typed as text: the unchanged amount is left
+    // out, a field the node does not open and text that is not a number are refused by name.
+    let manager = crm.workflows(&s.manager);
+    let editable: Vec<String> =
+        manager.editable_fields(instance).unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(editable, vec!["amount".to_owned()]);
+    assert!(crm.workflows(&s.seller).editable_fields(instance).unwrap().is_empty());
+    let typed = |name: &str, text: &str| vec![(name.to_owned(), text.to_owned())];
+    assert!(manager.parse_changes(instance, &typed("amount", "8,000.00")).unwrap().is_empty());
+    for (name, text) in [("title", "改标题"), ("amount", "6.000,00"), ("status", "approved")] {
+        let refused = manager.parse_changes(instance, &typed(name, text)).unwrap_err();
+        assert_eq!(field_of(&refused), Some(name), "{refused:?}");
+    }
+
     // The manager lowers the amount, which is still above 5,000: finance decides next.
-    let changes = BTreeMap::from([("amount".to_owned(), Value::Decimal(Decimal::new(6000, 0)))]);
+    let changes = manager.parse_changes(instance, &typed("amount", "6,000")).unwrap();
+    assert_eq!(
+        changes,
+        BTreeMap::from([("amount".to_owned(), Value::Decimal(Decimal::new(6000, 0)))])
+    );
     let outcome = crm
         .workflows(&s.manager)
         .approve_with_changes(instance, None, "减少金额", changes)

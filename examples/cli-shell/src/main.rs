@@ -162,6 +162,10 @@ struct Decision {
     /// neither is.
     #[arg(long)]
     file: Option<PathBuf>,
+    /// On approving, change a field of the request your step may edit, as FIELD=VALUE
+    /// (e.g. `--set amount=4500`); repeat for several fields.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -711,9 +715,23 @@ fn decide(
     decision: WorkflowDecision,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let workflows = crm.workflows(who);
+    let decision = match (decision, d.set.is_empty()) {
+        (decision, true) => decision,
+        (WorkflowDecision::Approve, false) => {
+            let mut typed = Vec::with_capacity(d.set.len());
+            for item in &d.set {
+                let (field, value) = item.split_once('=').with_context(|| {
+                    format!("--set {item:?}: write FIELD=VALUE, e.g. --set amount=4500")
+                })?;
+                typed.push((field.trim().to_owned(), value.to_owned()));
+            }
+            WorkflowDecision::ApproveWithChanges(workflows.parse_changes(d.instance, &typed)?)
+        }
+        (_, false) => anyhow::bail!("--set changes fields only when approving"),
+    };
     let file = d.file.as_deref().map(read_attachment).transpose()?;
-    let outcome =
-        crm.workflows(who).decide(d.instance, task(d.task), decision, &d.comment, file)?;
+    let outcome = workflows.decide(d.instance, task(d.task), decision, &d.comment, file)?;
     print_outcome(out, &outcome)
 }
 

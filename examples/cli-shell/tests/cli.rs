@@ -231,8 +231,14 @@ fn the_readme_flow_walkthrough_runs() {
     let submitted = stdout(&crm(&store, &["--user", "chen", "requests", "submit", "1"]));
     assert!(submitted.contains("is pending as instance 2"), "{submitted}");
     assert!(stdout(&crm(&store, &["todo"])).contains("manager"));
-    stdout(&crm(&store, &["approve", "2"]));
+    // The manager's node lets them change the amount; a field it does not open is refused
+    // by name and leaves the task open.
+    let refused = crm(&store, &["approve", "2", "--set", "title=改标题"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("title"), "{refused:?}");
+    stdout(&crm(&store, &["approve", "2", "--set", "amount=1,200", "--comment", "按发票金额"]));
     let shown = stdout(&crm(&store, &["--user", "chen", "requests", "show", "1"]));
     assert!(shown.contains("status:    approved"), "{shown}");
+    assert!(shown.contains("1200.00"), "{shown}");
     assert!(stdout(&crm(&store, &["requests", "list"])).contains("客户招待"));
 }

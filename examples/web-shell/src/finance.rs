@@ -233,6 +233,9 @@ struct RequestView {
     applicant: String,
     /// The customer's name, when the viewer may see the customer.
     customer_name: Option<String>,
+    /// The units the applicant may make a first submission for, home unit first; filled
+    /// only for an applicant who belongs to more than one.
+    units: Vec<(RecordId, String)>,
 }
 
 impl RequestView {
@@ -254,7 +257,13 @@ impl RequestView {
             },
             None => None,
         };
-        Ok(Self { request, applicant, customer_name })
+        let units = if request.applicant == who.user && request.instance.is_none() {
+            crm.org(who).units_of(who.user)?.into_iter().map(|u| (u.id, u.name)).collect()
+        } else {
+            Vec::new()
+        };
+        let units = if units.len() > 1 { units } else { Vec::new() };
+        Ok(Self { request, applicant, customer_name, units })
     }
 }
 
@@ -295,6 +304,13 @@ async fn render_request(
                 form.inline method="post" action={ (base) "/submit" } {
                     (csrf(ctx))
                     input type="hidden" name="version" value=(r.version);
+                    @if !view.units.is_empty() {
+                        select name="unit" id="submit-unit" aria-label=(t(lang, "fin_unit")) {
+                            @for (unit, name) in &view.units {
+                                option value=(unit) { (t(lang, "fin_for_unit")) " " (name) }
+                            }
+                        }
+                    }
                     button.btn.primary type="submit" id="submit-request" {
                         @if r.instance.is_some() { (t(lang, "resubmit")) }
                         @else { (t(lang, "fin_submit")) }
@@ -646,11 +662,13 @@ pub(crate) async fn update(Path(id): Path<String>, Posted(ctx, form): Posted<Dra
 // ---------------------------------------------------------------------------------------
 // Submit and delete
 
-/// A button's form: the CSRF token and the version the page showed.
+/// A button's form: the CSRF token and the version the page showed; on submitting, the
+/// unit the request is made for (empty: the applicant's home unit).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct VersionForm {
     version: String,
+    unit: String,
 }
 
 /// POST /requests/{id}/submit: sends the request into the approval flow bound to its form.
@@ -661,6 +679,13 @@ pub(crate) async fn submit(
     let id = parse_id(&ctx, &id)?;
     let Ok(version) = form.version.trim().parse::<u64>() else {
         return Err(ctx.fail(AppError::BadRequest("version".into())));
+    };
+    let unit = match form.unit.trim() {
+        "" => None,
+        text => match text.parse::<u64>() {
+            Ok(unit) => Some(RecordId(unit)),
+            Err(_) => return Err(ctx.fail(AppError::BadRequest(text.to_owned()))),
+        },
     };
     let submitted = ctx
         .call(move |crm, who| {
@@ -674,7 +699,7 @@ pub(crate) async fn submit(
                     return Ok(None);
                 }
             }
-            Ok(Some(requests.submit(id, version)?))
+            Ok(Some(requests.submit_for(id, version, unit)?))
         })
         .await;
     match submitted {

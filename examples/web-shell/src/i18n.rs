@@ -358,6 +358,14 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
             "At most 20 MiB; everyone taking part can download it.",
         ),
         "wf_attach_button" => ("上传", "Upload"),
+        "fin_unit" => ("为哪个部门申请", "Unit the request is for"),
+        "fin_for_unit" => ("部门:", "For"),
+        "wf_editable_fields" => ("审批时可修改的字段", "Fields you may change"),
+        "wf_editable_hint" => (
+            "修改后点“同意”才会保存;驳回或退回时不保存修改。",
+            "Changes are saved only when you approve; rejecting or returning keeps the request as it is.",
+        ),
+        "wf_not_utf8" => ("文件不是 UTF-8 文本。", "The file is not UTF-8 text."),
         "wf_no_file" => ("请选择要上传的文件。", "Choose a file to upload."),
         "wf_reassign" => ("转交任务", "Reassign a task"),
         "wf_reassign_hint" => (
@@ -367,10 +375,6 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "wf_task" => ("任务", "Task"),
         "wf_reassign_to" => ("转交给", "Hand to"),
         "wf_reassign_button" => ("转交", "Reassign"),
-        "wf_inactive_user" => (
-            "该用户已停用或不存在，不能接收任务。",
-            "That user is inactive or unknown and cannot take tasks.",
-        ),
         "wf_not_participant" => (
             "只有参与这个申请的人才能这样做。",
             "Only people taking part in this request may do that.",
@@ -384,7 +388,16 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "wf_already_decided" => ("该任务已经处理过了。", "This task is already decided."),
         "wf_not_assignee" => ("这个任务不由您处理。", "This task is not assigned to you."),
         "wf_not_your_turn" => ("还没轮到您审批。", "It is not your turn yet."),
-        "wf_no_approver" => ("找不到审批人：", "No approver found:"),
+        "wf_withdraw_after_decision" => (
+            "已有审批人处理过，不能再撤回。",
+            "An approver has already decided, so the request can no longer be withdrawn.",
+        ),
+        "wf_not_submitter" => (
+            "只有申请人才能这样做。",
+            "Only the person who submitted the request may do that.",
+        ),
+        "wf_unknown_user" => ("没有这个用户:", "There is no such user:"),
+        "wf_bad_comment" => ("意见无法保存:", "The comment cannot be stored:"),
         "wf_cannot_return" => ("不能退回到该节点：", "Cannot return there:"),
         "wf_wrong_status" => {
             ("申请当前的状态不允许这个操作。", "The request's status does not allow this.")

@@ -125,46 +125,12 @@ pub(crate) async fn page(ctx: Ctx) -> Reply {
 }
 
 /// POST /import: a multipart upload with `target`, `file` and `dry_run`.
-pub(crate) async fn upload(ctx: Ctx, mut multipart: Multipart) -> Reply {
+pub(crate) async fn upload(ctx: Ctx, multipart: Multipart) -> Reply {
     let lang = ctx.lang;
-    let mut token = String::new();
-    let mut target = Target::Customers;
-    let mut dry_run = false;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ctx.fail(AppError::TooLarge))
-            }
-            Err(e) => return Err(ctx.fail(AppError::BadRequest(e.body_text()))),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ctx.fail(AppError::TooLarge)
-                } else {
-                    ctx.fail(AppError::BadRequest(e.body_text()))
-                }
-            })?;
-            if !file_name.is_empty() || !bytes.is_empty() {
-                file = Some((file_name, bytes.to_vec()));
-            }
-            continue;
-        }
-        let text = field.text().await.map_err(|e| ctx.fail(AppError::BadRequest(e.body_text())))?;
-        match name.as_str() {
-            "csrf" => token = text,
-            "target" if text == "leads" => target = Target::Leads,
-            "target" => target = Target::Customers,
-            "dry_run" => dry_run = !text.is_empty(),
-            _ => {}
-        }
-    }
-    ctx.check_csrf(&token)?;
+    let mut upload = crate::upload::read(&ctx, multipart).await?;
+    let target = if upload.text("target") == "leads" { Target::Leads } else { Target::Customers };
+    let dry_run = !upload.text("dry_run").is_empty();
+    let file = upload.take_file("file").map(|file| (file.file_name, file.bytes));
 
     let outcome = match file {
         None => Outcome::Refused(Notice::Error(t(lang, "no_file").into()), StatusCode::BAD_REQUEST),

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use axum::extract::{Multipart, Path, Query};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use chrono::{NaiveDateTime, Utc};
 use crm::{
-    Attachment, AuditEntry, Crm, Interaction, Lead, LeadSearch, LeadStatus, NewAttachment,
-    Principal, RecordId, SettingList, SettingValue,
+    Attachment, AuditEntry, Crm, Interaction, Lead, LeadSearch, LeadStatus, Principal, RecordId,
+    SettingList, SettingValue,
 };
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -620,45 +620,18 @@ fn parse_contact_time(text: &str) -> Option<chrono::DateTime<Utc>> {
 pub(crate) async fn add_interaction(
     ctx: Ctx,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let lang = ctx.lang;
-    let mut token = String::new();
-    let mut draft = InteractionDraft::default();
-    let mut files = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ctx.fail(AppError::TooLarge));
-            }
-            Err(e) => return Err(ctx.fail(AppError::BadRequest(e.body_text()))),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field.content_type().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|e| multipart_failure(&ctx, &e))?;
-            // A file input left empty still sends a part with no name and no content.
-            if file_name.is_empty() && bytes.is_empty() {
-                continue;
-            }
-            files.push(NewAttachment { file_name, content_type, bytes: bytes.to_vec() });
-            continue;
-        }
-        let text = field.text().await.map_err(|e| multipart_failure(&ctx, &e))?;
-        match name.as_str() {
-            "csrf" => token = text,
-            "subject" => draft.subject = text,
-            "content" => draft.content = text,
-            "contact_at" => draft.contact_at = text,
-            "effect" => draft.effect = text,
-            _ => {}
-        }
-    }
-    ctx.check_csrf(&token)?;
+    let mut upload = crate::upload::read(&ctx, multipart).await?;
+    let files = upload.take_files("file");
+    let draft = InteractionDraft {
+        subject: upload.text("subject").to_owned(),
+        content: upload.text("content").to_owned(),
+        contact_at: upload.text("contact_at").to_owned(),
+        effect: upload.text("effect").to_owned(),
+    };
 
     let refuse = |message: String| Notice::Error(message);
     let contact_at = if draft.contact_at.trim().is_empty() {
@@ -702,18 +675,6 @@ pub(crate) async fn add_interaction(
             let message = refuse(error.message(lang, Hint::Interaction));
             render_lead(&ctx, id, Some(message), error.status(), Some(draft)).await
         }
-    }
-}
-
-/// The error page of a multipart body that could not be read: 413 past the size limit.
-pub(crate) fn multipart_failure(
-    ctx: &Ctx,
-    error: &axum::extract::multipart::MultipartError,
-) -> Response {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ctx.fail(AppError::TooLarge)
-    } else {
-        ctx.fail(AppError::BadRequest(error.body_text()))
     }
 }
 

@@ -21,6 +21,7 @@ mod i18n;
 mod imports;
 mod leads;
 mod settings;
+mod upload;
 mod workflow;
 
 use std::future::Future;
@@ -210,9 +211,7 @@ pub fn app(state: AppState) -> Router {
         .route("/customers/{id}/assignment", get(workflow::request_form).post(workflow::request))
         .route("/todo", get(workflow::todo))
         .route("/workflow/instances/{id}", get(workflow::instance))
-        .route("/workflow/instances/{id}/approve", post(workflow::approve))
-        .route("/workflow/instances/{id}/reject", post(workflow::reject))
-        .route("/workflow/instances/{id}/return", post(workflow::return_to))
+        .route("/workflow/instances/{id}/decide", post(workflow::decide))
         .route("/workflow/instances/{id}/withdraw", post(workflow::withdraw))
         .route("/workflow/instances/{id}/resubmit", post(workflow::resubmit))
         .route("/workflow/instances/{id}/comment", post(workflow::comment))

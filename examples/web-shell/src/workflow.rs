@@ -14,10 +14,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use crm::workflow::{
-    Event, EventKind, Instance, InstanceState, Status, StoredDefinition, Task, TaskId, TaskStatus,
-    TodoCounts, TodoItem, TodoPage,
+    Decision, Event, EventKind, FormField, Instance, InstanceState, Status, StoredDefinition, Task,
+    TaskId, TaskStatus, TodoCounts, TodoItem, TodoPage,
 };
-use crm::{AssignmentRequest, Crm, NewAttachment, Principal, RecordId, Value};
+use crm::{AssignmentRequest, Crm, FieldType, Principal, RecordId, Value};
 use crm_workflow::access::{field_access, FieldSet};
 use crm_workflow::FormBinding;
 use maud::{html, Markup};
@@ -279,6 +279,8 @@ struct InstanceView {
     customer: Option<(RecordId, Option<String>)>,
     /// The fields of the request the viewer may see.
     visible: FieldSet,
+    /// The fields the viewer may change on approving (empty without an open task).
+    editable: Vec<FormField>,
 }
 
 impl InstanceView {
@@ -309,6 +311,11 @@ impl InstanceView {
         } else {
             Vec::new()
         };
+        let editable = if instance.state.open_tasks_of(who.user).next().is_some() {
+            workflows.editable_fields(id)?
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             instance,
             history,
@@ -316,6 +323,7 @@ impl InstanceView {
             active_users,
             customer,
             visible,
+            editable,
         })
     }
 
@@ -470,41 +478,7 @@ pub(crate) async fn instance(
                     }
                 }
                 @if let Some(task) = my_task {
-                    div.card #decision {
-                        h2 { (t(lang, "your_decision")) " · " (view.node_label(&task.node)) }
-                        form method="post" action={ (base) "/approve" } id="decide-form" {
-                            (csrf(&ctx))
-                            input type="hidden" name="task" value=(task.id.0);
-                            div.form-grid.single {
-                                label {
-                                    (t(lang, "comment"))
-                                    textarea name="comment" id="decision-comment" {}
-                                }
-                            }
-                            div.toolbar {
-                                button.btn.primary type="submit" id="approve" {
-                                    (t(lang, "approve"))
-                                }
-                                button.btn.danger type="submit" id="reject"
-                                    formaction={ (base) "/reject" } {
-                                    (t(lang, "reject"))
-                                }
-                                @if !earlier.is_empty() {
-                                    span.spacer {}
-                                    select name="node" id="return-node"
-                                        aria-label=(t(lang, "return_to")) {
-                                        @for (node, label) in &earlier {
-                                            option value=(node) { (label) }
-                                        }
-                                    }
-                                    button.btn type="submit" id="return"
-                                        formaction={ (base) "/return" } {
-                                        (t(lang, "return_button"))
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    (decision_card(&ctx, &view, &base, task, &earlier))
                 }
                 @if is_submitter && state.status == Status::Pending {
                     form.toolbar method="post" action={ (base) "/withdraw" } {
@@ -575,6 +549,93 @@ pub(crate) async fn instance(
         }
     };
     Ok(respond(StatusCode::OK, layout(&ctx, t(lang, "instance_title"), Nav::Todo, body)))
+}
+
+/// The approver's form: the fields their step may change, a comment, an optional file, and
+/// approve, reject or return to an earlier node. One multipart post to `/decide` carries
+/// them all, so the decision, the changes and the file are stored together or not at all.
+fn decision_card(
+    ctx: &Ctx,
+    view: &InstanceView,
+    base: &str,
+    task: &Task,
+    earlier: &[(&str, String)],
+) -> Markup {
+    let lang = ctx.lang;
+    let fields = &view.instance.state.fields;
+    html! {
+        div.card #decision {
+            h2 { (t(lang, "your_decision")) " · " (view.node_label(&task.node)) }
+            form method="post" action={ (base) "/decide" } enctype="multipart/form-data"
+                id="decide-form" {
+                (csrf(ctx))
+                input type="hidden" name="task" value=(task.id.0);
+                @if !view.editable.is_empty() {
+                    fieldset #editable-fields {
+                        legend { (t(lang, "wf_editable_fields")) }
+                        div.form-grid {
+                            @for field in &view.editable {
+                                @let current = fields.get(&field.name).unwrap_or(&Value::Null);
+                                label {
+                                    (view.field_label(lang, &field.name))
+                                    input type=(input_type(field.ty))
+                                        name={ "edit." (field.name) }
+                                        id={ "edit-" (field.name) }
+                                        value=(editable_text(current));
+                                }
+                            }
+                        }
+                        p.hint { (t(lang, "wf_editable_hint")) }
+                    }
+                }
+                div.form-grid.single {
+                    label {
+                        (t(lang, "comment"))
+                        textarea name="comment" id="decision-comment" {}
+                    }
+                    label {
+                        (t(lang, "wf_attach_file"))
+                        input type="file" name="file" id="decision-file";
+                    }
+                }
+                div.toolbar {
+                    button.btn.primary type="submit" name="decision" value="approve"
+                        id="approve" { (t(lang, "approve")) }
+                    button.btn.danger type="submit" name="decision" value="reject"
+                        id="reject" { (t(lang, "reject")) }
+                    @if !earlier.is_empty() {
+                        span.spacer {}
+                        select name="node" id="return-node" aria-label=(t(lang, "return_to")) {
+                            @for (node, label) in earlier {
+                                option value=(node) { (label) }
+                            }
+                        }
+                        button.btn type="submit" name="decision" value="return" id="return" {
+                            (t(lang, "return_button"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The input type that suits a field of type `ty`.
+fn input_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Date => "date",
+        FieldType::Timestamp => "datetime-local",
+        _ => "text",
+    }
+}
+
+/// A stored value as an approver edits it: the text the field's parser reads back.
+fn editable_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Timestamp(at) => at.format("%Y-%m-%dT%H:%M").to_string(),
+        other => other.display(),
+    }
 }
 
 /// The files attached to the request, each a download link, and the upload form for those
@@ -674,23 +735,11 @@ fn task_number(ctx: &Ctx, text: &str) -> Result<Option<TaskId>, Response> {
         .map_err(|_| ctx.fail(AppError::BadRequest(text.to_owned())))
 }
 
-/// A decision, return or comment form.
+/// The comment form.
 #[derive(Debug, Deserialize)]
-pub(crate) struct DecisionForm {
-    #[serde(default)]
-    task: String,
+pub(crate) struct CommentForm {
     #[serde(default)]
     comment: String,
-    #[serde(default)]
-    node: String,
-}
-
-impl DecisionForm {
-    /// The task named by the form; `None` lets the facade pick the person's one open task.
-    #[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
-    fn task(&self, ctx: &Ctx) -> Result<Option<TaskId>, Response> {
-        task_number(ctx, &self.task)
-    }
 }
 
 /// Runs one action and returns to the task page with a notice.
@@ -703,39 +752,43 @@ where
     Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
 }
 
-/// POST /workflow/instances/{id}/approve
-pub(crate) async fn approve(
-    Path(id): Path<String>,
-    Posted(ctx, form): Posted<DecisionForm>,
-) -> Reply {
+/// POST /workflow/instances/{id}/decide: the task page's decision form (multipart) with
+/// `task`, `decision` (`approve`, `reject` or `return`), `comment`, `node` for a return, an
+/// optional `file`, and `edit.<field>` for each field the step may change (applied on
+/// approving; unchanged values are left out).
+pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipart) -> Reply {
     let id = parse_id(&ctx, &id)?;
-    let task = form.task(&ctx)?;
-    act(&ctx, id, "approved", move |crm, who| crm.workflows(who).approve(id, task, &form.comment))
-        .await
-}
-
-/// POST /workflow/instances/{id}/reject
-pub(crate) async fn reject(
-    Path(id): Path<String>,
-    Posted(ctx, form): Posted<DecisionForm>,
-) -> Reply {
-    let id = parse_id(&ctx, &id)?;
-    let task = form.task(&ctx)?;
-    act(&ctx, id, "rejected", move |crm, who| crm.workflows(who).reject(id, task, &form.comment))
-        .await
-}
-
-/// POST /workflow/instances/{id}/return: back to the earlier node named in `node`.
-pub(crate) async fn return_to(
-    Path(id): Path<String>,
-    Posted(ctx, form): Posted<DecisionForm>,
-) -> Reply {
-    let id = parse_id(&ctx, &id)?;
-    let task = form.task(&ctx)?;
-    act(&ctx, id, "returned", move |crm, who| {
-        crm.workflows(who).return_to(id, task, form.node.trim(), &form.comment)
-    })
-    .await
+    let mut upload = crate::upload::read(&ctx, multipart).await?;
+    let task = task_number(&ctx, upload.text("task"))?;
+    let comment = upload.text("comment").trim().to_owned();
+    let file = upload.take_file("file");
+    let edits = upload.texts_with_prefix("edit.");
+    let (decision, done) = match upload.text("decision") {
+        "approve" => (None, "approved"),
+        "reject" => (Some(Decision::Reject), "rejected"),
+        "return" => (Some(Decision::ReturnTo(upload.text("node").trim().to_owned())), "returned"),
+        other => return Err(ctx.fail(AppError::BadRequest(other.to_owned()))),
+    };
+    let decided = ctx
+        .call(move |crm, who| {
+            let workflows = crm.workflows(who);
+            let decision = match decision {
+                Some(decision) => decision,
+                None => match workflows.parse_changes(id, &edits)? {
+                    changes if changes.is_empty() => Decision::Approve,
+                    changes => Decision::ApproveWithChanges(changes),
+                },
+            };
+            workflows.decide(id, task, decision, &comment, file)
+        })
+        .await;
+    match decided {
+        Ok(outcome) => {
+            tracing::info!(instance = %id, status = outcome.status.as_str(), action = done, "acted");
+            Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
+        }
+        Err(error) => Err(ctx.fail_as(error, Hint::Request)),
+    }
 }
 
 /// POST /workflow/instances/{id}/withdraw
@@ -759,7 +812,7 @@ pub(crate) async fn resubmit(
 /// POST /workflow/instances/{id}/comment
 pub(crate) async fn comment(
     Path(id): Path<String>,
-    Posted(ctx, form): Posted<DecisionForm>,
+    Posted(ctx, form): Posted<CommentForm>,
 ) -> Reply {
     let id = parse_id(&ctx, &id)?;
     act(&ctx, id, "commented", move |crm, who| crm.workflows(who).comment(id, form.comment.trim()))
@@ -790,42 +843,26 @@ pub(crate) async fn reassign(
         .parse::<u64>()
         .map(RecordId)
         .map_err(|_| ctx.fail(AppError::BadRequest(to.to_owned())))?;
-    act(&ctx, id, "reassigned", move |crm, who| {
-        crm.workflows(who).reassign(id, task, to, form.comment.trim())
-    })
-    .await
+    let reassigned =
+        ctx.call(move |crm, who| crm.workflows(who).reassign(id, task, to, form.comment.trim()));
+    match reassigned.await {
+        Ok(_) => Ok(see_other(&format!("/workflow/instances/{id}?ok=reassigned"))),
+        Err(AppError::Crm(crm::Error::Domain(crm::DomainError::Invalid { field, .. })))
+            if field == "to" =>
+        {
+            let message = format!("{} #{to}", t(ctx.lang, "wf_unknown_user"));
+            Err(ctx.fail(AppError::BadRequest(message)))
+        }
+        Err(error) => Err(ctx.fail(error)),
+    }
 }
 
 /// POST /workflow/instances/{id}/attachments: a multipart form with `csrf` and one `file`
 /// (a second file part is ignored). The facade checks the name and the size.
-pub(crate) async fn attach(ctx: Ctx, Path(id): Path<String>, mut multipart: Multipart) -> Reply {
+pub(crate) async fn attach(ctx: Ctx, Path(id): Path<String>, multipart: Multipart) -> Reply {
     let id = parse_id(&ctx, &id)?;
-    let mut token = String::new();
-    let mut file = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return Err(crate::leads::multipart_failure(&ctx, &e)),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field.content_type().unwrap_or_default().to_owned();
-            let bytes =
-                field.bytes().await.map_err(|e| crate::leads::multipart_failure(&ctx, &e))?;
-            // A file input left empty still sends a part with no name and no content.
-            if file.is_none() && !(file_name.is_empty() && bytes.is_empty()) {
-                file = Some(NewAttachment { file_name, content_type, bytes: bytes.to_vec() });
-            }
-            continue;
-        }
-        let text = field.text().await.map_err(|e| crate::leads::multipart_failure(&ctx, &e))?;
-        if name == "csrf" {
-            token = text;
-        }
-    }
-    ctx.check_csrf(&token)?;
+    let mut upload = crate::upload::read(&ctx, multipart).await?;
+    let file = upload.take_file("file");
 
     let Some(file) = file else {
         return Err(ctx.fail(AppError::BadRequest(t(ctx.lang, "wf_no_file").to_owned())));
@@ -943,30 +980,14 @@ pub(crate) async fn definitions(ctx: Ctx, Query(f): Query<crate::customers::Flas
 
 /// POST /workflow/definitions: a multipart form with `csrf`, `text` and an optional `file`
 /// (the file wins when both are given).
-pub(crate) async fn define(ctx: Ctx, mut multipart: Multipart) -> Reply {
-    let mut token = String::new();
-    let mut text = String::new();
-    let mut file_text = String::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ctx.fail(AppError::TooLarge))
-            }
-            Err(e) => return Err(ctx.fail(AppError::BadRequest(e.body_text()))),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let value =
-            field.text().await.map_err(|e| ctx.fail(AppError::BadRequest(e.body_text())))?;
-        match name.as_str() {
-            "csrf" => token = value,
-            "text" => text = value,
-            "file" => file_text = value,
-            _ => {}
-        }
-    }
-    ctx.check_csrf(&token)?;
+pub(crate) async fn define(ctx: Ctx, multipart: Multipart) -> Reply {
+    let mut upload = crate::upload::read(&ctx, multipart).await?;
+    let text = upload.text("text").to_owned();
+    let file_text = match upload.take_file("file") {
+        Some(file) => String::from_utf8(file.bytes)
+            .map_err(|_| ctx.fail(AppError::BadRequest(t(ctx.lang, "wf_not_utf8").to_owned())))?,
+        None => String::new(),
+    };
 
     let source = if file_text.trim().is_empty() { text } else { file_text };
     let submitted = source.clone();

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use crm::RequestFilter;
 use support::{set_up_approvals, Client, Page, Part, Shell, USER_PASSWORD};
 
-/// The unit manager approves every expense request.
+/// The unit manager approves every expense request and may change its amount.
 const EXPENSE_FLOW: &str = r#"
 name = "expense_approval"
 title = "Expense approval / 费用审批"
@@ -24,6 +24,7 @@ id = "manager"
 type = "approval"
 label = "Unit manager"
 approvers = [{ unit_manager = 0 }]
+editable_fields = ["amount"]
 
 [[nodes]]
 id = "end"
@@ -232,17 +233,57 @@ async fn an_expense_draft_is_edited_submitted_and_approved() {
     let task = task_page.hidden("task");
     let read = manager.get(&format!("/requests/{id}")).await;
     assert_eq!(read.status, StatusCode::NOT_FOUND, "{}", read.text());
+    // The node lets the manager change the amount: the form offers it, filled in.
+    assert!(task_page.text().contains("name=\"edit.amount\" id=\"edit-amount\" value=\"980.00\""));
+    let decide = format!("/workflow/instances/{instance}/decide");
+    let receipt = Part::File {
+        name: "file",
+        file_name: "发票.pdf",
+        content_type: "application/pdf",
+        bytes: b"%PDF-1.4 receipt",
+    };
+
+    // An amount that is not a number is refused naming the field; nothing is decided, the
+    // file is not stored and the request keeps its amount.
+    let refused = manager
+        .post_multipart(
+            &decide,
+            &[
+                Part::Text("csrf", &manager_csrf),
+                Part::Text("task", &task),
+                Part::Text("decision", "approve"),
+                Part::Text("edit.amount", "9,80"),
+                receipt,
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.text().contains("金额"), "{}", refused.text());
+    let still = manager.get(&format!("/workflow/instances/{instance}")).await.text();
+    assert!(still.contains("id=\"approve\"") && !still.contains("发票.pdf"), "{still}");
+
+    // Approving with a lower amount and the receipt stores all three together.
     let approved = manager
-        .post(
-            &format!("/workflow/instances/{instance}/approve"),
-            &[("csrf", &manager_csrf), ("task", &task), ("comment", "同意")],
+        .post_multipart(
+            &decide,
+            &[
+                Part::Text("csrf", &manager_csrf),
+                Part::Text("task", &task),
+                Part::Text("decision", "approve"),
+                Part::Text("comment", "同意,按发票金额"),
+                Part::Text("edit.amount", "950"),
+                receipt,
+            ],
         )
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.text());
+    let done = manager.follow(approved).await.text();
+    assert!(done.contains("发票.pdf") && done.contains("同意,按发票金额"), "{done}");
 
     // The request reads approved, and the status filter finds it there only.
     let text = seller.get(&format!("/requests/{id}")).await.text();
     assert!(text.contains("id=\"request-status\">已通过<"), "{text}");
+    assert!(text.contains("id=\"amount\">950.00"), "{text}");
     assert!(text.contains(&format!("href=\"/workflow/instances/{instance}\"")), "{text}");
     assert_eq!(seller.get("/requests?status=approved").await.ids("requests"), vec![id]);
     assert!(seller.get("/requests?status=draft").await.ids("requests").is_empty());
@@ -347,4 +388,61 @@ async fn posts_need_the_token_and_bad_input_stores_nothing() {
     assert!(text.contains(">Requests<") && text.contains("New loan request"), "{text}");
     let bad = post_request(&mut seller, &csrf, "expense", "Lunch", "12,5x").await;
     assert!(bad.text().contains("A field is not valid: Amount"), "{}", bad.text());
+}
+
+#[tokio::test]
+async fn a_request_for_a_second_unit_goes_to_that_units_manager() {
+    let shell = Shell::start().await;
+    let org = set_up_approvals(&shell).await;
+    define_expense_flow(&shell).await;
+    // The seller also works for a branch office, which the outsider manages.
+    let state = shell.state.clone();
+    let (seller, outsider) = (org.seller, org.outsider);
+    let (root, branch) = tokio::task::spawn_blocking(move || {
+        let crm = state.crm();
+        let org = crm.org(state.tenant_admin());
+        let root = org.units().expect("units")[0].id;
+        let branch =
+            org.add_unit("华东办事处", crm::UnitKind::Department, root).expect("add the branch");
+        org.set_manager(branch.id, Some(outsider)).expect("set its manager");
+        org.add_membership(seller, branch.id, "").expect("place the seller");
+        (root, branch.id)
+    })
+    .await
+    .expect("set-up task");
+
+    let (mut seller, csrf) = signed_in(&shell, "seller").await;
+    let created = post_request(&mut seller, &csrf, "expense", "出差", "300").await;
+    let id = id_in(&created.location(), "/requests/");
+    let page = seller.get(&format!("/requests/{id}")).await.text();
+    assert!(page.contains("id=\"submit-unit\""), "{page}");
+    let home = page.find("销售一部").expect("the home unit is offered");
+    let second = page.find("华东办事处").expect("the branch is offered");
+    assert!(home < second, "the home unit comes first: {page}");
+
+    // A unit the seller does not belong to is refused and leaves a draft.
+    let root = root.to_string();
+    let refused = seller
+        .post(
+            &format!("/requests/{id}/submit"),
+            &[("csrf", &csrf), ("version", "1"), ("unit", &root)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.text().contains(&format!("您不属于部门 #{root}")), "{}", refused.text());
+
+    let branch = branch.to_string();
+    let submitted = seller
+        .post(
+            &format!("/requests/{id}/submit"),
+            &[("csrf", &csrf), ("version", "1"), ("unit", &branch)],
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::SEE_OTHER, "{}", submitted.text());
+    let (mut outsider, _) = signed_in(&shell, "outsider").await;
+    assert_eq!(outsider.get("/todo").await.ids("workflow/instances").len(), 1);
+    let (mut manager, _) = signed_in(&shell, "manager").await;
+    assert!(manager.get("/todo").await.ids("workflow/instances").is_empty());
+    // Once submitted, the choice is no longer offered.
+    assert!(!seller.get(&format!("/requests/{id}")).await.text().contains("submit-unit"));
 }

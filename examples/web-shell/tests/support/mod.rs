@@ -177,6 +177,7 @@ impl Page {
 }
 
 /// A part of a multipart body.
+#[derive(Clone, Copy)]
 pub enum Part<'a> {
     Text(&'a str, &'a str),
     File { name: &'a str, file_name: &'a str, content_type: &'a str, bytes: &'a [u8] },
