@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+mod approvable;
 pub mod assignments;
 mod changes;
 pub mod customers;
@@ -29,6 +30,7 @@ pub mod finance;
 pub mod imports;
 pub mod leads;
 pub mod org;
+pub mod sales;
 pub mod scope;
 pub mod settings;
 pub mod workflow;
@@ -40,9 +42,9 @@ pub use crm_domain::audit::{AuditAction, AuditEntry, FieldChange};
 pub use crm_domain::model::lead::MAX_ATTACHMENT_BYTES;
 pub use crm_domain::model::RequestForm;
 pub use crm_domain::model::{
-    ApprovalStatus, AssignmentRequest, AssignmentStatus, Attachment, Contact, Customer,
-    CustomerStatus, FinanceRequest, Interaction, Lead, LeadStatus, Membership, Position, Relative,
-    SettingList, SettingValue, Unit, UnitKind, User,
+    ApprovalStatus, AssignmentRequest, AssignmentStatus, Attachment, Contact, Contract, Customer,
+    CustomerStatus, FinanceRequest, Interaction, Lead, LeadStatus, Membership, Position, Quote,
+    QuoteLine, Relative, SettingList, SettingValue, Unit, UnitKind, User,
 };
 pub use crm_domain::{
     DomainError, Entity, FieldType, Principal, Query, RecordId, Role, Store, StoreError,
@@ -55,6 +57,7 @@ pub use finance::{RequestDraft, RequestFilter, Requests};
 pub use imports::ImportReport;
 pub use leads::{LeadSearch, Leads, NewAttachment};
 pub use org::Org;
+pub use sales::{ContractDraft, Contracts, QuoteDraft, Quotes, SalesFilter};
 pub use settings::Settings;
 pub use workflow::{OrgDirectory, Workflows};
 
@@ -98,6 +101,8 @@ fn descriptions() -> Vec<&'static crm_domain::EntityDesc> {
         AuditEntry::desc(),
         model::AssignmentRequest::desc(),
         model::FinanceRequest::desc(),
+        model::Quote::desc(),
+        model::Contract::desc(),
     ];
     all.extend(crm_workflow::store::descriptions());
     all
@@ -207,6 +212,16 @@ impl Crm {
     /// Expense, reimbursement and loan requests as `who` sees them.
     pub fn requests<'a>(&'a self, who: &'a Principal) -> Requests<'a> {
         Requests::new(self, who)
+    }
+
+    /// Quotes (报价单) as `who` sees them: their own, or everyone's for an administrator.
+    pub fn quotes<'a>(&'a self, who: &'a Principal) -> Quotes<'a> {
+        Quotes::new(self, who)
+    }
+
+    /// Contracts (合同) as `who` sees them: their own, or everyone's for an administrator.
+    pub fn contracts<'a>(&'a self, who: &'a Principal) -> Contracts<'a> {
+        Contracts::new(self, who)
     }
 
     /// Spreadsheet import and export.

@@ -23,6 +23,7 @@ pub use crm_workflow::todo::{TodoCounts, TodoItem};
 pub use crm_workflow::FormField;
 pub use crm_workflow::{Event, EventKind, InstanceState, Status, Task, TaskId, TaskStatus};
 
+use crate::approvable::Kind;
 use crate::leads::NewAttachment;
 use crate::{Crm, Result};
 
@@ -121,8 +122,9 @@ impl Directory for OrgDirectory {
 }
 
 /// The facade's workflow hook: keeps the record bound to an instance in step with it, in the
-/// action's batch — customer assignment requests (`crate::assignments::follow_approval`) and
-/// finance requests (`crate::finance::follow_approval`); other forms have no records yet.
+/// action's batch — customer assignment requests (`crate::assignments::follow_approval`),
+/// and finance requests, quotes and contracts (`crate::approvable`); custom forms have no
+/// records yet.
 #[derive(Debug, Clone)]
 pub struct FormHook {
     actor: RecordId,
@@ -159,10 +161,10 @@ impl WorkflowHook for FormHook {
                 change,
                 batch,
             ),
-            form if crate::finance::form_of(form).is_some() => {
-                crate::finance::follow_approval(store, tenant, self.actor, change, batch)
-            }
-            _ => Ok(()),
+            form => match Kind::of(form) {
+                Some(kind) => kind.follow_approval(store, tenant, self.actor, change, batch),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -171,16 +173,18 @@ impl WorkflowHook for FormHook {
 pub fn form_fields(form: &FormBinding) -> Result<Vec<FormField>> {
     match form {
         FormBinding::CustomerAssignment => Ok(FormField::of(AssignmentRequest::desc())),
-        FormBinding::Expense | FormBinding::Reimbursement | FormBinding::Loan => {
-            Ok(FormField::of(crm_domain::model::FinanceRequest::desc()))
-        }
-        // FIXME: quotes, contracts and custom forms have no entity yet, so flows bound to them
-        // cannot be defined; each should bind its form's description here once it exists.
-        other => Err(DomainError::invalid(
-            "form",
-            format!("form {other} is not supported yet; use customer_assignment, expense, reimbursement or loan"),
-        )
-        .into()),
+        form => match Kind::of(form) {
+            Some(kind) => Ok(FormField::of(kind.desc())),
+            // FIXME: custom forms do not exist yet (they come with user-defined forms), so
+            // flows bound to one cannot be defined; this should read the form's fields then.
+            None => Err(DomainError::invalid(
+                "form",
+                format!(
+                    "form {form} is not supported yet; custom forms come with user-defined forms"
+                ),
+            )
+            .into()),
+        },
     }
 }
 
@@ -221,8 +225,8 @@ impl<'a> Workflows<'a> {
         }
         let definition = Definition::parse(text).map_err(crm_workflow::WorkflowError::from)?;
         let fields = form_fields(&definition.form)?;
-        if crate::finance::form_of(&definition.form).is_some() {
-            crate::finance::check_editable(&definition)?;
+        if let Some(kind) = Kind::of(&definition.form) {
+            kind.check_editable(&definition)?;
         }
         self.check_people(&definition)?;
         let hook = FormHook::new(self.who.user);
@@ -456,14 +460,8 @@ impl<'a> Workflows<'a> {
             }
             Decision::ApproveWithChanges(changes) => {
                 let summary = self.instance(id)?.summary;
-                if crate::finance::form_of(&summary.form).is_some() {
-                    let tenant = &self.who.tenant;
-                    crate::finance::check_approver_changes(
-                        self.crm,
-                        tenant,
-                        summary.record,
-                        &changes,
-                    )?;
+                if let Some(kind) = Kind::of(&summary.form) {
+                    kind.check_changes(self.crm, &self.who.tenant, summary.record, &changes)?;
                 }
                 Action::Approve { task, comment: comment.to_owned(), changes }
             }
@@ -569,15 +567,12 @@ impl<'a> Workflows<'a> {
     }
 
     /// Submits a rejected or withdrawn request again, as a new round from the start.
-    /// A finance request goes in with its fields as they are now, so the applicant's edits
-    /// since the rejection count.
+    /// A finance request, quote or contract goes in with its fields as they are now, so its
+    /// author's edits since the rejection count.
     pub fn resubmit(&self, id: RecordId) -> Result<Outcome> {
         let instance = self.instance(id)?;
-        let fields = match crate::finance::form_of(&instance.summary.form) {
-            Some(_) => {
-                let request = self.crm.requests(self.who).get(instance.summary.record)?;
-                Some(request.to_record()?.fields)
-            }
+        let fields = match Kind::of(&instance.summary.form) {
+            Some(kind) => Some(kind.current_fields(self.crm, self.who, instance.summary.record)?),
             None => None,
         };
         self.act(id, Action::Resubmit { fields })
@@ -585,8 +580,9 @@ impl<'a> Workflows<'a> {
 
     /// Hands a task (`task`, or the principal's one open task) to another active user. The
     /// engine decides who may: the task's assignee, or an administrator for any open or queued
-    /// task; it refuses an unknown user (a [`DomainError`] on field `to`), an inactive user, one who already holds a task of that
-    /// node, and the submitter where the node forbids approving one's own request.
+    /// task; it refuses an unknown user (a [`DomainError`] on field `to`), an inactive user,
+    /// one who already holds a task of that node, and the submitter where the node forbids
+    /// approving one's own request.
     pub fn reassign(
         &self,
         id: RecordId,

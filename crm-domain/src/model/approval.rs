@@ -20,6 +20,26 @@ pub enum ApprovalStatus {
 }
 
 impl ApprovalStatus {
+    /// Every status, in the order a request passes through them.
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Draft,
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Withdrawn,
+    ];
+
+    /// Whether the person who wrote the request may still change (or submit) it: as a
+    /// draft, or after it was rejected or withdrawn.
+    pub fn is_editable(self) -> bool {
+        matches!(self, ApprovalStatus::Draft | ApprovalStatus::Rejected | ApprovalStatus::Withdrawn)
+    }
+
+    /// Reads a stored name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        ApprovalStatus::ALL.into_iter().find(|s| s.as_str() == name.trim())
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

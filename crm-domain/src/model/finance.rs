@@ -233,10 +233,7 @@ impl FinanceRequest {
     /// Whether the applicant may still change (or submit) the request: as a draft, or after
     /// it was rejected or withdrawn.
     pub fn is_editable(&self) -> bool {
-        matches!(
-            self.status,
-            ApprovalStatus::Draft | ApprovalStatus::Rejected | ApprovalStatus::Withdrawn
-        )
+        self.status.is_editable()
     }
 }
 

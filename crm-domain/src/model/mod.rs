@@ -6,6 +6,7 @@ pub mod customer;
 pub mod finance;
 pub mod lead;
 pub mod org;
+pub mod sales;
 pub mod settings;
 
 pub use approval::ApprovalStatus;
@@ -14,6 +15,7 @@ pub use customer::{Contact, Customer, CustomerStatus, Relative};
 pub use finance::{FinanceRequest, RequestForm};
 pub use lead::{Attachment, Interaction, Lead, LeadStatus};
 pub use org::{Membership, Position, Unit, UnitKind, User};
+pub use sales::{Contract, Quote, QuoteLine};
 pub use settings::{SettingList, SettingValue};
 
 use crate::error::DomainError;

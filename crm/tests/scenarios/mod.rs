@@ -11,6 +11,7 @@ use crm::{
 
 mod finance;
 mod pool;
+mod sales;
 mod workflow;
 
 type Case = fn(&Crm);
@@ -81,6 +82,18 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         (
             "an_edit_racing_a_submission_is_never_lost",
             finance::an_edit_racing_a_submission_is_never_lost,
+        ),
+        (
+            "a_large_quote_needs_the_director_and_follows_its_approval",
+            sales::a_large_quote_needs_the_director_and_follows_its_approval,
+        ),
+        (
+            "a_rejected_contract_is_changed_and_approved",
+            sales::a_rejected_contract_is_changed_and_approved,
+        ),
+        (
+            "sales_documents_are_private_and_their_flows_checked",
+            sales::sales_documents_are_private_and_their_flows_checked,
         ),
     ]
 }

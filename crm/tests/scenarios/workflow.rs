@@ -247,8 +247,8 @@ pub fn outsiders_cannot_view_or_request(crm: &Crm) {
     let id = crm.customers(&other).create(pool, vec![]).unwrap().id;
     let error = crm.assignments(&other).request(id, "").unwrap_err();
     assert!(error.to_string().contains("customer_assignment"), "{error}");
-    let quote = definition(other.user).replace("customer_assignment", "quote");
-    let error = crm.workflows(&other).define(&quote).unwrap_err();
+    let custom = definition(other.user).replace("\"customer_assignment\"", "{ custom = 7 }");
+    let error = crm.workflows(&other).define(&custom).unwrap_err();
     assert!(error.to_string().contains("not supported"), "{error}");
 }
 
