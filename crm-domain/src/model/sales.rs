@@ -38,8 +38,9 @@ impl QuoteLine {
     /// The line's amount: quantity × unit price less the discount, rounded to cents.
     pub fn amount(&self) -> Decimal {
         let gross = self.quantity * self.unit_price;
-        let net = gross - gross * self.discount / Decimal::ONE_HUNDRED;
-        net.round_dp(2)
+        let mut net = (gross - gross * self.discount / Decimal::ONE_HUNDRED).round_dp(2);
+        net.rescale(2);
+        net
     }
 
     fn validate(&self, line: usize) -> Result<(), DomainError> {
@@ -156,6 +157,14 @@ impl Quote {
         }
         default_currency(&mut self.currency);
         self.validate()?;
+        // Kept the way they read: prices with cents, quantities and discounts without
+        // trailing zeros (`1200.00`, `2.5`, `5`).
+        for line in &mut self.lines {
+            line.unit_price = line.unit_price.normalize();
+            line.unit_price.rescale(2);
+            line.quantity = line.quantity.normalize();
+            line.discount = line.discount.normalize();
+        }
         let mut total: Decimal = self.lines.iter().map(QuoteLine::amount).sum();
         if total > MAX_AMOUNT {
             return Err(DomainError::invalid("total", format!("must be at most {MAX_AMOUNT}")));

@@ -4,6 +4,8 @@
 //! tenant's administrator `admin` by default, created on first use) and prints plain text.
 //! Errors go to stderr with a non-zero exit status.
 
+mod sales;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -129,6 +131,16 @@ enum Command {
     Requests {
         #[command(subcommand)]
         command: RequestCommand,
+    },
+    /// Quotes (报价单) that go through the flow bound to `quote`.
+    Quotes {
+        #[command(subcommand)]
+        command: sales::QuoteCommand,
+    },
+    /// Contracts (合同) that go through the flow bound to `contract`.
+    Contracts {
+        #[command(subcommand)]
+        command: sales::ContractCommand,
     },
     /// Users of the organisation.
     Users {
@@ -574,6 +586,8 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Requests { command } => requests(&crm, &who, command, out),
+        Command::Quotes { command } => sales::quotes(&crm, &who, command, out),
+        Command::Contracts { command } => sales::contracts(&crm, &who, command, out),
         Command::Users { command } => users(&crm, &who, command, out),
         Command::Units { command } => units(&crm, &who, command, out),
         Command::Positions { command } => positions(&crm, &who, command, out),

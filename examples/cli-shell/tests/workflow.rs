@@ -294,3 +294,102 @@ fn expense_request_approved_from_the_terminal() {
     assert!(!crm(&store, "mgr", &["requests", "show", "999"]).status.success());
     assert!(admin(&["requests", "list", "--form", "expense"]).contains("客户招待"));
 }
+
+#[test]
+fn quote_and_contract_approved_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sled:{}", dir.path().join("data").display());
+    let admin = |args: &[&str]| stdout(&crm(&store, "admin", args));
+    let seller = |args: &[&str]| stdout(&crm(&store, "seller", args));
+
+    let root = id_of(&admin(&["units", "list"]), "Head office");
+    let sales = after(&admin(&["units", "add", "Sales", "--parent", &root]), "added unit ");
+    admin(&["users", "add", "mgr", "Manager", "--unit", &sales]);
+    admin(&["users", "add", "seller", "Seller", "--unit", &sales]);
+    admin(&["units", "set-manager", &sales, "mgr"]);
+    let flow = |form: &str, editable: &str| {
+        let path = dir.path().join(format!("{form}.toml"));
+        let text = format!(
+            "name = \"{form}_flow\"\nform = \"{form}\"\n\n\
+             [[nodes]]\nid = \"start\"\ntype = \"start\"\n\n\
+             [[nodes]]\nid = \"manager\"\ntype = \"approval\"\n\
+             approvers = [{{ unit_manager = 0 }}]\neditable_fields = [\"{editable}\"]\n\n\
+             [[nodes]]\nid = \"end\"\ntype = \"end\"\n\n\
+             [[edges]]\nfrom = \"start\"\nto = \"manager\"\n\n\
+             [[edges]]\nfrom = \"manager\"\nto = \"end\"\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        admin(&["workflow", "define", path.to_str().unwrap()]);
+    };
+    flow("quote", "valid_until");
+    flow("contract", "amount");
+
+    // The seller imports their customer and quotes it two lines, one discounted.
+    let sheet = dir.path().join("customers.csv");
+    std::fs::write(&sheet, "客户名称,电话\n华东机电,021-5555\n").unwrap();
+    seller(&["import", "customers", sheet.to_str().unwrap()]);
+    let customer = id_of(&seller(&["customers", "search", "华东机电"]), "华东机电");
+    let written = seller(&[
+        "quotes",
+        "new",
+        "--customer",
+        &customer,
+        "--title",
+        "年度维保",
+        "--line",
+        "数控机床保养,10,1200,5",
+        "--line",
+        "滤芯, 2, 99.50",
+    ]);
+    assert!(written.contains("quote QT000001") && written.contains("11599.00 CNY"), "{written}");
+    let quote = after(&written, "(id ");
+    let quote = quote.trim_end_matches(')');
+
+    // A line that is not three or four values is refused naming the line; nothing stored.
+    let refused = crm(
+        &store,
+        "seller",
+        &["quotes", "new", "--customer", &customer, "--title", "x", "--line", "滤芯,2"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--line 1"), "{refused:?}");
+    assert!(seller(&["quotes", "list"]).contains("1 quote(s)"));
+
+    let sent = seller(&["quotes", "submit", quote]);
+    assert!(sent.contains("is pending as instance"), "{sent}");
+    let instance = after(&sent, "as instance ");
+    let approved =
+        stdout(&crm(&store, "mgr", &["approve", &instance, "--set", "valid_until=2027-03-31"]));
+    assert!(approved.contains("approved"), "{approved}");
+    let shown = seller(&["quotes", "show", quote]);
+    assert!(shown.contains("status:      approved") && shown.contains("2027-03-31"), "{shown}");
+    assert!(shown.contains("数控机床保养 × 10 @ 1200.00 less 5% = 11400.00"), "{shown}");
+
+    // A contract following the quote; the manager lowers the amount on approving.
+    let written = seller(&[
+        "contracts",
+        "new",
+        "--customer",
+        &customer,
+        "--title",
+        "维保合同",
+        "--amount",
+        "11,599",
+        "--quote",
+        quote,
+        "--starts-on",
+        "2027-01-01",
+        "--ends-on",
+        "2027-12-31",
+    ]);
+    assert!(written.contains("contract CT000001"), "{written}");
+    let contract = after(&written, "(id ").trim_end_matches(')').to_owned();
+    let instance = after(&seller(&["contracts", "submit", &contract]), "as instance ");
+    stdout(&crm(&store, "mgr", &["approve", &instance, "--set", "amount=11000"]));
+    let shown = seller(&["contracts", "show", &contract]);
+    assert!(shown.contains("11000.00 CNY") && shown.contains("status:    approved"), "{shown}");
+    assert!(admin(&["contracts", "list", "--status", "approved"]).contains("维保合同"));
+    // Others do not see it.
+    let hidden = crm(&store, "mgr", &["contracts", "show", &contract]);
+    assert!(!hidden.status.success());
+}
