@@ -49,6 +49,21 @@ pub(crate) enum Hint {
     Attachment,
     /// An expense, reimbursement or loan request, or a decision on one that may carry a file.
     Request,
+    /// A quote, or a decision on one.
+    Quote,
+    /// A contract, or a decision on one.
+    Contract,
+}
+
+impl Hint {
+    /// The hint for a decision on a request bound as `form`.
+    pub(crate) fn of_form(form: &crm_workflow::FormBinding) -> Self {
+        match form {
+            crm_workflow::FormBinding::Quote => Hint::Quote,
+            crm_workflow::FormBinding::Contract => Hint::Contract,
+            _ => Hint::Request,
+        }
+    }
 }
 
 impl AppError {
@@ -260,9 +275,15 @@ fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
         Hint::Interaction => field_label::<Interaction>(lang, field),
         Hint::Attachment if field == "file" => t(lang, "file").to_owned(),
         Hint::Attachment => field_label::<Attachment>(lang, field),
-        Hint::Request if field == "file" => t(lang, "file").to_owned(),
-        Hint::Request if field == "file_name" => field_label::<Attachment>(lang, field),
+        Hint::Request | Hint::Quote | Hint::Contract if field == "file" => {
+            t(lang, "file").to_owned()
+        }
+        Hint::Request | Hint::Quote | Hint::Contract if field == "file_name" => {
+            field_label::<Attachment>(lang, field)
+        }
         Hint::Request => field_label::<crm::FinanceRequest>(lang, field),
+        Hint::Quote => field_label::<crm::Quote>(lang, field),
+        Hint::Contract => field_label::<crm::Contract>(lang, field),
     }
 }
 

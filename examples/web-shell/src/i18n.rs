@@ -360,6 +360,13 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "wf_attach_button" => ("上传", "Upload"),
         "fin_unit" => ("为哪个部门申请", "Unit the request is for"),
         "fin_for_unit" => ("部门:", "For"),
+        "form_quote" => ("报价单", "Quote"),
+        "form_contract" => ("合同", "Contract"),
+        "quote_product" => ("产品", "Product"),
+        "quote_quantity" => ("数量", "Quantity"),
+        "quote_unit_price" => ("单价", "Unit price"),
+        "quote_discount" => ("折扣", "Discount"),
+        "quote_line_amount" => ("金额", "Amount"),
         "wf_editable_fields" => ("审批时可修改的字段", "Fields you may change"),
         "wf_editable_hint" => (
             "修改后点“同意”才会保存;驳回或退回时不保存修改。",

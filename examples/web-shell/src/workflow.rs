@@ -17,7 +17,7 @@ use crm::workflow::{
     Decision, Event, EventKind, FormField, Instance, InstanceState, Status, StoredDefinition, Task,
     TaskId, TaskStatus, TodoCounts, TodoItem, TodoPage,
 };
-use crm::{AssignmentRequest, Crm, FieldType, Principal, RecordId, Value};
+use crm::{AssignmentRequest, Crm, FieldType, Principal, QuoteLine, RecordId, Value};
 use crm_workflow::access::{field_access, FieldSet};
 use crm_workflow::FormBinding;
 use maud::{html, Markup};
@@ -340,6 +340,8 @@ impl InstanceView {
             FormBinding::Expense | FormBinding::Reimbursement | FormBinding::Loan => {
                 field_label::<crm::FinanceRequest>(lang, field)
             }
+            FormBinding::Quote => field_label::<crm::Quote>(lang, field),
+            FormBinding::Contract => field_label::<crm::Contract>(lang, field),
             _ => field.to_owned(),
         }
     }
@@ -354,6 +356,9 @@ impl InstanceView {
                 html! { (user_name(&self.users, *id)) }
             }
             (_, Value::Timestamp(at)) => html! { (when(at)) },
+            ("lines", Value::Json(lines)) if self.instance.summary.form == FormBinding::Quote => {
+                quote_lines(lang, lines)
+            }
             (_, other) => html! { (other.display()) },
         }
     }
@@ -752,6 +757,37 @@ where
     Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
 }
 
+/// A quote's lines as a table; lines that do not read as quote lines are shown as stored.
+fn quote_lines(lang: Lang, lines: &serde_json::Value) -> Markup {
+    let Ok(lines) = serde_json::from_value::<Vec<QuoteLine>>(lines.clone()) else {
+        return html! { (lines.to_string()) };
+    };
+    html! {
+        table.data #quote-lines {
+            thead {
+                tr {
+                    th { (t(lang, "quote_product")) }
+                    th { (t(lang, "quote_quantity")) }
+                    th { (t(lang, "quote_unit_price")) }
+                    th { (t(lang, "quote_discount")) }
+                    th { (t(lang, "quote_line_amount")) }
+                }
+            }
+            tbody {
+                @for line in &lines {
+                    tr {
+                        td { (line.product) }
+                        td { (line.quantity) }
+                        td { (line.unit_price) }
+                        td { (line.discount) "%" }
+                        td { (line.amount()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// POST /workflow/instances/{id}/decide: the task page's decision form (multipart) with
 /// `task`, `decision` (`approve`, `reject` or `return`), `comment`, `node` for a return, an
 /// optional `file`, and `edit.<field>` for each field the step may change (applied on
@@ -769,25 +805,30 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
         "return" => (Some(Decision::ReturnTo(upload.text("node").trim().to_owned())), "returned"),
         other => return Err(ctx.fail(AppError::BadRequest(other.to_owned()))),
     };
-    let decided = ctx
-        .call(move |crm, who| {
+    // The form is read first so a refusal names its fields with the form's labels.
+    let (form, decided) = ctx
+        .run(move |crm, who| {
             let workflows = crm.workflows(who);
-            let decision = match decision {
-                Some(decision) => decision,
-                None => match workflows.parse_changes(id, &edits)? {
-                    changes if changes.is_empty() => Decision::Approve,
-                    changes => Decision::ApproveWithChanges(changes),
-                },
-            };
-            workflows.decide(id, task, decision, &comment, file)
+            let form = workflows.instance(id)?.summary.form;
+            let decided = (|| {
+                let decision = match decision {
+                    Some(decision) => decision,
+                    None => match workflows.parse_changes(id, &edits)? {
+                        changes if changes.is_empty() => Decision::Approve,
+                        changes => Decision::ApproveWithChanges(changes),
+                    },
+                };
+                workflows.decide(id, task, decision, &comment, file)
+            })();
+            Ok((form, decided))
         })
-        .await;
+        .await?;
     match decided {
         Ok(outcome) => {
             tracing::info!(instance = %id, status = outcome.status.as_str(), action = done, "acted");
             Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
         }
-        Err(error) => Err(ctx.fail_as(error, Hint::Request)),
+        Err(error) => Err(ctx.fail_as(AppError::Crm(error), Hint::of_form(&form))),
     }
 }
 
@@ -898,6 +939,8 @@ fn plausible_name(name: &str) -> bool {
 fn form_label(lang: Lang, form: &FormBinding) -> String {
     match form {
         FormBinding::CustomerAssignment => t(lang, "assignment_request").to_owned(),
+        FormBinding::Quote => t(lang, "form_quote").to_owned(),
+        FormBinding::Contract => t(lang, "form_contract").to_owned(),
         other => other.key(),
     }
 }

@@ -446,3 +446,106 @@ async fn a_request_for_a_second_unit_goes_to_that_units_manager() {
     // Once submitted, the choice is no longer offered.
     assert!(!seller.get(&format!("/requests/{id}")).await.text().contains("submit-unit"));
 }
+
+/// The unit manager approves quotes and may move their validity date.
+const QUOTE_FLOW: &str = r#"
+name = "quote_approval"
+form = "quote"
+
+[[nodes]]
+id = "start"
+type = "start"
+
+[[nodes]]
+id = "manager"
+type = "approval"
+label = "Unit manager"
+approvers = [{ unit_manager = 0 }]
+editable_fields = ["valid_until"]
+
+[[nodes]]
+id = "end"
+type = "end"
+
+[[edges]]
+from = "start"
+to = "manager"
+
+[[edges]]
+from = "manager"
+to = "end"
+"#;
+
+#[tokio::test]
+async fn a_quote_is_approved_on_the_task_page() {
+    let shell = Shell::start().await;
+    let org = set_up_approvals(&shell).await;
+    let mut admin = shell.client();
+    let csrf = admin.admin().await;
+    let parts = [Part::Text("csrf", &csrf), Part::Text("text", QUOTE_FLOW)];
+    let defined = admin.post_multipart("/workflow/definitions", &parts).await;
+    assert_eq!(defined.status, StatusCode::SEE_OTHER, "{}", defined.text());
+
+    // The seller writes and submits a quote through the library (its pages come with the
+    // sales module); the manager decides on the task page.
+    let state = shell.state.clone();
+    let seller = org.seller;
+    let (quote, instance) = tokio::task::spawn_blocking(move || {
+        let crm = state.crm();
+        let who = crm.org(state.tenant_admin()).principal(seller).unwrap().unwrap();
+        let customer = crm::Customer { name: "华东机电".into(), ..crm::Customer::default() };
+        let customer = crm.customers(&who).create(customer, vec![]).unwrap().id;
+        let line = crm::QuoteLine {
+            product: "<b>滤芯</b>".into(),
+            quantity: 3.into(),
+            unit_price: rust_decimal::Decimal::new(9950, 2),
+            discount: 0.into(),
+        };
+        let draft = crm::QuoteDraft {
+            customer,
+            title: "年度维保".into(),
+            valid_until: chrono::NaiveDate::from_ymd_opt(2027, 1, 31),
+            lines: vec![line],
+            ..crm::QuoteDraft::default()
+        };
+        let quote = crm.quotes(&who).create(draft).unwrap();
+        let quote = crm.quotes(&who).submit(quote.id, 1, None).unwrap();
+        (quote.id, quote.instance.unwrap())
+    })
+    .await
+    .unwrap();
+
+    let (mut manager, manager_csrf) = signed_in(&shell, "manager").await;
+    let shown = manager.get(&format!("/workflow/instances/{instance}")).await;
+    let task = shown.hidden("task");
+    let page = shown.text();
+    assert!(
+        page.contains("id=\"quote-lines\"") && page.contains("&lt;b&gt;滤芯&lt;/b&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("<td>298.50</td>"), "{page}");
+    assert!(page.contains("name=\"edit.valid_until\""), "{page}");
+    let decide = format!("/workflow/instances/{instance}/decide");
+    let decision = |date| {
+        [
+            Part::Text("csrf", &manager_csrf),
+            Part::Text("task", &task),
+            Part::Text("decision", "approve"),
+            Part::Text("edit.valid_until", date),
+        ]
+    };
+    let refused = manager.post_multipart(&decide, &decision("明天")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.text().contains("有效期至"), "{}", refused.text());
+    let approved = manager.post_multipart(&decide, &decision("2027-02-28")).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.text());
+
+    let state = shell.state.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        state.crm().quotes(state.tenant_admin()).get(quote).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(stored.status, crm::ApprovalStatus::Approved);
+    assert_eq!(stored.valid_until, chrono::NaiveDate::from_ymd_opt(2027, 2, 28));
+}
