@@ -53,39 +53,47 @@ pub(crate) trait Approvable: Entity + Clone + PartialEq {
     fn stored_as(&mut self, id: RecordId, code: String, version: u64);
 }
 
+/// The parts of [`Approvable`] every approvable record has under the same field names
+/// (`version`, `code`, `status`, `instance`, `updated_at`, `id`, and a `normalize` of its own).
+macro_rules! shared_document_fields {
+    () => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn code(&self) -> &str {
+            &self.code
+        }
+        fn status(&self) -> ApprovalStatus {
+            self.status
+        }
+        fn instance(&self) -> Option<RecordId> {
+            self.instance
+        }
+        fn normalize(&mut self) -> std::result::Result<(), DomainError> {
+            Self::normalize(self)
+        }
+        fn follow(&mut self, status: ApprovalStatus, instance: RecordId, now: DateTime<Utc>) {
+            (self.status, self.instance, self.updated_at) = (status, Some(instance), now);
+        }
+        fn stored_as(&mut self, id: RecordId, code: String, version: u64) {
+            (self.id, self.code, self.version) = (id, code, version);
+        }
+    };
+}
+
 impl Approvable for FinanceRequest {
     const NOUN: &'static str = "finance request";
     const AUTHOR_FIELD: &'static str = "applicant";
     const APPROVER_EDITABLE: &'static [&'static str] =
         &["title", "amount", "currency", "category", "purpose", "spent_on", "repay_by", "customer"];
 
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn code(&self) -> &str {
-        &self.code
-    }
     fn author(&self) -> RecordId {
         self.applicant
-    }
-    fn status(&self) -> ApprovalStatus {
-        self.status
-    }
-    fn instance(&self) -> Option<RecordId> {
-        self.instance
     }
     fn binding(&self) -> FormBinding {
         crate::finance::binding_of(self.form)
     }
-    fn normalize(&mut self) -> std::result::Result<(), DomainError> {
-        FinanceRequest::normalize(self)
-    }
-    fn follow(&mut self, status: ApprovalStatus, instance: RecordId, now: DateTime<Utc>) {
-        (self.status, self.instance, self.updated_at) = (status, Some(instance), now);
-    }
-    fn stored_as(&mut self, id: RecordId, code: String, version: u64) {
-        (self.id, self.code, self.version) = (id, code, version);
-    }
+    shared_document_fields!();
 }
 
 impl Approvable for Quote {
@@ -93,33 +101,13 @@ impl Approvable for Quote {
     const AUTHOR_FIELD: &'static str = "owner";
     const APPROVER_EDITABLE: &'static [&'static str] = &["title", "valid_until", "remarks"];
 
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn code(&self) -> &str {
-        &self.code
-    }
     fn author(&self) -> RecordId {
         self.owner
-    }
-    fn status(&self) -> ApprovalStatus {
-        self.status
-    }
-    fn instance(&self) -> Option<RecordId> {
-        self.instance
     }
     fn binding(&self) -> FormBinding {
         FormBinding::Quote
     }
-    fn normalize(&mut self) -> std::result::Result<(), DomainError> {
-        Quote::normalize(self)
-    }
-    fn follow(&mut self, status: ApprovalStatus, instance: RecordId, now: DateTime<Utc>) {
-        (self.status, self.instance, self.updated_at) = (status, Some(instance), now);
-    }
-    fn stored_as(&mut self, id: RecordId, code: String, version: u64) {
-        (self.id, self.code, self.version) = (id, code, version);
-    }
+    shared_document_fields!();
 }
 
 impl Approvable for Contract {
@@ -128,33 +116,13 @@ impl Approvable for Contract {
     const APPROVER_EDITABLE: &'static [&'static str] =
         &["title", "amount", "signed_on", "starts_on", "ends_on", "payment_terms", "remarks"];
 
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn code(&self) -> &str {
-        &self.code
-    }
     fn author(&self) -> RecordId {
         self.owner
-    }
-    fn status(&self) -> ApprovalStatus {
-        self.status
-    }
-    fn instance(&self) -> Option<RecordId> {
-        self.instance
     }
     fn binding(&self) -> FormBinding {
         FormBinding::Contract
     }
-    fn normalize(&mut self) -> std::result::Result<(), DomainError> {
-        Contract::normalize(self)
-    }
-    fn follow(&mut self, status: ApprovalStatus, instance: RecordId, now: DateTime<Utc>) {
-        (self.status, self.instance, self.updated_at) = (status, Some(instance), now);
-    }
-    fn stored_as(&mut self, id: RecordId, code: String, version: u64) {
-        (self.id, self.code, self.version) = (id, code, version);
-    }
+    shared_document_fields!();
 }
 
 /// The approvable record type a workflow binding stands for.

@@ -11,7 +11,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
-use super::{plausible_date, required, text, ApprovalStatus};
+use super::{
+    cents, currency, default_currency, known, one_line_title, plausible_date, positive_amount,
+    text, trim_all, ApprovalStatus,
+};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -170,52 +173,21 @@ impl Entity for FinanceRequest {
 impl FinanceRequest {
     /// Trims the text a person typed, fills the default currency and checks every field.
     pub fn normalize(&mut self) -> Result<(), DomainError> {
-        for value in [&mut self.title, &mut self.category, &mut self.purpose, &mut self.currency] {
-            let trimmed = value.trim();
-            if trimmed.len() != value.len() {
-                *value = trimmed.to_owned();
-            }
-        }
-        self.currency = self.currency.to_ascii_uppercase();
-        if self.currency.is_empty() {
-            self.currency = "CNY".into();
-        }
+        trim_all([&mut self.title, &mut self.category, &mut self.purpose, &mut self.currency]);
+        default_currency(&mut self.currency);
         self.validate()?;
-        // Kept with exactly two decimals, however it was typed (`12`, `12.5`, `12.500`).
-        self.amount = self.amount.normalize();
-        self.amount.rescale(2);
+        self.amount = cents(self.amount);
         Ok(())
     }
 
     /// Checks the fields a person typed.
     pub fn validate(&self) -> Result<(), DomainError> {
-        required("title", &self.title)?;
-        text("title", &self.title, 200)?;
-        if self.title.contains(['\n', '\r']) {
-            return Err(DomainError::invalid("title", "must be one line"));
-        }
+        one_line_title(&self.title)?;
         text("category", &self.category, 100)?;
         text("purpose", &self.purpose, 2000)?;
-        if self.applicant == RecordId(0) {
-            return Err(DomainError::Required { field: "applicant".into() });
-        }
-        if self.amount <= Decimal::ZERO {
-            return Err(DomainError::invalid("amount", "must be greater than zero"));
-        }
-        if self.amount > MAX_AMOUNT {
-            return Err(DomainError::invalid("amount", format!("must be at most {MAX_AMOUNT}")));
-        }
-        if self.amount.normalize().scale() > 2 {
-            return Err(DomainError::invalid("amount", "has more than two decimals"));
-        }
-        let currency_ok =
-            self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase());
-        if !currency_ok {
-            return Err(DomainError::invalid(
-                "currency",
-                format!("{:?} is not a three-letter currency code", self.currency),
-            ));
-        }
+        known("applicant", self.applicant)?;
+        positive_amount("amount", self.amount)?;
+        currency("currency", &self.currency)?;
         plausible_date("spent_on", self.spent_on)?;
         plausible_date("repay_by", self.repay_by)?;
         match (self.form, self.repay_by) {

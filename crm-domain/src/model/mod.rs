@@ -49,6 +49,78 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainErr
     Ok(())
 }
 
+/// Trims every one of `values` in place (without reallocating what needs no trim).
+pub(crate) fn trim_all<const N: usize>(values: [&mut String; N]) {
+    for value in values {
+        let trimmed = value.trim();
+        if trimmed.len() != value.len() {
+            *value = trimmed.to_owned();
+        }
+    }
+}
+
+/// Upper-cases a currency code and fills `CNY` when none is given.
+pub(crate) fn default_currency(currency: &mut String) {
+    *currency = currency.to_ascii_uppercase();
+    if currency.is_empty() {
+        *currency = "CNY".into();
+    }
+}
+
+/// Refuses anything but three upper-case letters.
+pub(crate) fn currency(field: &str, code: &str) -> Result<(), DomainError> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Ok(());
+    }
+    Err(DomainError::invalid(field, format!("{code:?} is not a three-letter currency code")))
+}
+
+/// A required one-line title of at most 200 characters.
+pub(crate) fn one_line_title(title: &str) -> Result<(), DomainError> {
+    required("title", title)?;
+    text("title", title, 200)?;
+    if title.contains(['\n', '\r']) {
+        return Err(DomainError::invalid("title", "must be one line"));
+    }
+    Ok(())
+}
+
+/// A money amount someone asks for or signs: above zero, at most
+/// [`MAX_AMOUNT`](finance::MAX_AMOUNT), at most two decimals.
+pub(crate) fn positive_amount(
+    field: &str,
+    amount: rust_decimal::Decimal,
+) -> Result<(), DomainError> {
+    if amount <= rust_decimal::Decimal::ZERO {
+        return Err(DomainError::invalid(field, "must be greater than zero"));
+    }
+    if amount > finance::MAX_AMOUNT {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {}", finance::MAX_AMOUNT),
+        ));
+    }
+    if amount.normalize().scale() > 2 {
+        return Err(DomainError::invalid(field, "has more than two decimals"));
+    }
+    Ok(())
+}
+
+/// Refuses an unset reference (id 0) to a record the field must name.
+pub(crate) fn known(field: &str, id: crate::ids::RecordId) -> Result<(), DomainError> {
+    if id == crate::ids::RecordId(0) {
+        return Err(DomainError::Required { field: field.to_owned() });
+    }
+    Ok(())
+}
+
+/// An amount kept with exactly two decimals, however it was typed (`12`, `12.5`, `12.500`).
+pub(crate) fn cents(amount: rust_decimal::Decimal) -> rust_decimal::Decimal {
+    let mut amount = amount.normalize();
+    amount.rescale(2);
+    amount
+}
+
 /// Accepts dates a person could mean: years 1900 to 2200.
 pub(crate) fn plausible_date(
     field: &str,

@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 use super::finance::MAX_AMOUNT;
-use super::{plausible_date, required, text, ApprovalStatus};
+use super::{
+    cents, currency, default_currency, known, one_line_title, plausible_date, positive_amount,
+    required, text, trim_all, ApprovalStatus,
+};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -38,9 +41,7 @@ impl QuoteLine {
     /// The line's amount: quantity × unit price less the discount, rounded to cents.
     pub fn amount(&self) -> Decimal {
         let gross = self.quantity * self.unit_price;
-        let mut net = (gross - gross * self.discount / Decimal::ONE_HUNDRED).round_dp(2);
-        net.rescale(2);
-        net
+        cents((gross - gross * self.discount / Decimal::ONE_HUNDRED).round_dp(2))
     }
 
     fn validate(&self, line: usize) -> Result<(), DomainError> {
@@ -160,17 +161,15 @@ impl Quote {
         // Kept the way they read: prices with cents, quantities and discounts without
         // trailing zeros (`1200.00`, `2.5`, `5`).
         for line in &mut self.lines {
-            line.unit_price = line.unit_price.normalize();
-            line.unit_price.rescale(2);
+            line.unit_price = cents(line.unit_price);
             line.quantity = line.quantity.normalize();
             line.discount = line.discount.normalize();
         }
-        let mut total: Decimal = self.lines.iter().map(QuoteLine::amount).sum();
+        let total: Decimal = self.lines.iter().map(QuoteLine::amount).sum();
         if total > MAX_AMOUNT {
             return Err(DomainError::invalid("total", format!("must be at most {MAX_AMOUNT}")));
         }
-        total.rescale(2);
-        self.total = total;
+        self.total = cents(total);
         Ok(())
     }
 
@@ -296,8 +295,7 @@ impl Contract {
         trim_all([&mut self.title, &mut self.payment_terms, &mut self.remarks, &mut self.currency]);
         default_currency(&mut self.currency);
         self.validate()?;
-        self.amount = self.amount.normalize();
-        self.amount.rescale(2);
+        self.amount = cents(self.amount);
         Ok(())
     }
 
@@ -309,15 +307,7 @@ impl Contract {
         known("customer", self.customer)?;
         known("owner", self.owner)?;
         currency("currency", &self.currency)?;
-        if self.amount <= Decimal::ZERO {
-            return Err(DomainError::invalid("amount", "must be greater than zero"));
-        }
-        if self.amount > MAX_AMOUNT {
-            return Err(DomainError::invalid("amount", format!("must be at most {MAX_AMOUNT}")));
-        }
-        if self.amount.normalize().scale() > 2 {
-            return Err(DomainError::invalid("amount", "has more than two decimals"));
-        }
+        positive_amount("amount", self.amount)?;
         plausible_date("signed_on", self.signed_on)?;
         plausible_date("starts_on", self.starts_on)?;
         plausible_date("ends_on", self.ends_on)?;
@@ -333,46 +323,6 @@ impl Contract {
     pub fn is_editable(&self) -> bool {
         self.status.is_editable()
     }
-}
-
-fn trim_all<const N: usize>(values: [&mut String; N]) {
-    for value in values {
-        let trimmed = value.trim();
-        if trimmed.len() != value.len() {
-            *value = trimmed.to_owned();
-        }
-    }
-}
-
-fn default_currency(currency: &mut String) {
-    *currency = currency.to_ascii_uppercase();
-    if currency.is_empty() {
-        *currency = "CNY".into();
-    }
-}
-
-fn one_line_title(title: &str) -> Result<(), DomainError> {
-    required("title", title)?;
-    text("title", title, 200)?;
-    if title.contains(['\n', '\r']) {
-        return Err(DomainError::invalid("title", "must be one line"));
-    }
-    Ok(())
-}
-
-fn known(field: &str, id: RecordId) -> Result<(), DomainError> {
-    if id == RecordId(0) {
-        return Err(DomainError::Required { field: field.to_owned() });
-    }
-    Ok(())
-}
-
-/// Refuses anything but three upper-case letters.
-pub(crate) fn currency(field: &str, code: &str) -> Result<(), DomainError> {
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Ok(());
-    }
-    Err(DomainError::invalid(field, format!("{code:?} is not a three-letter currency code")))
 }
 
 #[cfg(test)]
