@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use crm_domain::text::fold;
 use crm_domain::{EntityDesc, Filter, Page, Query, Record, RecordId, StoreError, TenantId, Value};
 
-use super::projection::{Found, Projection, Projections};
+use super::projection::{Found, Projection, Projections, Row};
 use super::{sled_error, SledStore};
 use crate::codec;
 
@@ -161,7 +161,7 @@ impl SledStore {
             Some(f) if indexed(f) => self.fetch(tenant, kind, &self.index_ids(tenant, kind, f)?)?,
             Some(f @ Filter::Fuzzy(..)) if projection.is_some() => {
                 let rows = projection.map_or_else(Vec::new, |p| fuzzy_rows(p, f).0);
-                let mut ids: Vec<RecordId> = rows.iter().map(|(id, _)| *id).collect();
+                let mut ids: Vec<RecordId> = rows.iter().map(|row| row.id).collect();
                 ids.sort_unstable();
                 self.fetch(tenant, kind, &ids)?
             }
@@ -196,10 +196,10 @@ impl SledStore {
             return Ok(Page { records: self.fetch(tenant, kind, page)?, total });
         };
 
-        // Candidates carry their projected row, so narrowing and sorting never look up ids.
+        // Candidates carry their slot, so narrowing and sorting never look up ids.
         // Whether `rows` come in id order, the order of a query without sorts.
         let mut ordered = true;
-        let mut rows: Vec<(RecordId, &[Value])> = match driver {
+        let mut rows: Vec<Row> = match driver {
             Some(filter @ Filter::Fuzzy(..)) => {
                 let (rows, in_order) = fuzzy_rows(projection, filter);
                 ordered = in_order;
@@ -209,7 +209,7 @@ impl SledStore {
                 let ids = self.index_ids(tenant, kind, filter)?;
                 let mut rows = Vec::with_capacity(ids.len());
                 for id in ids {
-                    rows.push((id, row_of(projection, kind, id)?));
+                    rows.push(row_of(projection, kind, id)?);
                 }
                 rows
             }
@@ -226,17 +226,20 @@ impl SledStore {
                 _ => None,
             };
             if let Some(tests) = projected_any {
-                rows.retain(|(_, row)| {
-                    tests.iter().any(|(c, m)| row.get(*c).is_some_and(|v| m.matches(v)))
+                rows.retain(|row| {
+                    let values = projection.values_of(*row);
+                    tests.iter().any(|(c, m)| values.get(*c).is_some_and(|v| m.matches(v)))
                 });
             } else if let (Some(column), Some(matcher)) =
                 (filter.field().and_then(|n| projection.column(n)), Matcher::new(filter))
             {
-                rows.retain(|(_, row)| row.get(column).is_some_and(|v| matcher.matches(v)));
+                rows.retain(|row| {
+                    projection.values_of(*row).get(column).is_some_and(|v| matcher.matches(v))
+                });
             } else {
                 let allowed: HashSet<RecordId> =
                     self.index_ids(tenant, kind, filter)?.into_iter().collect();
-                rows.retain(|(id, _)| allowed.contains(id));
+                rows.retain(|row| allowed.contains(&row.id));
             }
         }
         let total = rows.len() as u64;
@@ -248,7 +251,7 @@ impl SledStore {
             sort_head(projection, kind, query, &mut rows, bounds.end)?;
         }
         let page: Vec<RecordId> =
-            rows.get(bounds).unwrap_or_default().iter().map(|(id, _)| *id).collect();
+            rows.get(bounds).unwrap_or_default().iter().map(|row| row.id).collect();
         Ok(Page { records: self.fetch(tenant, kind, &page)?, total })
     }
 
@@ -375,7 +378,7 @@ fn page_bounds(query: &Query, len: usize) -> Option<std::ops::Range<usize>> {
 /// The rows whose column of `filter`'s field holds the fuzzy term, and whether they come in
 /// id order. The folded term is searched in the column's search buffer with one scan; an
 /// empty term (which every text holds) tests the rows one by one.
-fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Found<'p> {
+fn fuzzy_rows(projection: &Projection, filter: &Filter) -> Found {
     let column = filter.field().and_then(|n| projection.column(n));
     let (Some(column), Filter::Fuzzy(_, term)) = (column, filter) else {
         return (Vec::new(), true);
@@ -386,19 +389,16 @@ fn fuzzy_rows<'p>(projection: &'p Projection, filter: &Filter) -> Found<'p> {
     }
     let rows = projection
         .iter()
-        .filter(|(_, row)| {
-            row.get(column).and_then(Value::as_text).is_some_and(|text| text.contains(&term))
+        .filter(|row| {
+            let value = projection.values_of(*row).get(column);
+            value.and_then(Value::as_text).is_some_and(|text| text.contains(&term))
         })
         .collect();
     (rows, true)
 }
 
-fn row_of<'p>(
-    projection: &'p Projection,
-    kind: &str,
-    id: RecordId,
-) -> Result<&'p [Value], StoreError> {
-    projection.get(id).ok_or_else(|| {
+fn row_of(projection: &Projection, kind: &str, id: RecordId) -> Result<Row, StoreError> {
+    projection.row(id).ok_or_else(|| {
         StoreError::corrupt(format!("{kind} {id} is indexed but missing from the projection"))
     })
 }
@@ -410,31 +410,30 @@ fn sort_head(
     projection: &Projection,
     kind: &str,
     query: &Query,
-    rows: &mut Vec<(RecordId, &[Value])>,
+    rows: &mut Vec<Row>,
     end: usize,
 ) -> Result<(), StoreError> {
-    let mut keys: Vec<(usize, bool)> = Vec::with_capacity(query.sorts.len());
+    let mut keys: Vec<SortKey<'_>> = Vec::with_capacity(query.sorts.len());
     for sort in &query.sorts {
         let column = projection.column(&sort.field).ok_or_else(|| {
             StoreError::corrupt(format!("{kind}: sort field {} is not projected", sort.field))
         })?;
-        keys.push((column, sort.descending));
+        let prefixes = projection.sort_prefixes(column);
+        keys.push(SortKey { column, prefixes, descending: sort.descending });
     }
-    let compare = |a: &(RecordId, &[Value]), b: &(RecordId, &[Value])| {
-        for (column, descending) in &keys {
-            let (Some(x), Some(y)) = (a.1.get(*column), b.1.get(*column)) else { continue };
-            let order = x.sort_cmp(y);
-            let order = if *descending { order.reverse() } else { order };
+    let compare = |a: &Row, b: &Row| {
+        for key in &keys {
+            let order = key.compare(projection, *a, *b);
             if order != Ordering::Equal {
                 return order;
             }
         }
-        a.0.cmp(&b.0)
+        a.id.cmp(&b.id)
     };
     if end > 0 && end < rows.len() / 2 {
         // Keep the best `end` rows in order while passing over the rest once: after the
         // first few, a row costs one comparison with the worst kept row.
-        let mut best: Vec<(RecordId, &[Value])> = Vec::with_capacity(end + 1);
+        let mut best: Vec<Row> = Vec::with_capacity(end + 1);
         for row in rows.iter() {
             if best.len() == end
                 && best.last().is_some_and(|worst| compare(row, worst) != Ordering::Less)
@@ -450,4 +449,105 @@ fn sort_head(
     }
     rows.sort_unstable_by(compare);
     Ok(())
+}
+
+/// One sort of a query, resolved against a projection.
+struct SortKey<'p> {
+    /// The sorted column.
+    column: usize,
+    /// Its sort prefixes by slot, when the projection keeps them.
+    prefixes: Option<&'p [u64]>,
+    descending: bool,
+}
+
+impl SortKey<'_> {
+    /// How rows `a` and `b` order by this key: by their sort prefixes where those differ
+    /// (they order as the values do), by [`Value::sort_cmp`] of the values otherwise. Rows
+    /// missing the column (never the case for live rows) compare equal, as a missing value
+    /// never decides.
+    fn compare(&self, projection: &Projection, a: Row, b: Row) -> Ordering {
+        let prefix = |row: Row| self.prefixes.and_then(|p| p.get(row.slot));
+        let order = match (prefix(a), prefix(b)) {
+            (Some(x), Some(y)) if x != y => x.cmp(y),
+            _ => {
+                let value = |row: Row| projection.values_of(row).get(self.column);
+                let (Some(x), Some(y)) = (value(a), value(b)) else { return Ordering::Equal };
+                x.sort_cmp(y)
+            }
+        };
+        if self.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::{Batch, FieldDesc, FieldType, Sort, Store};
+
+    /// Names that tie on their sort prefixes and differ only later, and a few unset ones.
+    const NAMES: [Option<&str>; 10] = [
+        Some("Aurora Foods Ltd"),
+        Some("Aurora Ceramics AB"),
+        Some("Aurora "),
+        Some("Aurora"),
+        None,
+        Some("Aurora Foods Inc."),
+        Some("北京瑞丰科技"),
+        Some("北京瑞丰贸易"),
+        None,
+        Some("Aurora Ceramics AB"),
+    ];
+
+    #[test]
+    fn sorts_decide_ties_of_shared_prefixes_by_the_values() {
+        let desc = EntityDesc::new(
+            "thing",
+            vec![
+                FieldDesc::new("name", FieldType::Text, "Name", "名称").sortable(),
+                FieldDesc::new("search", FieldType::Text, "Search", "搜索").searchable(),
+            ],
+        )
+        .unwrap();
+        let store = SledStore::temporary().unwrap();
+        store.register(&desc).unwrap();
+        let tenant = TenantId::new("acme").unwrap();
+        let mut records = Vec::new();
+        for (id, name) in (1..).zip(NAMES.iter().cycle().take(40)) {
+            let mut record = Record::new(RecordId(id));
+            if let Some(name) = name {
+                record.set("name", *name);
+            }
+            record.set("search", if id % 3 == 0 { "a hit" } else { "a miss" });
+            records.push(record);
+        }
+        let mut batch = Batch::new();
+        for record in &records {
+            batch.insert(&desc, record.clone());
+        }
+        store.commit(&tenant, &batch).unwrap();
+        // Stored records count their first version.
+        for record in &mut records {
+            record.version = 1;
+        }
+
+        for sort in [Sort::asc("name"), Sort::desc("name")] {
+            for (offset, limit) in [(0, Some(3)), (2, Some(5)), (0, None)] {
+                let mut query = Query::all().sort(sort.clone());
+                query.offset = offset;
+                query.limit = limit;
+                for query in
+                    [query.clone(), query.filter(Filter::Fuzzy("search".into(), "hit".into()))]
+                {
+                    let page = store.query(&tenant, &desc, &query).unwrap();
+                    let (expected, total) = query.apply(records.clone());
+                    assert_eq!(page.records, expected, "{query:?}");
+                    assert_eq!(page.total, total, "{query:?}");
+                }
+            }
+        }
+    }
 }

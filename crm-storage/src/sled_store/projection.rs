@@ -11,10 +11,15 @@
 //! fuzzy search is a single substring scan over one buffer instead of one per record. A
 //! changed record gets a new slot at the end and its old slot dies; when dead slots
 //! outnumber live ones the projection is compacted back into id order.
+//!
+//! Every sortable text column also keeps the [`Value::sort_prefix`] of each slot's value in
+//! one array, so sorting many rows compares integers that sit side by side and reads the
+//! texts only when two prefixes tie. Other types gain little from a prefix (it holds only
+//! their type), so their sorts compare the values.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crm_domain::{EntityDesc, Record, RecordId, StoreError, TenantId, Value};
+use crm_domain::{EntityDesc, FieldType, Record, RecordId, StoreError, TenantId, Value};
 
 use crate::batch::Change;
 use crate::codec;
@@ -26,9 +31,20 @@ const END_OF_TEXT: u8 = 0;
 /// Dead slots tolerated before a compaction is considered at all.
 const MIN_DEAD_FOR_COMPACTION: usize = 1024;
 
-/// Rows found by a search, each a record id with its projected values, and whether they
-/// come in id order.
-pub(super) type Found<'p> = (Vec<(RecordId, &'p [Value])>, bool);
+/// Rows found by a search, and whether they come in id order.
+pub(super) type Found = (Vec<Row>, bool);
+
+/// A live row of a projection: the record id and the slot holding its values. Plans carry
+/// these small handles and read a row's values ([`Projection::values_of`]) or sort prefixes
+/// ([`Projection::sort_prefixes`]) only when a filter or a sort needs them. A handle is
+/// valid while the projection is not changed, which the cache's read lock guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Row {
+    /// The record.
+    pub id: RecordId,
+    /// Its slot.
+    pub slot: usize,
+}
 
 /// One live row: the record id and its projected values in column order.
 #[derive(Debug)]
@@ -61,6 +77,37 @@ impl SearchTexts {
     fn end_of(&self, slot: usize) -> usize {
         self.starts.get(slot + 1).map_or(self.buffer.len(), |next| *next) - 1
     }
+
+    /// The slot whose text (or end byte) holds byte `at`, for an `at` at or after the start
+    /// of slot `from`. Gallops forward from `from` before halving, so a hit in the next few
+    /// slots (the common case of a broad term) costs a few steps, not a search of them all.
+    fn slot_at(&self, from: usize, at: usize) -> usize {
+        debug_assert!(self.starts.get(from).is_some_and(|start| *start <= at));
+        let mut low = from;
+        let mut step = 1;
+        while self.starts.get(low + step).is_some_and(|start| *start <= at) {
+            low += step;
+            step *= 2;
+        }
+        // Slot `low` starts at or before `at`; slot `low + step`, if any, after it.
+        let window = self.starts.get(low + 1..(low + step).min(self.starts.len()));
+        low + window.unwrap_or_default().partition_point(|start| *start <= at)
+    }
+}
+
+/// The sort prefixes of one sortable text column, one per slot.
+#[derive(Debug)]
+struct SortPrefixes {
+    /// The column the values come from.
+    column: usize,
+    /// [`Value::sort_prefix`] of every slot's value (of `Null` when the column is missing).
+    prefixes: Vec<u64>,
+}
+
+impl SortPrefixes {
+    fn push(&mut self, value: Option<&Value>) {
+        self.prefixes.push(value.unwrap_or(&Value::Null).sort_prefix());
+    }
 }
 
 /// The projected values of every record of one (tenant, kind).
@@ -74,6 +121,8 @@ pub(super) struct Projection {
     slots: Vec<Option<Slot>>,
     /// The search buffers of the searchable columns.
     texts: Vec<SearchTexts>,
+    /// The sort prefixes of the sortable text columns.
+    sorts: Vec<SortPrefixes>,
     /// How many slots are `None`.
     dead: usize,
     /// The highest id ever given a slot since the last compaction.
@@ -90,17 +139,21 @@ impl Projection {
 
     /// An empty projection of `desc`.
     fn new(desc: &EntityDesc) -> Self {
-        let projected = desc.fields.iter().filter(|f| f.searchable || f.sortable);
-        let texts = projected
-            .enumerate()
+        let projected = || desc.fields.iter().filter(|f| f.searchable || f.sortable).enumerate();
+        let texts = projected()
             .filter(|(_, f)| f.searchable)
             .map(|(column, _)| SearchTexts { column, buffer: Vec::new(), starts: Vec::new() })
+            .collect();
+        let sorts = projected()
+            .filter(|(_, f)| f.sortable && f.ty == FieldType::Text)
+            .map(|(column, _)| SortPrefixes { column, prefixes: Vec::new() })
             .collect();
         Self {
             columns: Self::columns_of(desc),
             by_id: BTreeMap::new(),
             slots: Vec::new(),
             texts,
+            sorts,
             dead: 0,
             highest: None,
             ordered: true,
@@ -139,24 +192,47 @@ impl Projection {
 
     /// The projected values of record `id`.
     pub fn get(&self, id: RecordId) -> Option<&[Value]> {
-        let slot = self.slots.get(*self.by_id.get(&id)?)?.as_ref()?;
-        Some(&slot.row)
+        self.row(id).map(|row| self.values_of(row))
+    }
+
+    /// The live row of record `id`.
+    pub fn row(&self, id: RecordId) -> Option<Row> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get(slot)?.as_ref().map(|_| Row { id, slot })
+    }
+
+    /// The projected values of a live `row`; empty for a handle that is no longer live.
+    pub fn values_of(&self, row: Row) -> &[Value] {
+        self.slots.get(row.slot).and_then(Option::as_ref).map_or(&[], |s| &s.row)
+    }
+
+    /// The sort prefixes of `column` by slot, if it is a sortable text column.
+    pub fn sort_prefixes(&self, column: usize) -> Option<&[u64]> {
+        self.sorts.iter().find(|s| s.column == column).map(|s| s.prefixes.as_slice())
     }
 
     /// Every row, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = (RecordId, &[Value])> {
+    pub fn iter(&self) -> impl Iterator<Item = Row> + '_ {
         self.by_id.iter().filter_map(|(id, slot)| {
-            self.slots.get(*slot).and_then(Option::as_ref).map(|s| (*id, &*s.row))
+            self.slots.get(*slot)?.as_ref().map(|_| Row { id: *id, slot: *slot })
         })
+    }
+
+    /// Appends the derived columns (search texts, sort prefixes) of a new slot's `row`.
+    fn push_derived(&mut self, row: &[Value]) {
+        for texts in &mut self.texts {
+            texts.push(row.get(texts.column));
+        }
+        for sorts in &mut self.sorts {
+            sorts.push(row.get(sorts.column));
+        }
     }
 
     /// Stores or replaces the row of `record`.
     pub fn put(&mut self, record: &Record) {
         self.kill(record.id);
         let row = self.values(record);
-        for texts in &mut self.texts {
-            texts.push(row.get(texts.column));
-        }
+        self.push_derived(&row);
         self.by_id.insert(record.id, self.slots.len());
         self.slots.push(Some(Slot { id: record.id, row }));
         if self.highest.is_some_and(|highest| highest >= record.id) {
@@ -201,10 +277,11 @@ impl Projection {
             texts.buffer.clear();
             texts.starts.clear();
         }
+        for sorts in &mut self.sorts {
+            sorts.prefixes.clear();
+        }
         for slot in live {
-            for texts in &mut self.texts {
-                texts.push(slot.row.get(texts.column));
-            }
+            self.push_derived(&slot.row);
             self.by_id.insert(slot.id, self.slots.len());
             self.highest = Some(slot.id);
             self.slots.push(Some(slot));
@@ -214,7 +291,7 @@ impl Projection {
     /// The rows whose text in `column` contains the folded, non-empty `term`, and whether
     /// they come in id order. `None` when `column` has no search buffer or `term` is empty;
     /// the caller then tests rows one by one.
-    pub fn search(&self, column: usize, term: &str) -> Option<Found<'_>> {
+    pub fn search(&self, column: usize, term: &str) -> Option<Found> {
         if term.is_empty() {
             return None;
         }
@@ -226,16 +303,14 @@ impl Projection {
         let mut from = 0;
         while let Some(hit) = texts.buffer.get(at..).and_then(|rest| finder.find(rest)) {
             let hit = at + hit;
-            // The slot whose text (or end byte) holds the hit.
-            let later = texts.starts.get(from..).unwrap_or_default();
-            let slot = (from + later.partition_point(|start| *start <= hit)).saturating_sub(1);
+            let slot = texts.slot_at(from, hit);
             from = slot + 1;
             let end = texts.end_of(slot);
             // A hit running over the end byte is no match of this text, and neither is any
             // later hit starting in it (it would end beyond the end byte too).
             if hit + term.len() <= end {
                 if let Some(Some(live)) = self.slots.get(slot) {
-                    rows.push((live.id, &*live.row));
+                    rows.push(Row { id: live.id, slot });
                 }
             }
             at = end + 1;
@@ -317,8 +392,8 @@ mod tests {
         record
     }
 
-    fn ids(found: &[(RecordId, &[Value])]) -> Vec<u64> {
-        found.iter().map(|(id, _)| id.0).collect()
+    fn ids(found: &[Row]) -> Vec<u64> {
+        found.iter().map(|row| row.id.0).collect()
     }
 
     #[test]
@@ -357,6 +432,7 @@ mod tests {
         assert!(!ordered);
         assert_eq!(projection.search(column, "old").unwrap().0.len() as u64, count - 2);
         assert_eq!(projection.get(RecordId(1)).unwrap()[column], Value::from("new"));
+        assert_prefixes_follow_values(&projection);
 
         for id in 3..=count {
             projection.remove(RecordId(id));
@@ -366,7 +442,20 @@ mod tests {
         let (found, ordered) = projection.search(column, "new").unwrap();
         assert_eq!(ids(&found), vec![1, 2]);
         assert!(ordered);
-        let listed: Vec<u64> = projection.iter().map(|(id, _)| id.0).collect();
+        let listed: Vec<u64> = projection.iter().map(|row| row.id.0).collect();
         assert_eq!(listed, vec![1, 2]);
+        assert_prefixes_follow_values(&projection);
+    }
+
+    /// Every live slot's sort prefix is the prefix of its value, and only sortable text
+    /// columns keep them.
+    fn assert_prefixes_follow_values(projection: &Projection) {
+        let name = projection.column("name").unwrap();
+        assert!(projection.sort_prefixes(projection.column("search").unwrap()).is_none());
+        let prefixes = projection.sort_prefixes(name).unwrap();
+        assert_eq!(prefixes.len(), projection.slots.len());
+        for row in projection.iter() {
+            assert_eq!(prefixes[row.slot], projection.values_of(row)[name].sort_prefix());
+        }
     }
 }
