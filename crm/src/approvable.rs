@@ -164,14 +164,15 @@ impl Kind {
         }
     }
 
-    /// Checks approvers' changes to record `id` before the approval runs.
+    /// Checks approvers' changes to record `id` before the approval runs, and returns them
+    /// kept the way the record keeps them (an amount typed `11000` as `11000.00`).
     pub(crate) fn check_changes(
         self,
         crm: &Crm,
         tenant: &TenantId,
         id: RecordId,
         changes: &BTreeMap<String, Value>,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<String, Value>> {
         match self {
             Kind::Finance => check_approver_changes::<FinanceRequest>(crm, tenant, id, changes),
             Kind::Quote => check_approver_changes::<Quote>(crm, tenant, id, changes),
@@ -244,13 +245,14 @@ fn check_editable<T: Approvable>(definition: &crm_workflow::Definition) -> Resul
 
 /// Checks approvers' `changes` to record `id` before the approval runs, so a bad value is
 /// refused with an error naming its field: the record with the changes applied must be one
-/// its author could have written, and a customer named must exist.
+/// its author could have written, and a customer named must exist. Returns the changes as
+/// the record keeps them once normalized.
 fn check_approver_changes<T: Approvable>(
     crm: &Crm,
     tenant: &TenantId,
     id: RecordId,
     changes: &BTreeMap<String, Value>,
-) -> Result<()> {
+) -> Result<BTreeMap<String, Value>> {
     let stored = crm
         .store
         .get(tenant, T::desc(), id)?
@@ -279,7 +281,14 @@ fn check_approver_changes<T: Approvable>(
             .into());
         }
     }
-    Ok(())
+    let kept = document.to_record()?;
+    Ok(changes
+        .iter()
+        .map(|(name, value)| {
+            let value = kept.fields.get(name).cloned().unwrap_or_else(|| value.clone());
+            (name.clone(), value)
+        })
+        .collect())
 }
 
 /// Keeps a record in step with its approval: sets its status and approval instance and

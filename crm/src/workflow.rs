@@ -460,9 +460,12 @@ impl<'a> Workflows<'a> {
             }
             Decision::ApproveWithChanges(changes) => {
                 let summary = self.instance(id)?.summary;
-                if let Some(kind) = Kind::of(&summary.form) {
-                    kind.check_changes(self.crm, &self.who.tenant, summary.record, &changes)?;
-                }
+                let changes = match Kind::of(&summary.form) {
+                    Some(kind) => {
+                        kind.check_changes(self.crm, &self.who.tenant, summary.record, &changes)?
+                    }
+                    None => changes,
+                };
                 Action::Approve { task, comment: comment.to_owned(), changes }
             }
             Decision::Reject => Action::reject(task, comment),

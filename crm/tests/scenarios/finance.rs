@@ -169,6 +169,9 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
         .approve_with_changes(instance, None, "减少金额", changes)
         .unwrap();
     assert_eq!(outcome.status, Status::Pending);
+    // The approval keeps the amount the way the request does.
+    let state = crm.workflows(&s.manager).instance(instance).unwrap().state;
+    assert_eq!(state.fields.get("amount").map(Value::display).as_deref(), Some("6000.00"));
     let lowered = requests.get(large.id).unwrap();
     assert_eq!((lowered.amount, lowered.status), (Decimal::new(6000, 0), ApprovalStatus::Pending));
     assert_eq!(todo_records(crm, &s.finance), vec![large.id]);

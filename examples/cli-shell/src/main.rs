@@ -808,7 +808,7 @@ fn workflow(
             let file = file.unwrap_or_else(|| PathBuf::from(format!("{name}.svg")));
             std::fs::write(&file, svg)
                 .with_context(|| format!("cannot write {}", file.display()))?;
-            writeln!(out, "{}", file.display())?;
+            writeln!(out, "wrote {}", file.display())?;
         }
     }
     Ok(())
@@ -1170,7 +1170,7 @@ fn customers(
                     "  history: {} {:?} by {} {}",
                     entry.at.format("%Y-%m-%d %H:%M"),
                     entry.action,
-                    entry.actor,
+                    user_label(crm, who, entry.actor),
                     fields.join("; ")
                 )?;
             }

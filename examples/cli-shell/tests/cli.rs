@@ -241,4 +241,53 @@ fn the_readme_flow_walkthrough_runs() {
     assert!(shown.contains("status:    approved"), "{shown}");
     assert!(shown.contains("1200.00"), "{shown}");
     assert!(stdout(&crm(&store, &["requests", "list"])).contains("客户招待"));
+
+    // The quote and contract part of the walk-through, for the customer chen now owns.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+    for flow in ["quote-flow.toml", "contract-flow.toml"] {
+        stdout(&crm(&store, &["workflow", "define", demo.join(flow).to_str().unwrap()]));
+    }
+    let chen = |args: &[&str]| {
+        let mut all = vec!["--user", "chen"];
+        all.extend_from_slice(args);
+        stdout(&crm(&store, &all))
+    };
+    let written = chen(&[
+        "quotes",
+        "new",
+        "--customer",
+        &pool,
+        "--title",
+        "年度维保",
+        "--line",
+        "数控机床保养,10,1200,5",
+        "--line",
+        "滤芯,2,99.50",
+    ]);
+    assert!(written.contains("QT000001 (id 1)") && written.contains("11599.00"), "{written}");
+    assert!(chen(&["quotes", "submit", "1"]).contains("pending as instance 3"));
+    stdout(&crm(&store, &["approve", "3"]));
+    stdout(&crm(&store, &["--user", "zhao", "approve", "3"]));
+    assert!(chen(&["quotes", "show", "1"]).contains("status:      approved"));
+    let written = chen(&[
+        "contracts",
+        "new",
+        "--customer",
+        &pool,
+        "--title",
+        "维保合同",
+        "--amount",
+        "11599",
+        "--quote",
+        "1",
+        "--starts-on",
+        "2027-01-01",
+        "--ends-on",
+        "2027-12-31",
+    ]);
+    assert!(written.contains("CT000001 (id 1)"), "{written}");
+    assert!(chen(&["contracts", "submit", "1"]).contains("pending as instance 4"));
+    stdout(&crm(&store, &["approve", "4", "--set", "amount=11000"]));
+    let shown = chen(&["contracts", "show", "1"]);
+    assert!(shown.contains("11000.00 CNY") && shown.contains("status:    approved"), "{shown}");
 }

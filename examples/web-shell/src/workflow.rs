@@ -268,6 +268,9 @@ pub(crate) async fn todo(ctx: Ctx, Query(params): Query<TodoParams>) -> Reply {
 // ---------------------------------------------------------------------------------------
 // The task page
 
+/// The fields of bound forms that name a person (the rest of their references name records).
+const USER_FIELDS: [&str; 3] = ["applicant", "owner", "requester"];
+
 /// Everything the task page shows, loaded in one blocking call.
 struct InstanceView {
     instance: Instance,
@@ -352,9 +355,10 @@ impl InstanceView {
                 let name = self.customer.as_ref().and_then(|(_, name)| name.as_deref());
                 customer_link(lang, *id, name)
             }
-            (_, Value::Ref(id)) if self.users.contains_key(id) => {
+            (field, Value::Ref(id)) if USER_FIELDS.contains(&field) => {
                 html! { (user_name(&self.users, *id)) }
             }
+            (_, Value::Ref(id)) => html! { "#" (id) },
             (_, Value::Timestamp(at)) => html! { (when(at)) },
             ("lines", Value::Json(lines)) if self.instance.summary.form == FormBinding::Quote => {
                 quote_lines(lang, lines)
