@@ -266,8 +266,10 @@ fn check_approver_changes<T: Approvable>(
         }
         changed.fields.insert(name.clone(), value.clone());
     }
+    // A record that no longer reads is one whose required field was emptied.
     let mut document = T::from_record(&changed).map_err(|_| {
-        let field = changes.keys().next().cloned().unwrap_or_default();
+        let emptied = changes.iter().find(|(_, value)| value.is_null()).map(|(name, _)| name);
+        let field = emptied.or_else(|| changes.keys().next()).cloned().unwrap_or_default();
         DomainError::invalid(&field, "cannot be left empty")
     })?;
     document.normalize()?;

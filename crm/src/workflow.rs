@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use crm_domain::audit::AuditAction;
 use crm_domain::model::{AssignmentRequest, Attachment, Membership, Unit, User};
-use crm_domain::{Batch, DomainError, Entity, Principal, Query, RecordId, Value};
+use crm_domain::{Batch, DomainError, Entity, FieldType, Principal, Query, RecordId, Value};
 use crm_workflow::directory::Directory;
 use crm_workflow::{Action, Actor, Definition, FormBinding, MemoryDirectory};
 
@@ -517,7 +517,7 @@ impl<'a> Workflows<'a> {
     /// Reads the values an approver typed for the request's fields (`name`, text) into the
     /// changes [`Decision::ApproveWithChanges`] takes. Each text is read by its field's
     /// type the way a spreadsheet cell is (`1,234.50`, `2026-03-01`); an empty text clears
-    /// the field. Values equal to the request's current ones are left out, so a form that
+    /// the field (a text field becomes empty text, which an unset one already counts as). Values equal to the request's current ones are left out, so a form that
     /// repeats every field changes only what was edited. A name that is not one of the
     /// principal's [`editable_fields`](Self::editable_fields), or a text its type cannot
     /// hold, is a [`DomainError`] naming the field.
@@ -539,7 +539,14 @@ impl<'a> Workflows<'a> {
             };
             let value = crm_io::convert_cell(&crm_io::Cell::Text(text.clone()), field.ty)
                 .map_err(|reason| DomainError::invalid(name, reason))?;
-            let current = instance.state.fields.get(name).cloned().unwrap_or(Value::Null);
+            let (value, current) = match field.ty {
+                FieldType::Text => {
+                    let current = instance.state.fields.get(name).and_then(Value::as_text);
+                    let value = value.as_text().unwrap_or_default().to_owned();
+                    (Value::Text(value), Value::Text(current.unwrap_or_default().to_owned()))
+                }
+                _ => (value, instance.state.fields.get(name).cloned().unwrap_or(Value::Null)),
+            };
             if value != current {
                 changes.insert(name.clone(), value);
             }

@@ -48,6 +48,9 @@ impl QuoteLine {
         let field = |name: &str| format!("lines[{line}].{name}");
         required(&field("product"), &self.product)?;
         text(&field("product"), &self.product, 200)?;
+        if self.product.contains(['\n', '\r']) {
+            return Err(DomainError::invalid(field("product"), "must be one line"));
+        }
         if self.quantity <= Decimal::ZERO || self.quantity > MAX_AMOUNT {
             return Err(DomainError::invalid(
                 field("quantity"),

@@ -735,9 +735,12 @@ fn decide(
         (WorkflowDecision::Approve, false) => {
             let mut typed = Vec::with_capacity(d.set.len());
             for item in &d.set {
-                let (field, value) = item.split_once('=').with_context(|| {
-                    format!("--set {item:?}: write FIELD=VALUE, e.g. --set amount=4500")
-                })?;
+                let (field, value) = item
+                    .split_once('=')
+                    .filter(|(field, _)| !field.trim().is_empty())
+                    .with_context(|| {
+                        format!("--set {item:?}: write FIELD=VALUE, e.g. --set amount=4500")
+                    })?;
                 typed.push((field.trim().to_owned(), value.to_owned()));
             }
             WorkflowDecision::ApproveWithChanges(workflows.parse_changes(d.instance, &typed)?)

@@ -23,8 +23,9 @@ pub(crate) enum QuoteCommand {
         /// A one-line subject.
         #[arg(long)]
         title: String,
-        /// A line as `PRODUCT,QUANTITY,UNIT_PRICE[,DISCOUNT_%]`, e.g. `滤芯,3,99.50`;
-        /// repeat for more lines.
+        /// A line as `PRODUCT;QUANTITY;UNIT_PRICE[;DISCOUNT_%]`, e.g. `"滤芯;3;1,099.50"`
+        /// (quote it for the shell; numbers may carry thousands separators); repeat for
+        /// more lines.
         #[arg(long = "line", value_name = "LINE", required = true)]
         lines: Vec<String>,
         /// The last day the offer holds (YYYY-MM-DD).
@@ -137,14 +138,15 @@ fn amount(field: &str, text: &str) -> anyhow::Result<Decimal> {
         .ok_or_else(|| DomainError::invalid(field, format!("{text:?} is not a number")).into())
 }
 
-/// Reads `PRODUCT,QUANTITY,UNIT_PRICE[,DISCOUNT_%]` as the `at`-th line (from 1).
+/// Reads `PRODUCT;QUANTITY;UNIT_PRICE[;DISCOUNT_%]` as the `at`-th line (from 1); a
+/// full-width `；` separates as well. Commas belong to the numbers (`1,200.50`).
 fn quote_line(at: usize, text: &str) -> anyhow::Result<QuoteLine> {
-    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let parts: Vec<&str> = text.split([';', '；']).map(str::trim).collect();
     let (product, quantity, price, discount) = match parts.as_slice() {
         [product, quantity, price] => (*product, *quantity, *price, "0"),
         [product, quantity, price, discount] => (*product, *quantity, *price, *discount),
         _ => anyhow::bail!(
-            "--line {at} {text:?}: write PRODUCT,QUANTITY,UNIT_PRICE[,DISCOUNT_%], e.g. 滤芯,3,99.50"
+            "--line {at} {text:?}: write PRODUCT;QUANTITY;UNIT_PRICE[;DISCOUNT_%], e.g. \"滤芯;3;99.50\""
         ),
     };
     Ok(QuoteLine {

@@ -260,9 +260,9 @@ fn the_readme_flow_walkthrough_runs() {
         "--title",
         "年度维保",
         "--line",
-        "数控机床保养,10,1200,5",
+        "数控机床保养;10;1,200;5",
         "--line",
-        "滤芯,2,99.50",
+        "滤芯;2;99.50",
     ]);
     assert!(written.contains("QT000001 (id 1)") && written.contains("11599.00"), "{written}");
     assert!(chen(&["quotes", "submit", "1"]).contains("pending as instance 3"));

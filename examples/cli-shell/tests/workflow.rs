@@ -337,9 +337,9 @@ fn quote_and_contract_approved_from_the_terminal() {
         "--title",
         "年度维保",
         "--line",
-        "数控机床保养,10,1200,5",
+        "数控机床保养;10;1,200;5",
         "--line",
-        "滤芯, 2, 99.50",
+        "滤芯 ； 2 ; 99.50",
     ]);
     assert!(written.contains("quote QT000001") && written.contains("11599.00 CNY"), "{written}");
     let quote = after(&written, "(id ");
@@ -349,7 +349,7 @@ fn quote_and_contract_approved_from_the_terminal() {
     let refused = crm(
         &store,
         "seller",
-        &["quotes", "new", "--customer", &customer, "--title", "x", "--line", "滤芯,2"],
+        &["quotes", "new", "--customer", &customer, "--title", "x", "--line", "滤芯;2"],
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--line 1"), "{refused:?}");

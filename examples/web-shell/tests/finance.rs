@@ -461,7 +461,7 @@ id = "manager"
 type = "approval"
 label = "Unit manager"
 approvers = [{ unit_manager = 0 }]
-editable_fields = ["valid_until"]
+editable_fields = ["valid_until", "remarks"]
 
 [[nodes]]
 id = "end"
@@ -532,6 +532,8 @@ async fn a_quote_is_approved_on_the_task_page() {
             Part::Text("task", &task),
             Part::Text("decision", "approve"),
             Part::Text("edit.valid_until", date),
+            // Left empty as the page shows it: no change, not a refusal.
+            Part::Text("edit.remarks", ""),
         ]
     };
     let refused = manager.post_multipart(&decide, &decision("明天")).await;
