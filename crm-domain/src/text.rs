@@ -6,7 +6,19 @@ use unicode_normalization::UnicodeNormalization;
 /// lowercase. Stored search text and every search term go through this same function, so a
 /// substring test on folded strings is the fuzzy match of every store.
 pub fn fold(text: &str) -> String {
-    text.nfkc().flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(text.len());
+    fold_into(text, &mut out);
+    out
+}
+
+/// Appends the folded `text` to `out`. ASCII is its own NFKC form, so ASCII text only has its
+/// letters lowered; anything else goes through NFKC.
+fn fold_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        out.extend(text.nfkc().flat_map(char::to_lowercase));
+    }
 }
 
 /// Joins the folded, non-empty parts with a separator no folded term contains, so that a
@@ -21,7 +33,7 @@ pub fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         if !out.is_empty() {
             out.push('\u{1f}');
         }
-        out.push_str(&fold(part));
+        fold_into(part, &mut out);
     }
     out
 }
@@ -35,6 +47,14 @@ mod tests {
         assert_eq!(fold("ＡＢＣ１２３"), "abc123");
         assert_eq!(fold("Alfreds Futterkiste"), "alfreds futterkiste");
         assert_eq!(fold("北京科技"), "北京科技");
+        assert_eq!(fold("São Paulo ＳＴ"), "são paulo st");
+    }
+
+    #[test]
+    fn the_ascii_path_agrees_with_nfkc() {
+        let ascii: String = (0u8..128).map(char::from).collect();
+        let by_nfkc: String = ascii.nfkc().flat_map(char::to_lowercase).collect();
+        assert_eq!(fold(&ascii), by_nfkc);
     }
 
     #[test]

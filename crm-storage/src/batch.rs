@@ -6,7 +6,7 @@
 //! atomic step, or nothing at all when evaluation fails, so a failing last operation leaves
 //! no trace of the earlier ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError};
 
@@ -21,6 +21,63 @@ pub(crate) trait StoredState {
         desc: &EntityDesc,
         filters: &[Filter],
     ) -> Result<Vec<RecordId>, StoreError>;
+
+    /// The ids of the stored records of `desc`'s kind from `first` to `last` (inclusive), when
+    /// one range read finds them more cheaply than a read per id; `None` otherwise, and the
+    /// ids are then read one by one.
+    fn stored_ids_between(
+        &self,
+        _desc: &EntityDesc,
+        _first: RecordId,
+        _last: RecordId,
+    ) -> Result<Option<Vec<RecordId>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// Inserted ids that are known not to be stored, found with one range read per kind instead
+/// of one read per insert. Bulk creates allocate their ids in runs, so the ranges are dense.
+#[derive(Default)]
+struct KnownAbsent<'a> {
+    /// Per kind: the range read, and the ids found stored inside it.
+    ranges: HashMap<&'a str, (RecordId, RecordId, HashSet<RecordId>)>,
+}
+
+impl<'a> KnownAbsent<'a> {
+    /// Inserts of one kind spread wider than this many ids per insert are read one by one.
+    const MAX_SPREAD: u64 = 4;
+
+    /// Reads the range of every kind that several inserts of `batch` name.
+    fn read(state: &impl StoredState, batch: &Batch<'a>) -> Result<Self, StoreError> {
+        let mut spans: HashMap<&'a str, (&'a EntityDesc, RecordId, RecordId, u64)> = HashMap::new();
+        for op in &batch.ops {
+            if let Op::Insert(desc, record) = op {
+                let span =
+                    spans.entry(desc.kind.as_str()).or_insert((desc, record.id, record.id, 0));
+                span.1 = span.1.min(record.id);
+                span.2 = span.2.max(record.id);
+                span.3 += 1;
+            }
+        }
+        let mut known = Self::default();
+        for (kind, (desc, first, last, count)) in spans {
+            let width = last.0 - first.0 + 1;
+            if count < 2 || width > count.saturating_mul(Self::MAX_SPREAD) {
+                continue;
+            }
+            if let Some(stored) = state.stored_ids_between(desc, first, last)? {
+                known.ranges.insert(kind, (first, last, stored.into_iter().collect()));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Whether record `id` of `kind` is certainly not stored.
+    fn contains(&self, kind: &str, id: RecordId) -> bool {
+        self.ranges.get(kind).is_some_and(|(first, last, stored)| {
+            (*first..=*last).contains(&id) && !stored.contains(&id)
+        })
+    }
 }
 
 /// The net effect of a batch on one record.
@@ -50,12 +107,17 @@ pub(crate) fn evaluate<'a>(
 ) -> Result<Vec<Change<'a>>, StoreError> {
     let mut slots: Vec<Slot<'a>> = Vec::new();
     let mut by_key: HashMap<(&'a str, RecordId), usize> = HashMap::new();
+    let absent = KnownAbsent::read(state, batch)?;
 
     for op in &batch.ops {
         match op {
             Op::Insert(desc, record) => {
                 check_record(desc, record)?;
-                let slot = slot(state, &mut slots, &mut by_key, desc, record.id)?;
+                let slot = if absent.contains(&desc.kind, record.id) {
+                    new_slot(&mut slots, &mut by_key, desc, record.id, None)?
+                } else {
+                    slot(state, &mut slots, &mut by_key, desc, record.id)?
+                };
                 if slot.change.after.is_some() {
                     return Err(StoreError::conflict(format!(
                         "{} {} already exists",
@@ -132,14 +194,28 @@ fn slot<'s, 'a>(
         Some(at) => *at,
         None => {
             let stored = state.stored(desc, id)?;
-            slots.push(Slot {
-                change: Change { desc, id, before: stored.clone(), after: stored },
-                written: false,
-            });
-            by_key.insert((desc.kind.as_str(), id), slots.len() - 1);
-            slots.len() - 1
+            return new_slot(slots, by_key, desc, id, stored);
         }
     };
+    slots.get_mut(at).ok_or_else(|| StoreError::corrupt("batch evaluation lost a record"))
+}
+
+/// The slot of a record the batch has not named before, holding `stored`; a record named
+/// earlier keeps its slot.
+fn new_slot<'s, 'a>(
+    slots: &'s mut Vec<Slot<'a>>,
+    by_key: &mut HashMap<(&'a str, RecordId), usize>,
+    desc: &'a EntityDesc,
+    id: RecordId,
+    stored: Option<Record>,
+) -> Result<&'s mut Slot<'a>, StoreError> {
+    let at = *by_key.entry((desc.kind.as_str(), id)).or_insert_with(|| {
+        slots.push(Slot {
+            change: Change { desc, id, before: stored.clone(), after: stored },
+            written: false,
+        });
+        slots.len() - 1
+    });
     slots.get_mut(at).ok_or_else(|| StoreError::corrupt("batch evaluation lost a record"))
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crm_domain::audit::{diff, runs, AuditAction, AuditEntry};
-use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, Record, RecordId};
+use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, RecordId};
 
 use crate::{Crm, Result};
 
@@ -23,7 +23,8 @@ pub(crate) fn ensure_current(kind: &str, id: RecordId, given: u64, stored: u64) 
 /// Collects inserts, updates and deletes with their audit entries.
 pub(crate) struct Changes {
     batch: Batch<'static>,
-    audits: Vec<(String, RecordId, AuditAction, Vec<crm_domain::audit::FieldChange>)>,
+    /// Kind, record, action and changed fields of every write, for the audit entries.
+    audits: Vec<(&'static str, RecordId, AuditAction, Vec<crm_domain::audit::FieldChange>)>,
 }
 
 impl Changes {
@@ -31,13 +32,13 @@ impl Changes {
         Self { batch: Batch::new(), audits: Vec::new() }
     }
 
-    /// Inserts a new entity (its id already allocated).
-    pub(crate) fn create<E: Entity>(&mut self, entity: &E) -> Result<Record> {
+    /// Inserts a new entity (its id already allocated). The mapping onto a record checks
+    /// every field against the description, and the store checks the record again.
+    pub(crate) fn create<E: Entity>(&mut self, entity: &E) -> Result<()> {
         let record = entity.to_record()?;
-        record.check(E::desc())?;
-        self.audits.push((E::desc().kind.clone(), record.id, AuditAction::Create, Vec::new()));
-        self.batch.insert(E::desc(), record.clone());
-        Ok(record)
+        self.audits.push((&E::desc().kind, record.id, AuditAction::Create, Vec::new()));
+        self.batch.insert(E::desc(), record);
+        Ok(())
     }
 
     /// Replaces `old` by `new`, guarded by `old`'s version. Writes nothing when nothing changed.
@@ -50,7 +51,7 @@ impl Changes {
         if changes.is_empty() {
             return Ok(false);
         }
-        self.audits.push((E::desc().kind.clone(), after.id, AuditAction::Update, changes));
+        self.audits.push((&E::desc().kind, after.id, AuditAction::Update, changes));
         self.batch.update(E::desc(), after);
         Ok(true)
     }
@@ -59,7 +60,7 @@ impl Changes {
     pub(crate) fn delete<E: Entity>(&mut self, old: &E) -> Result<()> {
         let before = old.to_record()?;
         let changes = diff(Some(&before), None);
-        self.audits.push((E::desc().kind.clone(), before.id, AuditAction::Delete, changes));
+        self.audits.push((&E::desc().kind, before.id, AuditAction::Delete, changes));
         self.batch.delete(E::desc(), before.id, before.version);
         Ok(())
     }
@@ -82,18 +83,18 @@ impl Changes {
             return Ok(());
         }
         let mut entries = Vec::with_capacity(self.audits.len());
-        let mut created: BTreeMap<String, Vec<RecordId>> = BTreeMap::new();
+        let mut created: BTreeMap<&str, Vec<RecordId>> = BTreeMap::new();
         for (entity, record_id, action, changes) in std::mem::take(&mut self.audits) {
             if action == AuditAction::Create {
                 created.entry(entity).or_default().push(record_id);
             } else {
-                entries.push((entity, record_id, None, action, changes));
+                entries.push((entity.to_owned(), record_id, None, action, changes));
             }
         }
         for (entity, ids) in created {
             for (first, last) in runs(ids) {
                 let last = (last != first).then_some(last);
-                entries.push((entity.clone(), first, last, AuditAction::Create, Vec::new()));
+                entries.push((entity.to_owned(), first, last, AuditAction::Create, Vec::new()));
             }
         }
         let count = entries.len() as u64;

@@ -254,9 +254,9 @@ impl<'a> Customers<'a> {
             )
             .into());
         }
-        let codes: Vec<Value> = codes.into_iter().map(|c| Value::Text(c.to_owned())).collect();
         for chunk in codes.chunks(1000) {
-            changes.none_match(Customer::desc(), vec![Filter::In("code".into(), chunk.to_vec())]);
+            let values = chunk.iter().map(|c| Value::Text((*c).to_owned())).collect();
+            changes.none_match(Customer::desc(), vec![Filter::In("code".into(), values)]);
         }
         let mut created = Vec::with_capacity(rows.len());
         let mut contact_id = first_contact;
