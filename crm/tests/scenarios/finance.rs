@@ -190,6 +190,14 @@ pub fn expense_follows_its_approval_and_approver_edits(crm: &Crm) {
         assert_eq!(field_of(&refused), Some("amount"), "{refused:?}");
     }
     assert_eq!(todo_records(crm, &s.finance), vec![large.id]);
+    // With several changes, the emptied one is named, not the first.
+    let changes = BTreeMap::from([
+        ("amount".to_owned(), Value::Decimal(Decimal::new(5500, 0))),
+        ("title".to_owned(), Value::Null),
+    ]);
+    let refused =
+        crm.workflows(&s.finance).approve_with_changes(instance, None, "", changes).unwrap_err();
+    assert_eq!(field_of(&refused), Some("title"), "{refused:?}");
 
     // A field the node does not let approvers change is refused, and nothing moves.
     let title = BTreeMap::from([("title".to_owned(), Value::Text("改标题".into()))]);

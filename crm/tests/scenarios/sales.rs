@@ -173,6 +173,10 @@ pub fn a_large_quote_needs_the_director_and_follows_its_approval(crm: &Crm) {
     let typed = |name: &str, text: &str| vec![(name.to_owned(), text.to_owned())];
     let refused = manager.parse_changes(instance, &typed("total", "1")).unwrap_err();
     assert_eq!(field_of(&refused), Some("total"));
+    // Remarks typed as they are change nothing; emptied, they become empty text.
+    assert!(manager.parse_changes(instance, &typed("remarks", " 含安装 ")).unwrap().is_empty());
+    let emptied = manager.parse_changes(instance, &typed("remarks", "")).unwrap();
+    assert_eq!(emptied.get("remarks"), Some(&crm::Value::Text(String::new())));
     let changes = manager.parse_changes(instance, &typed("valid_until", "2027/2/28")).unwrap();
     let decision = crm::workflow::Decision::ApproveWithChanges(changes);
     let outcome = manager.decide(instance, None, decision, "延长有效期", None).unwrap();
