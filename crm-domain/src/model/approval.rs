@@ -2,6 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::entity::{FieldDesc, FieldType};
+
+/// The fields every record that goes through approval ends its description with: its
+/// status, its approval instance and its times.
+pub(crate) fn approval_fields() -> [FieldDesc; 4] {
+    [
+        FieldDesc::new("status", FieldType::Text, "Status", "状态").indexed(),
+        FieldDesc::new("instance", FieldType::Ref, "Approval", "审批"),
+        FieldDesc::new("created_at", FieldType::Timestamp, "Created", "创建时间")
+            .indexed()
+            .sortable(),
+        FieldDesc::new("updated_at", FieldType::Timestamp, "Updated", "更新时间").sortable(),
+    ]
+}
+
 /// Where a request bound to an approval flow stands; it follows the status of its approval.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

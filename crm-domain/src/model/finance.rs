@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
+use super::approval::approval_fields;
 use super::{
     cents, currency, default_currency, known, one_line_title, plausible_date, positive_amount,
     text, trim_all, ApprovalStatus,
@@ -152,11 +153,10 @@ static FINANCE_REQUEST: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("spent_on", T::Date, "Date", "发生日期").sortable(),
             FieldDesc::new("repay_by", T::Date, "Repay by", "还款日期").sortable(),
             FieldDesc::new("customer", T::Ref, "Customer", "客户").indexed(),
-            FieldDesc::new("status", T::Text, "Status", "状态").indexed(),
-            FieldDesc::new("instance", T::Ref, "Approval", "审批"),
-            FieldDesc::new("created_at", T::Timestamp, "Created", "创建时间").indexed().sortable(),
-            FieldDesc::new("updated_at", T::Timestamp, "Updated", "更新时间").sortable(),
-        ],
+        ]
+        .into_iter()
+        .chain(approval_fields())
+        .collect(),
     )
     .expect("finance request description is valid")
 });

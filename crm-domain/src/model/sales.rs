@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
+use super::approval::approval_fields;
 use super::finance::MAX_AMOUNT;
 use super::{
     cents, currency, default_currency, known, one_line_title, plausible_date, positive_amount,
@@ -133,11 +134,10 @@ static QUOTE: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("lines", T::Json, "Lines", "报价明细"),
             FieldDesc::new("total", T::Decimal, "Total", "总金额").sortable(),
             FieldDesc::new("remarks", T::Text, "Remarks", "备注"),
-            FieldDesc::new("status", T::Text, "Status", "状态").indexed(),
-            FieldDesc::new("instance", T::Ref, "Approval", "审批"),
-            FieldDesc::new("created_at", T::Timestamp, "Created", "创建时间").indexed().sortable(),
-            FieldDesc::new("updated_at", T::Timestamp, "Updated", "更新时间").sortable(),
-        ],
+        ]
+        .into_iter()
+        .chain(approval_fields())
+        .collect(),
     )
     .expect("quote description is valid")
 });
@@ -273,11 +273,10 @@ static CONTRACT: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("ends_on", T::Date, "Ends on", "结束日期").sortable(),
             FieldDesc::new("payment_terms", T::Text, "Payment terms", "付款方式"),
             FieldDesc::new("remarks", T::Text, "Remarks", "备注"),
-            FieldDesc::new("status", T::Text, "Status", "状态").indexed(),
-            FieldDesc::new("instance", T::Ref, "Approval", "审批"),
-            FieldDesc::new("created_at", T::Timestamp, "Created", "创建时间").indexed().sortable(),
-            FieldDesc::new("updated_at", T::Timestamp, "Updated", "更新时间").sortable(),
-        ],
+        ]
+        .into_iter()
+        .chain(approval_fields())
+        .collect(),
     )
     .expect("contract description is valid")
 });
