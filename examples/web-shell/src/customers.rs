@@ -316,6 +316,12 @@ async fn render_customer(
             (status_badge(lang, c.status))
             span.spacer {}
             @if view.changeable {
+                a.btn href={ "/quotes/new?customer=" (c.id) } id="new-quote" {
+                    (t(lang, "new_quote"))
+                }
+                a.btn href={ "/contracts/new?customer=" (c.id) } id="new-contract" {
+                    (t(lang, "new_contract"))
+                }
                 a.btn href={ "/customers/" (c.id) "/edit" } id="edit-customer" { (t(lang, "edit")) }
                 a.btn href={ "/customers/" (c.id) "/delete" } { (t(lang, "delete")) }
             } @else {

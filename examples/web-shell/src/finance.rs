@@ -54,7 +54,7 @@ fn new_label(lang: Lang, form: RequestForm) -> &'static str {
     }
 }
 
-fn status_label(lang: Lang, status: ApprovalStatus) -> &'static str {
+pub(crate) fn status_label(lang: Lang, status: ApprovalStatus) -> &'static str {
     let key = match status {
         ApprovalStatus::Draft => "fin_status_draft",
         ApprovalStatus::Pending => "wf_status_pending",
@@ -65,7 +65,7 @@ fn status_label(lang: Lang, status: ApprovalStatus) -> &'static str {
     t(lang, key)
 }
 
-fn status_badge(lang: Lang, status: ApprovalStatus) -> Markup {
+pub(crate) fn status_badge(lang: Lang, status: ApprovalStatus) -> Markup {
     html! {
         span.badge.pending[status == ApprovalStatus::Pending]
             .approved[status == ApprovalStatus::Approved]
@@ -75,7 +75,7 @@ fn status_badge(lang: Lang, status: ApprovalStatus) -> Markup {
     }
 }
 
-fn parse_status(text: &str) -> Option<ApprovalStatus> {
+pub(crate) fn parse_status(text: &str) -> Option<ApprovalStatus> {
     STATUSES.into_iter().find(|s| s.as_str() == text)
 }
 
@@ -84,39 +84,42 @@ fn money(request: &FinanceRequest) -> String {
     format!("{:.2} {}", request.amount, request.currency)
 }
 
-fn date(value: Option<NaiveDate>) -> String {
+pub(crate) fn date(value: Option<NaiveDate>) -> String {
     value.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
 // Refusals that name a field
 
+/// How a form labels a field name (`amount` → 金额).
+pub(crate) type Labels = fn(Lang, &str) -> String;
+
 /// Why a form was refused: the message, and the field it names (marked in the form).
 #[derive(Debug, Clone)]
-struct FieldError {
-    field: Option<String>,
-    message: String,
+pub(crate) struct FieldError {
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
 }
 
 impl FieldError {
-    fn invalid(lang: Lang, field: &str, why: &str) -> Self {
-        let message = format!("{} {} — {why}", t(lang, "invalid_field"), label(lang, field));
+    pub(crate) fn invalid(lang: Lang, labels: Labels, field: &str, why: &str) -> Self {
+        let message = format!("{} {} — {why}", t(lang, "invalid_field"), labels(lang, field));
         Self { field: Some(field.to_owned()), message }
     }
 
-    fn required(lang: Lang, field: &str) -> Self {
-        let message = format!("{} {}", t(lang, "required_field"), label(lang, field));
+    pub(crate) fn required(lang: Lang, labels: Labels, field: &str) -> Self {
+        let message = format!("{} {}", t(lang, "required_field"), labels(lang, field));
         Self { field: Some(field.to_owned()), message }
     }
 
-    /// A refusal of the facade, naming the request's field the way the form labels it.
-    fn of(lang: Lang, error: &AppError) -> Self {
+    /// A refusal of the facade, naming the field the way the form labels it.
+    pub(crate) fn of(lang: Lang, labels: Labels, error: &AppError) -> Self {
         match error {
             AppError::Crm(crm::Error::Domain(DomainError::Invalid { field, reason })) => {
-                Self::invalid(lang, field, reason)
+                Self::invalid(lang, labels, field, reason)
             }
             AppError::Crm(crm::Error::Domain(DomainError::Required { field })) => {
-                Self::required(lang, field)
+                Self::required(lang, labels, field)
             }
             other => Self { field: None, message: other.message(lang, Hint::Customer) },
         }
@@ -220,7 +223,7 @@ pub(crate) async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> Reply {
     Ok(respond(StatusCode::OK, layout(&ctx, t(lang, "requests"), Nav::Requests, body)))
 }
 
-fn user_name(users: &HashMap<RecordId, String>, id: RecordId) -> String {
+pub(crate) fn user_name(users: &HashMap<RecordId, String>, id: RecordId) -> String {
     users.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
 }
 
@@ -411,10 +414,10 @@ impl DraftForm {
     /// naming the field. The rules of the request itself are the facade's.
     fn to_draft(&self, lang: Lang, form: RequestForm) -> Result<RequestDraft, FieldError> {
         let amount = if self.amount.trim().is_empty() {
-            return Err(FieldError::required(lang, "amount"));
+            return Err(FieldError::required(lang, label, "amount"));
         } else {
             crm::finance::parse_amount(&self.amount)
-                .ok_or_else(|| FieldError::invalid(lang, "amount", t(lang, "bad_amount")))?
+                .ok_or_else(|| FieldError::invalid(lang, label, "amount", t(lang, "bad_amount")))?
         };
         let day = |field: &str, text: &str| {
             let text = text.trim();
@@ -423,19 +426,18 @@ impl DraftForm {
             }
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .map(Some)
-                .map_err(|_| FieldError::invalid(lang, field, t(lang, "bad_date")))
+                .map_err(|_| FieldError::invalid(lang, label, field, t(lang, "bad_date")))
         };
         let spent_on = day("spent_on", &self.spent_on)?;
         // Only loans show the repayment date; anything posted for other forms is ignored.
         let repay_by =
             if form == RequestForm::Loan { day("repay_by", &self.repay_by)? } else { None };
-        let customer =
-            match self.customer.trim().trim_start_matches('#') {
-                "" => None,
-                text => Some(RecordId(text.parse::<u64>().map_err(|_| {
-                    FieldError::invalid(lang, "customer", t(lang, "bad_customer_id"))
-                })?)),
-            };
+        let customer = match self.customer.trim().trim_start_matches('#') {
+            "" => None,
+            text => Some(RecordId(text.parse::<u64>().map_err(|_| {
+                FieldError::invalid(lang, label, "customer", t(lang, "bad_customer_id"))
+            })?)),
+        };
         Ok(RequestDraft {
             form,
             title: self.title.clone(),
@@ -593,7 +595,7 @@ pub(crate) async fn create(Posted(ctx, form): Posted<DraftForm>) -> Reply {
     match ctx.call(move |crm, who| crm.requests(who).create(draft)).await {
         Ok(created) => Ok(see_other(&format!("/requests/{}?ok=created", created.id))),
         Err(error) => {
-            let refusal = FieldError::of(lang, &error);
+            let refusal = FieldError::of(lang, label, &error);
             let markup = request_form(&ctx, &page, kind, &form, Some(&refusal), None);
             Ok(respond(error.status(), markup))
         }
@@ -650,7 +652,7 @@ pub(crate) async fn update(Path(id): Path<String>, Posted(ctx, form): Posted<Dra
         Ok(_) => Ok(see_other(&format!("/requests/{id}?ok=saved"))),
         Err(AppError::Crm(e)) if e.is_not_found() => Err(ctx.fail(AppError::NotFound)),
         Err(error) => {
-            let refusal = FieldError::of(lang, &error);
+            let refusal = FieldError::of(lang, label, &error);
             let reload = format!("/requests/{id}/edit");
             let reload = (error.status() == StatusCode::CONFLICT).then_some(reload.as_str());
             let markup = request_form(&ctx, &page, kind, &form, Some(&refusal), reload);

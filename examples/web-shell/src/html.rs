@@ -17,6 +17,7 @@ pub(crate) enum Nav {
     Customers,
     Leads,
     Requests,
+    Sales,
     Import,
     Settings,
     Todo,
@@ -185,6 +186,7 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
             nav {
                 (item(Nav::Customers, "/customers", "customers"))
                 (item(Nav::Leads, "/leads", "leads"))
+                (item(Nav::Sales, "/quotes", "sales"))
                 (item(Nav::Requests, "/requests", "requests"))
                 (item(Nav::Import, "/import", "import_export"))
                 (item(Nav::Settings, "/settings", "settings"))

@@ -20,6 +20,7 @@ mod html;
 mod i18n;
 mod imports;
 mod leads;
+mod sales;
 mod settings;
 mod upload;
 mod workflow;
@@ -196,6 +197,18 @@ pub fn app(state: AppState) -> Router {
         .route("/leads/{id}/convert", post(leads::convert))
         .route("/leads/{id}/interactions", post(leads::add_interaction))
         .route("/attachments/{id}", get(leads::download))
+        .route("/quotes", get(sales::quotes).post(sales::create_quote))
+        .route("/quotes/new", get(sales::new_quote))
+        .route("/quotes/{id}", get(sales::quote).post(sales::update_quote))
+        .route("/quotes/{id}/edit", get(sales::edit_quote))
+        .route("/quotes/{id}/submit", post(sales::submit_quote))
+        .route("/quotes/{id}/delete", post(sales::delete_quote))
+        .route("/contracts", get(sales::contracts).post(sales::create_contract))
+        .route("/contracts/new", get(sales::new_contract))
+        .route("/contracts/{id}", get(sales::contract).post(sales::update_contract))
+        .route("/contracts/{id}/edit", get(sales::edit_contract))
+        .route("/contracts/{id}/submit", post(sales::submit_contract))
+        .route("/contracts/{id}/delete", post(sales::delete_contract))
         .route("/requests", get(finance::list).post(finance::create))
         .route("/requests/new", get(finance::new_form))
         .route("/requests/{id}", get(finance::show).post(finance::update))

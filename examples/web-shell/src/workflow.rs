@@ -763,32 +763,9 @@ where
 
 /// A quote's lines as a table; lines that do not read as quote lines are shown as stored.
 fn quote_lines(lang: Lang, lines: &serde_json::Value) -> Markup {
-    let Ok(lines) = serde_json::from_value::<Vec<QuoteLine>>(lines.clone()) else {
-        return html! { (lines.to_string()) };
-    };
-    html! {
-        table.data #quote-lines {
-            thead {
-                tr {
-                    th { (t(lang, "quote_product")) }
-                    th { (t(lang, "quote_quantity")) }
-                    th { (t(lang, "quote_unit_price")) }
-                    th { (t(lang, "quote_discount")) }
-                    th { (t(lang, "quote_line_amount")) }
-                }
-            }
-            tbody {
-                @for line in &lines {
-                    tr {
-                        td { (line.product) }
-                        td { (line.quantity) }
-                        td { (line.unit_price) }
-                        td { (line.discount) "%" }
-                        td { (line.amount()) }
-                    }
-                }
-            }
-        }
+    match serde_json::from_value::<Vec<QuoteLine>>(lines.clone()) {
+        Ok(lines) => crate::sales::lines_table(lang, &lines),
+        Err(_) => html! { (lines.to_string()) },
     }
 }
 
