@@ -163,9 +163,10 @@ fn say(lang: Lang, zh: String, en: String) -> String {
 
 /// An approval engine refusal as a sentence in the person's language, naming the node, task,
 /// user or field concerned by its identifier.
-// FIXME: a definition's own faults (admin-facing) and the free-text reasons of a refused
-// return or comment still follow the localized lead-in in English; they should get message
-// keys of their own.
+// FIXME: a definition's own faults (admin-facing), the free-text reasons of a refused return
+// or comment, the sentences of state and permission refusals, and rule reasons missing from
+// `ZH_REASONS` still follow the localized lead-in in English; the library's errors should
+// carry message keys with their values instead of sentences.
 fn describe_workflow(lang: Lang, error: &WorkflowError) -> String {
     let key = match error {
         WorkflowError::Definition(e) => return format!("{} {e}", t(lang, "wf_bad_definition")),
@@ -261,6 +262,62 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
     t(lang, key).to_owned()
 }
 
+/// The rules' reasons in Chinese, word for word as the library writes them in English.
+const ZH_REASONS: [(&str, &str); 16] = [
+    ("cannot be left empty", "不能为空"),
+    ("must be one line", "只能填一行"),
+    ("must be greater than zero", "必须大于零"),
+    ("has more than two decimals", "小数不能超过两位"),
+    ("has more than four decimals", "小数不能超过四位"),
+    ("must be between 0 and 100", "必须在 0 到 100 之间"),
+    ("must be between 1 and 5", "必须在 1 到 5 之间"),
+    ("is before the start date", "早于开始日期"),
+    ("is before the loan's date", "早于借款日期"),
+    ("only loans have a repayment date", "只有借款申请有还款日期"),
+    ("this customer number is already taken", "该客户编号已被使用"),
+    ("the form of a request cannot change", "申请的单据类型不能更改"),
+    ("is not a field you may change at this step", "当前审批步骤不允许修改该字段"),
+    (
+        "a request submitted again keeps the unit of its first submission",
+        "重新提交的申请沿用首次提交时的部门",
+    ),
+    ("a quote holds at most 200 lines", "一张报价单最多 200 行"),
+    ("use set_parent to move a customer", "请用“设置上级”移动客户"),
+];
+
+/// Reasons that carry a value: (English before it, English after it, Chinese before, after).
+const ZH_PATTERNS: [(&str, &str, &str, &str); 11] = [
+    ("must be at most ", "", "不能超过 ", ""),
+    ("longer than ", " characters", "超过 ", " 个字符"),
+    ("contains the control character ", "", "含有控制字符 ", ""),
+    ("", " is outside the years 1900 to 2200", "", " 不在 1900 到 2200 年之间"),
+    ("", " is not a three-letter currency code", "", " 不是三位字母的币种代码"),
+    ("", " is not an email address", "", " 不是有效的邮箱地址"),
+    ("", " is not a number", "", " 不是数字"),
+    ("customer ", " is not one you can see", "客户 ", " 不在您可查看的范围内"),
+    ("there is no customer ", "", "没有客户 ", ""),
+    ("there is no quote ", "", "没有报价单 ", ""),
+    ("quote ", " is for another customer", "报价单 ", " 属于其他客户"),
+];
+
+/// A rule's reason in the person's language: the library writes it in English, and the
+/// reasons people meet most read in Chinese as well; any other stays as written.
+pub(crate) fn reason_text(lang: Lang, reason: &str) -> String {
+    if lang == Lang::En {
+        return reason.to_owned();
+    }
+    if let Some((_, zh)) = ZH_REASONS.iter().find(|(en, _)| *en == reason) {
+        return (*zh).to_owned();
+    }
+    for (before, after, zh_before, zh_after) in ZH_PATTERNS {
+        let value = reason.strip_prefix(before).and_then(|rest| rest.strip_suffix(after));
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return format!("{zh_before}{value}{zh_after}");
+        }
+    }
+    reason.to_owned()
+}
+
 /// The label of a field named in a domain error (`contact.name`, `relative.phone`, `name`).
 fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
     if let Some(rest) = field.strip_prefix("contact.") {
@@ -291,6 +348,7 @@ fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
 pub(crate) fn describe(lang: Lang, error: &crm::Error, hint: Hint) -> String {
     match error {
         crm::Error::Domain(DomainError::Invalid { field, reason }) => {
+            let reason = reason_text(lang, reason);
             format!("{} {} — {reason}", t(lang, "invalid_field"), error_field(lang, field, hint))
         }
         crm::Error::Domain(DomainError::Required { field }) => {
@@ -422,12 +480,33 @@ mod tests {
     }
 
     #[test]
+    fn common_reasons_read_in_chinese() {
+        assert_eq!(reason_text(Lang::Zh, "must be at most 1000000000"), "不能超过 1000000000");
+        assert_eq!(reason_text(Lang::Zh, "longer than 200 characters"), "超过 200 个字符");
+        assert_eq!(
+            reason_text(Lang::Zh, "\"abc\" is not a three-letter currency code"),
+            "\"abc\" 不是三位字母的币种代码"
+        );
+        assert_eq!(
+            reason_text(Lang::Zh, "quote QT000002 is for another customer"),
+            "报价单 QT000002 属于其他客户"
+        );
+        assert_eq!(reason_text(Lang::Zh, "something new"), "something new");
+        assert_eq!(reason_text(Lang::En, "must be one line"), "must be one line");
+        // A pattern needs its value: the bare ends are not a match.
+        assert_eq!(reason_text(Lang::Zh, " is not a number"), " is not a number");
+    }
+
+    #[test]
     fn messages_name_the_field_in_the_language() {
         let invalid: crm::Error = DomainError::invalid("email", "\"x\" is not an email").into();
         let zh = describe(Lang::Zh, &invalid, Hint::Customer);
         assert!(zh.contains("邮箱"), "{zh}");
         let en = describe(Lang::En, &invalid, Hint::Customer);
         assert!(en.contains("Email") && en.contains("is not an email"), "{en}");
+        let empty: crm::Error = DomainError::invalid("amount", "cannot be left empty").into();
+        assert!(describe(Lang::Zh, &empty, Hint::Request).ends_with("金额 — 不能为空"));
+        assert!(describe(Lang::En, &empty, Hint::Request).ends_with("cannot be left empty"));
         let required: crm::Error = DomainError::Required { field: "contact.name".into() }.into();
         assert!(describe(Lang::Zh, &required, Hint::Customer).contains("联系人"));
     }

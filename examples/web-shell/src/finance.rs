@@ -103,6 +103,7 @@ pub(crate) struct FieldError {
 
 impl FieldError {
     pub(crate) fn invalid(lang: Lang, labels: Labels, field: &str, why: &str) -> Self {
+        let why = crate::error::reason_text(lang, why);
         let message = format!("{} {} — {why}", t(lang, "invalid_field"), labels(lang, field));
         Self { field: Some(field.to_owned()), message }
     }
