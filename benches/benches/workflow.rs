@@ -28,7 +28,9 @@ use crm_benches::stats::{ms, rows_per_second, timed, Latencies};
 use crm_domain::{FieldType, RecordId, Store, TenantId, Value};
 use crm_storage::{PgStore, SledStore};
 use crm_test_support::PgCluster;
-use crm_workflow::{Action, Actor, Definition, FormField, MemoryDirectory, TaskId, WorkflowStore};
+use crm_workflow::{
+    Action, Actor, Definition, DefinitionCache, FormField, MemoryDirectory, TaskId, WorkflowStore,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -212,7 +214,9 @@ fn run_store(
 ) -> Result<StoreRun, BoxError> {
     let tenant = TenantId::new("bench")?;
     WorkflowStore::register(store)?;
-    let wf = WorkflowStore::new(store, &tenant);
+    // As the facade runs it: definition versions are read and validated once.
+    let cache = DefinitionCache::default();
+    let wf = WorkflowStore::new(store, &tenant).with_cache(&cache);
     let fields = vec![FormField::new("note", FieldType::Text)];
     let start_time = epoch()?;
     wf.define(&Definition::from_toml(FLOW)?, &fields, start_time)?;

@@ -149,4 +149,4 @@ pub use instance::{
     decide, replay, submit, submit_for, Action, Actor, Event, EventKind, InstanceState, Status,
     Task, TaskId, TaskStatus, Visit, VisitState,
 };
-pub use store::{Outcome, StatusChange, TodoPage, WorkflowHook, WorkflowStore};
+pub use store::{DefinitionCache, Outcome, StatusChange, TodoPage, WorkflowHook, WorkflowStore};

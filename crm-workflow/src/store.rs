@@ -20,8 +20,8 @@
 //! state, and is then refused by the engine (for a decision on the same task: "already
 //! decided").
 
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use crm_domain::{
@@ -249,12 +249,40 @@ pub struct TodoPage {
     pub total: u64,
 }
 
+/// Validated definition versions kept between engine calls. A stored version never changes,
+/// so every action on an instance can take its definition from here instead of reading and
+/// validating it again. Hosts keep one per store (the `crm` facade keeps one per `Crm`) and
+/// hand it to [`WorkflowStore::with_cache`]; a cache must not outlive or change its store.
+#[derive(Debug, Default)]
+pub struct DefinitionCache {
+    versions: Mutex<HashMap<(TenantId, String, u32), ValidDefinition>>,
+}
+
+impl DefinitionCache {
+    /// At most this many versions are kept; past it the cache starts again empty.
+    pub const CAPACITY: usize = 512;
+
+    fn get(&self, tenant: &TenantId, name: &str, version: u32) -> Option<ValidDefinition> {
+        let versions = self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        versions.get(&(tenant.clone(), name.to_owned(), version)).cloned()
+    }
+
+    fn put(&self, tenant: &TenantId, name: &str, version: u32, definition: &ValidDefinition) {
+        let mut versions = self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if versions.len() >= Self::CAPACITY {
+            versions.clear();
+        }
+        versions.insert((tenant.clone(), name.to_owned(), version), definition.clone());
+    }
+}
+
 /// The workflow engine over a store, for one tenant.
 #[derive(Clone, Copy)]
 pub struct WorkflowStore<'a> {
     store: &'a dyn Store,
     tenant: &'a TenantId,
     hook: Option<&'a dyn WorkflowHook>,
+    cache: Option<&'a DefinitionCache>,
 }
 
 impl std::fmt::Debug for WorkflowStore<'_> {
@@ -263,6 +291,7 @@ impl std::fmt::Debug for WorkflowStore<'_> {
             .field("store", &self.store.backend())
             .field("tenant", self.tenant)
             .field("hook", &self.hook.is_some())
+            .field("cache", &self.cache.is_some())
             .finish()
     }
 }
@@ -275,7 +304,13 @@ fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
 impl<'a> WorkflowStore<'a> {
     /// The engine over `store` for `tenant`.
     pub fn new(store: &'a dyn Store, tenant: &'a TenantId) -> Self {
-        Self { store, tenant, hook: None }
+        Self { store, tenant, hook: None, cache: None }
+    }
+
+    /// Keeps validated definition versions in `cache` between calls.
+    pub fn with_cache(mut self, cache: &'a DefinitionCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Registers the host's hook for status changes.
@@ -385,6 +420,9 @@ impl<'a> WorkflowStore<'a> {
             Some(v) => v,
             None => self.latest_version(name)?.ok_or_else(unknown)?,
         };
+        if let Some(cached) = self.cache.and_then(|c| c.get(self.tenant, name, version)) {
+            return Ok(cached);
+        }
         let query = Query::all()
             .filter(Filter::Eq("name".into(), name.into()))
             .filter(Filter::Eq("definition_version".into(), Value::Integer(i64::from(version))));
@@ -394,7 +432,11 @@ impl<'a> WorkflowStore<'a> {
             .map_err(|e| malformed(row, "body", &e.to_string()))?;
         let fields: Vec<FormField> = serde_json::from_value(json(row, "form_fields")?)
             .map_err(|e| malformed(row, "form_fields", &e.to_string()))?;
-        Ok(definition.validate(&fields)?)
+        let valid = definition.validate(&fields)?;
+        if let Some(cache) = self.cache {
+            cache.put(self.tenant, name, version, &valid);
+        }
+        Ok(valid)
     }
 
     /// Every stored definition version, by name and then version.
@@ -534,8 +576,7 @@ impl<'a> WorkflowStore<'a> {
         let now = stored_time(now);
         for attempt in 1..=MAX_ATTEMPTS {
             let (row, summary) = self.summary(instance)?;
-            // FIXME: every action reads and validates its definition version again; versions
-            // never change once stored, so a cache keyed by (tenant, name, version) would do.
+            // With a cache (`with_cache`) the definition version is read once per process.
             let definition = self.definition(&summary.definition, Some(summary.version))?;
             let mut log = self.history(instance)?;
             // Events committed after the row was read belong to a newer version of it.

@@ -15,8 +15,8 @@ use crm_domain::{
 };
 use crm_workflow::store::{INSTANCE, TASK};
 use crm_workflow::{
-    replay, Action, ActionError, Actor, Definition, DefinitionError, FormBinding, Status,
-    StatusChange, TaskStatus, WorkflowError, WorkflowHook, WorkflowStore,
+    replay, Action, ActionError, Actor, Definition, DefinitionCache, DefinitionError, FormBinding,
+    Status, StatusChange, TaskStatus, WorkflowError, WorkflowHook, WorkflowStore,
 };
 use support::{at, id, org, quote, quote_fields, MemStore};
 
@@ -61,7 +61,9 @@ fn definitions_are_versioned_and_instances_keep_their_version() {
     let store = MemStore::new();
     setup(&store);
     let tenant = tenant();
-    let wf = WorkflowStore::new(&store, &tenant);
+    // Instances keep their version also when versions come from the cache.
+    let cache = DefinitionCache::default();
+    let wf = WorkflowStore::new(&store, &tenant).with_cache(&cache);
     assert_eq!(define(&wf, MANAGER_THEN_DIRECTOR), 1);
     let directory = org();
     let first =
@@ -80,6 +82,10 @@ edges = [{ from = "start", to = "manager" }, { from = "manager", to = "end" }]
 "#;
     assert_eq!(define(&wf, shorter), 2);
     assert_eq!(wf.definition("quote_approval", None).unwrap().version(), 2);
+    let uncached = WorkflowStore::new(&store, &tenant).definition("quote_approval", Some(1));
+    let cached = wf.definition("quote_approval", Some(1)).unwrap();
+    assert_eq!(cached.definition(), uncached.unwrap().definition());
+    assert_eq!(cached.version(), 1);
     let listed: Vec<(String, u32)> =
         wf.definitions().unwrap().into_iter().map(|d| (d.name, d.version)).collect();
     assert_eq!(listed, [("quote_approval".to_owned(), 1), ("quote_approval".to_owned(), 2)]);

@@ -16,7 +16,7 @@ use crm_domain::{
     Batch, DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Store, TenantId, Value,
 };
 use crm_workflow::store::StatusChange;
-use crm_workflow::{Action, Actor, FormBinding, Status, WorkflowError, WorkflowStore};
+use crm_workflow::{Action, Actor, FormBinding, Status, WorkflowError};
 
 use crate::assignments::add_audits;
 use crate::changes::{ensure_current, Changes};
@@ -474,7 +474,7 @@ impl<'a, T: Approvable> Documents<'a, T> {
         let fields = found.to_record()?.fields;
         let directory = OrgDirectory::load(self.crm, self.who)?;
         let hook = FormHook::new(self.who.user);
-        let engine = WorkflowStore::new(self.crm.store.as_ref(), tenant).with_hook(&hook);
+        let engine = self.crm.engine(tenant).with_hook(&hook);
         let now = crate::now();
         match found.instance() {
             None => {

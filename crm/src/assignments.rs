@@ -17,7 +17,7 @@ use crm_domain::{
     Batch, DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Store, TenantId, Value,
 };
 use crm_workflow::store::StatusChange;
-use crm_workflow::{FormBinding, Status, WorkflowError, WorkflowStore};
+use crm_workflow::{FormBinding, Status, WorkflowError};
 
 use crate::workflow::{FormHook, OrgDirectory};
 use crate::{Crm, Page, Result};
@@ -209,7 +209,7 @@ impl<'a> Assignments<'a> {
             .into());
         }
 
-        let engine = WorkflowStore::new(self.crm.store.as_ref(), tenant);
+        let engine = self.crm.engine(tenant);
         let bound = engine
             .definitions()?
             .into_iter()

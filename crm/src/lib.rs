@@ -76,6 +76,8 @@ pub struct Page<T> {
 #[derive(Clone)]
 pub struct Crm {
     store: Arc<dyn Store>,
+    /// Validated workflow definition versions, read once per process.
+    definitions: Arc<crm_workflow::DefinitionCache>,
 }
 
 impl std::fmt::Debug for Crm {
@@ -109,13 +111,18 @@ fn descriptions() -> Vec<&'static crm_domain::EntityDesc> {
 }
 
 impl Crm {
+    /// The approval engine over this store for `tenant`, with the definition cache.
+    pub(crate) fn engine<'a>(&'a self, tenant: &'a TenantId) -> crm_workflow::WorkflowStore<'a> {
+        crm_workflow::WorkflowStore::new(self.store.as_ref(), tenant).with_cache(&self.definitions)
+    }
+
     /// Opens the engine on a store, creating or migrating what the store needs.
     pub fn open(store: Arc<dyn Store>) -> Result<Self> {
         for desc in descriptions() {
             store.register(desc)?;
         }
         tracing::info!(backend = store.backend(), "crm opened");
-        Ok(Self { store })
+        Ok(Self { store, definitions: Arc::default() })
     }
 
     /// Opens the engine on a store named by location: `sled:PATH` (the embedded default),

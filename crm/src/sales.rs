@@ -10,7 +10,7 @@
 
 use chrono::NaiveDate;
 use crm_domain::model::{ApprovalStatus, Contract, Quote, QuoteLine};
-use crm_domain::{DomainError, Filter, Principal, RecordId, Value};
+use crm_domain::{DomainError, Entity, Filter, Principal, Query, RecordId, Value};
 use rust_decimal::Decimal;
 
 use crate::approvable::Documents;
@@ -116,7 +116,14 @@ impl<'a> Quotes<'a> {
         self.documents().get(id)
     }
 
-    /// Changes the owner's draft (or rejected / withdrawn quote) written at `version`.
+    /// How many contracts follow quote `id`, whoever owns them.
+    fn contracts_following(&self, id: RecordId) -> Result<u64> {
+        let query = Query::all().filter(Filter::Eq("quote".into(), Value::Ref(id))).page(0, 1);
+        Ok(self.crm.store.query(&self.who.tenant, Contract::desc(), &query)?.total)
+    }
+
+    /// Changes the owner's draft (or rejected / withdrawn quote) written at `version`. A
+    /// quote that contracts follow keeps its customer.
     pub fn update(&self, id: RecordId, version: u64, draft: QuoteDraft) -> Result<Quote> {
         let documents = self.documents();
         let old = documents.own_editable(id, version)?;
@@ -124,6 +131,13 @@ impl<'a> Quotes<'a> {
         apply_quote(&mut quote, draft);
         quote.normalize()?;
         documents.customer_visible("customer", Some(quote.customer))?;
+        if quote.customer != old.customer && self.contracts_following(id)? > 0 {
+            return Err(DomainError::invalid(
+                "customer",
+                "contracts follow this quote, so its customer cannot change",
+            )
+            .into());
+        }
         if quote == old {
             return Ok(old);
         }
@@ -131,8 +145,13 @@ impl<'a> Quotes<'a> {
         documents.save(old, quote)
     }
 
-    /// Deletes a draft that was never submitted.
+    /// Deletes a draft that was never submitted and that no contract follows.
     pub fn delete(&self, id: RecordId, version: u64) -> Result<()> {
+        let quote = self.documents().own_editable(id, version)?;
+        let count = self.contracts_following(id)?;
+        if count > 0 {
+            return Err(DomainError::InUse { what: format!("quote {}", quote.code), count }.into());
+        }
         self.documents().delete(id, version)
     }
 

@@ -203,7 +203,7 @@ impl<'a> Workflows<'a> {
     where
         'a: 'h,
     {
-        crm_workflow::WorkflowStore::new(self.crm.store.as_ref(), &self.who.tenant).with_hook(hook)
+        self.crm.engine(&self.who.tenant).with_hook(hook)
     }
 
     fn actor(&self) -> Actor {

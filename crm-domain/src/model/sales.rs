@@ -73,6 +73,9 @@ impl QuoteLine {
         if self.discount < Decimal::ZERO || self.discount > Decimal::ONE_HUNDRED {
             return Err(DomainError::invalid(field("discount"), "must be between 0 and 100"));
         }
+        if self.discount.normalize().scale() > 2 {
+            return Err(DomainError::invalid(field("discount"), "has more than two decimals"));
+        }
         Ok(())
     }
 }

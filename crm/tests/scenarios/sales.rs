@@ -238,6 +238,20 @@ pub fn a_rejected_contract_is_changed_and_approved(crm: &Crm) {
     assert_eq!(field_of(&contracts.create(mismatched).unwrap_err()), Some("quote"));
     let contract = contracts.create(draft.clone()).unwrap();
     assert_eq!(contract.code, "CT000001");
+
+    // The quote a contract follows keeps its customer and cannot be deleted.
+    let in_use = crm.quotes(&s.seller).delete(quote.id, 1).unwrap_err();
+    assert!(matches!(in_use, Error::Domain(DomainError::InUse { count: 1, .. })), "{in_use:?}");
+    let pool = Customer {
+        name: "公海客户".into(),
+        status: crm::CustomerStatus::Pool,
+        ..Customer::default()
+    };
+    let pool = crm.customers(&s.admin).create(pool, vec![]).unwrap().id;
+    let moved = quote_draft(pool, vec![line("数控机床保养", 1, 800_000, 0)]);
+    let refused = crm.quotes(&s.seller).update(quote.id, 1, moved).unwrap_err();
+    assert_eq!(field_of(&refused), Some("customer"), "{refused:?}");
+    assert_eq!(crm.quotes(&s.seller).get(quote.id).unwrap().customer, s.customer);
     assert_eq!(contract.amount.to_string(), "8000.00");
 
     // The manager rejects; the seller lowers the amount and submits again: a new round.

@@ -263,7 +263,12 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
 }
 
 /// The rules' reasons in Chinese, word for word as the library writes them in English.
-const ZH_REASONS: [(&str, &str); 16] = [
+const ZH_REASONS: [(&str, &str); 18] = [
+    (
+        "contracts follow this quote, so its customer cannot change",
+        "已有合同依据该报价单,客户不能更改",
+    ),
+    ("must be greater than zero and at most 1000000000", "必须大于零且不超过 1000000000"),
     ("cannot be left empty", "不能为空"),
     ("must be one line", "只能填一行"),
     ("must be greater than zero", "必须大于零"),

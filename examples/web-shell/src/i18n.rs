@@ -448,6 +448,12 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
             "金额应为数字，如 1200 或 1,200.50。",
             "Write the amount as a number, such as 1200 or 1,200.50.",
         ),
+        "bad_number" => ("应为数字,例如 12 或 1,200.50。", "Write a number, such as 12 or 1,200.50."),
+        "bad_record_id" => ("编号应为数字。", "The id is a number."),
+        "quote_lines_mismatch" => (
+            "报价明细的各列数量不一致,请从页面重新提交。",
+            "The line columns do not match up; submit the form from the page again.",
+        ),
         "bad_customer_id" => ("客户 ID 应为数字。", "The customer id is a number."),
         "fin_no_flow" => (
             "还没有用于这类申请的审批流程，请联系管理员先定义一个。",

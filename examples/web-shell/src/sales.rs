@@ -515,7 +515,7 @@ impl Reader {
         match text.trim().trim_start_matches('#') {
             "" => Ok(None),
             text => text.parse::<u64>().map(|id| Some(RecordId(id))).map_err(|_| {
-                FieldError::invalid(self.lang, self.labels, field, t(self.lang, "bad_customer_id"))
+                FieldError::invalid(self.lang, self.labels, field, t(self.lang, "bad_record_id"))
             }),
         }
     }
@@ -533,9 +533,9 @@ impl Reader {
         if text.trim().is_empty() {
             return empty.ok_or_else(|| FieldError::required(self.lang, self.labels, field));
         }
-        crm::finance::parse_amount(text).ok_or_else(|| {
-            FieldError::invalid(self.lang, self.labels, field, t(self.lang, "bad_amount"))
-        })
+        let why = if field == "amount" { "bad_amount" } else { "bad_number" };
+        crm::finance::parse_amount(text)
+            .ok_or_else(|| FieldError::invalid(self.lang, self.labels, field, t(self.lang, why)))
     }
 
     fn day(&self, field: &str, text: &str) -> Result<Option<NaiveDate>, FieldError> {
@@ -549,6 +549,12 @@ impl Reader {
     }
 
     fn quote(&self, typed: &Typed) -> Result<QuoteDraft, FieldError> {
+        // A form sends the four fields of every row; other counts cannot be matched up.
+        let counts = ["product", "quantity", "unit_price", "discount"].map(|f| typed.all(f).len());
+        if counts.iter().any(|n| *n != counts[0]) {
+            let why = t(self.lang, "quote_lines_mismatch");
+            return Err(FieldError::invalid(self.lang, self.labels, "lines", why));
+        }
         let mut lines = Vec::new();
         for (at, [product, quantity, price, discount]) in typed.line_rows().into_iter().enumerate()
         {
@@ -675,11 +681,14 @@ fn document_form(
 /// The quote form's line rows: the lines as typed, then empty rows to add more.
 fn line_rows(lang: Lang, typed: &Typed, error: Option<&FieldError>) -> Markup {
     let rows = typed.line_rows();
-    let wrong_line = error.and_then(|e| e.field.as_deref()).and_then(|f| {
-        f.strip_prefix("lines[")
-            .and_then(|rest| rest.split_once(']'))
-            .and_then(|(n, _)| n.parse::<usize>().ok())
+    // The row and field a refusal names (`lines[2].quantity`), marked in the table.
+    let wrong = error.and_then(|e| e.field.as_deref()).and_then(|f| {
+        let (at, name) = f.strip_prefix("lines[")?.split_once("].")?;
+        Some((at.parse::<usize>().ok()?, name.to_owned()))
     });
+    let mark = |at: usize, name: &str| {
+        wrong.as_ref().filter(|(row, field)| *row == at && field == name).map(|_| "true")
+    };
     let blank = ["", "", "", ""];
     html! {
         h2 { (t(lang, "quote_lines")) }
@@ -700,13 +709,16 @@ fn line_rows(lang: Lang, typed: &Typed, error: Option<&FieldError>) -> Markup {
                         td { (at + 1) }
                         td { input type="text" name="product" value=(row[0]) maxlength="200"
                             aria-label=(t(lang, "quote_product"))
-                            aria-invalid=[(wrong_line == Some(at + 1)).then_some("true")]; }
+                            aria-invalid=[mark(at + 1, "product")]; }
                         td { input type="text" name="quantity" value=(row[1]) inputmode="decimal"
-                            aria-label=(t(lang, "quote_quantity")); }
+                            aria-label=(t(lang, "quote_quantity"))
+                            aria-invalid=[mark(at + 1, "quantity")]; }
                         td { input type="text" name="unit_price" value=(row[2]) inputmode="decimal"
-                            aria-label=(t(lang, "quote_unit_price")); }
+                            aria-label=(t(lang, "quote_unit_price"))
+                            aria-invalid=[mark(at + 1, "unit_price")]; }
                         td { input type="text" name="discount" value=(row[3]) inputmode="decimal"
-                            aria-label=(t(lang, "quote_discount")); }
+                            aria-label=(t(lang, "quote_discount"))
+                            aria-invalid=[mark(at + 1, "discount")]; }
                     }
                 }
             }

@@ -268,6 +268,10 @@ pub(crate) async fn todo(ctx: Ctx, Query(params): Query<TodoParams>) -> Reply {
 // ---------------------------------------------------------------------------------------
 // The task page
 
+/// The text fields of bound forms that may hold several lines; approvers edit them in a text
+/// area, which keeps their line breaks (a one-line input would drop them).
+const MULTILINE_FIELDS: [&str; 3] = ["purpose", "payment_terms", "remarks"];
+
 /// The fields of bound forms that name a person (the rest of their references name records).
 const USER_FIELDS: [&str; 3] = ["applicant", "owner", "requester"];
 
@@ -587,10 +591,17 @@ fn decision_card(
                                 @let current = fields.get(&field.name).unwrap_or(&Value::Null);
                                 label {
                                     (view.field_label(lang, &field.name))
-                                    input type=(input_type(field.ty))
-                                        name={ "edit." (field.name) }
-                                        id={ "edit-" (field.name) }
-                                        value=(editable_text(current));
+                                    @if MULTILINE_FIELDS.contains(&field.name.as_str()) {
+                                        textarea name={ "edit." (field.name) }
+                                            id={ "edit-" (field.name) } {
+                                            (editable_text(current))
+                                        }
+                                    } @else {
+                                        input type=(input_type(field.ty))
+                                            name={ "edit." (field.name) }
+                                            id={ "edit-" (field.name) }
+                                            value=(editable_text(current));
+                                    }
                                 }
                             }
                         }

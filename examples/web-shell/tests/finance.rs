@@ -525,6 +525,8 @@ async fn a_quote_is_approved_on_the_task_page() {
     );
     assert!(page.contains("<td>298.50</td>"), "{page}");
     assert!(page.contains("name=\"edit.valid_until\""), "{page}");
+    // Remarks may hold several lines, so they are edited in a text area that keeps them.
+    assert!(page.contains("<textarea name=\"edit.remarks\""), "{page}");
     let decide = format!("/workflow/instances/{instance}/decide");
     let decision = |date| {
         [

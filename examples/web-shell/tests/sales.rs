@@ -122,6 +122,13 @@ async fn a_quote_and_its_contract_are_written_submitted_and_approved() {
     assert!(refused.text().contains("value=\"一千\""), "the form keeps what was typed");
     assert!(!seller.get("/quotes").await.text().contains("id=\"document-list\""));
 
+    // Line columns that do not match up (a hand-made post) are refused rather than guessed.
+    let mut uneven = quote("1,200");
+    uneven.push(("discount", "10".to_owned()));
+    let refused = seller.post("/quotes", &as_pairs(&uneven)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    assert!(refused.text().contains("报价明细"), "{}", refused.text());
+
     let good = quote("1,200");
     let created = seller.post("/quotes", &as_pairs(&good)).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
