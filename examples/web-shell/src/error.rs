@@ -196,8 +196,12 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
         ActionError::NoApprover { node } => {
             return say(
                 lang,
-                format!("节点 \"{node}\" 找不到在职的审批人，也没有可接手的备用审批人。请联系管理员。"),
-                format!("Node \"{node}\" has no active approver and no fallback approver can take it; ask an administrator."),
+                format!(
+                    "节点 \"{node}\" 找不到可以审批的在职人员，备用审批人也不能接手（申请人不能审批自己的申请，除非流程允许）。请检查流程定义和组织架构。"
+                ),
+                format!(
+                    "Node \"{node}\" has no active approver and no fallback approver can take it (submitters never approve their own requests unless the flow allows it); check the flow and the organisation."
+                ),
             )
         }
         ActionError::NoBranch { node } => {

@@ -183,6 +183,13 @@ async fn list(ctx: Ctx, doc: Doc, params: ListParams) -> Reply {
     let body = html! {
         div.title-row {
             h1 { (doc.title(lang)) }
+            nav.tabs {
+                @for other in [Doc::Quote, Doc::Contract] {
+                    a.btn.active[other == doc] href=(other.base()) id={ "tab" (other.base().replace('/', "-")) } {
+                        (other.title(lang))
+                    }
+                }
+            }
             span.spacer {}
             a.btn.primary href={ (base) "/new" } id="new-document" { (doc.new_label(lang)) }
         }

@@ -183,6 +183,7 @@ async fn a_quote_and_its_contract_are_written_submitted_and_approved() {
     assert!(refused.text().contains("结束日期"), "{}", refused.text());
     let created = seller.post("/contracts", &as_pairs(&contract("2027-12-31"))).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
+    assert!(seller.get("/quotes").await.text().contains("href=\"/contracts\""), "a tab leads on");
     let list = seller.get("/contracts").await.text();
     assert!(list.contains("CT000001") && list.contains("11599.00 CNY"), "{list}");
     assert!(list.contains("公海客户 Pool Ltd"), "the customer is named: {list}");
