@@ -797,11 +797,9 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
         "return" => (Some(Decision::ReturnTo(upload.text("node").trim().to_owned())), "returned"),
         other => return Err(ctx.fail(AppError::BadRequest(other.to_owned()))),
     };
-    // The form is read first so a refusal names its fields with the form's labels.
-    let (form, decided) = ctx
+    let decided = ctx
         .run(move |crm, who| {
             let workflows = crm.workflows(who);
-            let form = workflows.instance(id)?.summary.form;
             let decided = (|| {
                 let decision = match decision {
                     Some(decision) => decision,
@@ -812,7 +810,8 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
                 };
                 workflows.decide(id, task, decision, &comment, file)
             })();
-            Ok((form, decided))
+            // A refusal names its fields with the labels of the instance's form.
+            Ok(decided.map_err(|error| (error, workflows.instance(id).map(|i| i.summary.form))))
         })
         .await?;
     match decided {
@@ -820,7 +819,10 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
             tracing::info!(instance = %id, status = outcome.status.as_str(), action = done, "acted");
             Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
         }
-        Err(error) => Err(ctx.fail_as(AppError::Crm(error), Hint::of_form(&form))),
+        Err((error, form)) => {
+            let hint = form.map_or(Hint::Request, |form| Hint::of_form(&form));
+            Err(ctx.fail_as(AppError::Crm(error), hint))
+        }
     }
 }
 
