@@ -128,6 +128,9 @@ struct TodoView {
     counts: TodoCounts,
     /// The customer each customer assignment instance is about, by instance.
     customers: HashMap<RecordId, (RecordId, Option<String>)>,
+    /// The number and title of each other request, by instance, as far as the viewer may
+    /// see them.
+    subjects: HashMap<RecordId, String>,
     users: HashMap<RecordId, String>,
 }
 
@@ -140,18 +143,33 @@ impl TodoView {
         // FIXME: the to-do list replays one instance per line to find the customer it leads
         // to; the facade's to-do items should carry the bound record's subject instead.
         let mut customers = HashMap::new();
+        let mut subjects = HashMap::new();
         for item in open.items.iter().chain(&done.items) {
-            if item.form != FormBinding::CustomerAssignment
-                || customers.contains_key(&item.instance)
-            {
+            if customers.contains_key(&item.instance) || subjects.contains_key(&item.instance) {
                 continue;
             }
             let instance = workflows.instance(item.instance)?;
-            if let Some(found) = customer_of(crm, who, &instance.state)? {
-                customers.insert(item.instance, found);
+            if item.form == FormBinding::CustomerAssignment {
+                if let Some(found) = customer_of(crm, who, &instance.state)? {
+                    customers.insert(item.instance, found);
+                }
+                continue;
+            }
+            let visible = if who.is_admin() {
+                FieldSet::All
+            } else {
+                field_access(&instance.definition, &instance.state, who.user).visible
+            };
+            let subject: Vec<&str> = ["code", "title"]
+                .into_iter()
+                .filter(|name| visible.contains(name))
+                .filter_map(|name| instance.state.fields.get(name).and_then(Value::as_text))
+                .collect();
+            if !subject.is_empty() {
+                subjects.insert(item.instance, subject.join(" "));
             }
         }
-        Ok(Self { open, done, counts, customers, users: user_names(crm, who)? })
+        Ok(Self { open, done, counts, customers, subjects, users: user_names(crm, who)? })
     }
 
     fn record(&self, lang: Lang, item: &TodoItem) -> Markup {
@@ -160,12 +178,15 @@ impl TodoView {
                 (t(lang, "assignment_request")) ": "
                 (customer_link(lang, *customer, name.as_deref()))
             },
-            None => match crm::finance::form_of(&item.form) {
-                Some(form) => html! {
-                    (match lang { Lang::Zh => form.label_zh(), Lang::En => form.label_en() }) ": "
-                    a href={ "/requests/" (item.record) } { "#" (item.record) }
-                },
-                None => html! { (item.form.key()) " #" (item.record) },
+            // The request itself opens for its author only; approvers read it on the task page.
+            None => html! {
+                (form_label(lang, &item.form)) ": "
+                a href={ "/workflow/instances/" (item.instance) } {
+                    @match self.subjects.get(&item.instance) {
+                        Some(subject) => (subject),
+                        None => { "#" (item.record) },
+                    }
+                }
             },
         }
     }
@@ -935,7 +956,13 @@ fn form_label(lang: Lang, form: &FormBinding) -> String {
         FormBinding::CustomerAssignment => t(lang, "assignment_request").to_owned(),
         FormBinding::Quote => t(lang, "form_quote").to_owned(),
         FormBinding::Contract => t(lang, "form_contract").to_owned(),
-        other => other.key(),
+        form => match crm::finance::form_of(form) {
+            Some(form) => match lang {
+                Lang::Zh => form.label_zh().to_owned(),
+                Lang::En => form.label_en().to_owned(),
+            },
+            None => form.key(),
+        },
     }
 }
 

@@ -153,7 +153,14 @@ async fn a_quote_and_its_contract_are_written_submitted_and_approved() {
 
     // The manager approves on the task page.
     let (mut manager, manager_csrf) = signed_in(&shell, "manager").await;
-    let instance = manager.get("/todo").await.ids("workflow/instances")[0];
+    let todo = manager.get("/todo").await;
+    let instance = todo.ids("workflow/instances")[0];
+    // The line names the quote by number and title and leads to the task page, not to the
+    // quote's own page (which opens for its owner only).
+    let text = todo.text();
+    assert!(text.contains("报价单: <a href=\"/workflow/instances/"), "{text}");
+    assert!(text.contains("QT000001 年度维保 &lt;i&gt;"), "{text}");
+    assert!(!text.contains("href=\"/quotes/"), "{text}");
     let task = manager.get(&format!("/workflow/instances/{instance}")).await.hidden("task");
     let parts = [
         Part::Text("csrf", &manager_csrf),
