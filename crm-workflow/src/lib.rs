@@ -47,7 +47,8 @@
 //! name = "quote_approval"
 //! title = "Quote approval / 报价审批"
 //! form = "quote"          # contract, expense, reimbursement, loan, customer_assignment,
-//!                         # or a custom form: form = { custom = 42 }
+//!                         # or a user-defined form: form = { custom = 42 } (the facade
+//!                         # also takes its key: form = { custom = "leave" })
 //! fallback_approver = 1
 //!
 //! [[nodes]]

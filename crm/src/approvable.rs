@@ -1,5 +1,5 @@
-//! What every record that goes through approval shares — finance requests, quotes and
-//! contracts: who wrote it and may change it, the fields approvers may change, submitting it
+//! What every record that goes through approval shares — finance requests, quotes,
+//! contracts and entries of user-defined forms: who wrote it and may change it, the fields approvers may change, submitting it
 //! (a first round, or a new round after a rejection or withdrawal), and following its
 //! approval inside every action's batch.
 //!
@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use crm_domain::audit::{diff, AuditAction};
-use crm_domain::model::{ApprovalStatus, Contract, Customer, FinanceRequest, Quote};
+use crm_domain::model::{
+    ApprovalStatus, Contract, Customer, FinanceRequest, FormDef, FormEntry, Quote,
+};
 use crm_domain::{
-    Batch, DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Store, TenantId, Value,
+    Batch, DomainError, Entity, Filter, Principal, Query, Record, RecordId, Sort, Store, TenantId,
+    Value,
 };
 use crm_workflow::store::StatusChange;
 use crm_workflow::{Action, Actor, FormBinding, Status, WorkflowError};
@@ -51,6 +54,50 @@ pub(crate) trait Approvable: Entity + Clone + PartialEq {
     fn follow(&mut self, status: ApprovalStatus, instance: RecordId, now: DateTime<Utc>);
     /// Takes the id, document number and version it is stored under.
     fn stored_as(&mut self, id: RecordId, code: String, version: u64);
+
+    /// The fields its approval instance carries, by the names conditions use.
+    fn workflow_fields(&self) -> std::result::Result<BTreeMap<String, Value>, DomainError> {
+        Ok(self.to_record()?.fields)
+    }
+
+    /// The names of the fields approvers may have changed, given the approval's `fields`.
+    fn approver_fields(fields: &BTreeMap<String, Value>) -> Vec<String> {
+        let _ = fields;
+        Self::APPROVER_EDITABLE.iter().map(|&name| name.to_owned()).collect()
+    }
+
+    /// Checks the record once approvers changed it (`before` is it as stored): it must be one
+    /// its author could have written, kept the same way.
+    fn check_changed(
+        &mut self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        before: &Self,
+    ) -> std::result::Result<(), DomainError> {
+        let _ = (store, tenant, before);
+        self.normalize()
+    }
+}
+
+/// The value of field `name` of a `T` record: a declared field, or else one of its custom
+/// values (where an entry of a user-defined form keeps its form's fields).
+fn value_of<'r, T: Entity>(record: &'r Record, name: &str) -> &'r Value {
+    static NULL: Value = Value::Null;
+    if T::desc().field(name).is_some() {
+        return record.get(name);
+    }
+    record.custom.get(name).unwrap_or(&NULL)
+}
+
+/// Sets field `name` of a `T` record, declared or custom (an empty custom value is removed).
+fn set_value<T: Entity>(record: &mut Record, name: &str, value: Value) {
+    if T::desc().field(name).is_some() {
+        record.fields.insert(name.to_owned(), value);
+    } else if value.is_null() {
+        record.custom.remove(name);
+    } else {
+        record.custom.insert(name.to_owned(), value);
+    }
 }
 
 /// The parts of [`Approvable`] every approvable record has under the same field names
@@ -125,12 +172,51 @@ impl Approvable for Contract {
     shared_document_fields!();
 }
 
+impl Approvable for FormEntry {
+    const NOUN: &'static str = "form entry";
+    const AUTHOR_FIELD: &'static str = "owner";
+    /// The entry's own field approvers may change; the form's fields come on top.
+    const APPROVER_EDITABLE: &'static [&'static str] = &["title"];
+
+    fn author(&self) -> RecordId {
+        self.owner
+    }
+    fn binding(&self) -> FormBinding {
+        FormBinding::Custom(self.form)
+    }
+    fn workflow_fields(&self) -> std::result::Result<BTreeMap<String, Value>, DomainError> {
+        FormEntry::workflow_fields(self)
+    }
+    fn approver_fields(fields: &BTreeMap<String, Value>) -> Vec<String> {
+        let own = Self::APPROVER_EDITABLE.iter().map(|&name| name.to_owned());
+        let values = fields.keys().filter(|name| Self::desc().field(name).is_none()).cloned();
+        own.chain(values).collect()
+    }
+    fn check_changed(
+        &mut self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        before: &Self,
+    ) -> std::result::Result<(), DomainError> {
+        let form = store
+            .get(tenant, FormDef::desc(), self.form)
+            .map_err(|e| DomainError::invalid("form", e.to_string()))?
+            .ok_or_else(|| {
+                DomainError::invalid("form", format!("there is no form {}", self.form))
+            })?;
+        self.normalize_for(&FormDef::from_record(&form)?, before)
+    }
+    shared_document_fields!();
+}
+
 /// The approvable record type a workflow binding stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Finance,
     Quote,
     Contract,
+    /// Entries of user-defined forms, whichever form.
+    Custom,
 }
 
 impl Kind {
@@ -142,7 +228,8 @@ impl Kind {
             }
             FormBinding::Quote => Some(Kind::Quote),
             FormBinding::Contract => Some(Kind::Contract),
-            _ => None,
+            FormBinding::Custom(_) => Some(Kind::Custom),
+            FormBinding::CustomerAssignment => None,
         }
     }
 
@@ -152,16 +239,28 @@ impl Kind {
             Kind::Finance => FinanceRequest::desc(),
             Kind::Quote => Quote::desc(),
             Kind::Contract => Contract::desc(),
+            Kind::Custom => FormEntry::desc(),
         }
     }
 
-    /// Refuses a definition whose approvers could change a field that is not theirs.
-    pub(crate) fn check_editable(self, definition: &crm_workflow::Definition) -> Result<()> {
-        match self {
-            Kind::Finance => check_editable::<FinanceRequest>(definition),
-            Kind::Quote => check_editable::<Quote>(definition),
-            Kind::Contract => check_editable::<Contract>(definition),
-        }
+    /// Refuses a definition whose approvers could change a field that is not theirs;
+    /// `fields` are the bound form's fields.
+    pub(crate) fn check_editable(
+        self,
+        definition: &crm_workflow::Definition,
+        fields: &[crm_workflow::FormField],
+    ) -> Result<()> {
+        let own = |editable: &[&str]| editable.iter().map(|&n| n.to_owned()).collect::<Vec<_>>();
+        let allowed = match self {
+            Kind::Finance => own(FinanceRequest::APPROVER_EDITABLE),
+            Kind::Quote => own(Quote::APPROVER_EDITABLE),
+            Kind::Contract => own(Contract::APPROVER_EDITABLE),
+            Kind::Custom => {
+                let values = fields.iter().map(|f| (f.name.clone(), Value::Null)).collect();
+                FormEntry::approver_fields(&values)
+            }
+        };
+        check_editable(definition, &allowed)
     }
 
     /// Checks approvers' changes to record `id` before the approval runs, and returns them
@@ -177,6 +276,7 @@ impl Kind {
             Kind::Finance => check_approver_changes::<FinanceRequest>(crm, tenant, id, changes),
             Kind::Quote => check_approver_changes::<Quote>(crm, tenant, id, changes),
             Kind::Contract => check_approver_changes::<Contract>(crm, tenant, id, changes),
+            Kind::Custom => check_approver_changes::<FormEntry>(crm, tenant, id, changes),
         }
     }
 
@@ -193,6 +293,7 @@ impl Kind {
             Kind::Finance => follow_approval::<FinanceRequest>(store, tenant, actor, change, batch),
             Kind::Quote => follow_approval::<Quote>(store, tenant, actor, change, batch),
             Kind::Contract => follow_approval::<Contract>(store, tenant, actor, change, batch),
+            Kind::Custom => follow_approval::<FormEntry>(store, tenant, actor, change, batch),
         }
     }
 
@@ -203,12 +304,14 @@ impl Kind {
         who: &Principal,
         id: RecordId,
     ) -> Result<BTreeMap<String, Value>> {
-        let record = match self {
-            Kind::Finance => Documents::<FinanceRequest>::new(crm, who).get(id)?.to_record()?,
-            Kind::Quote => Documents::<Quote>::new(crm, who).get(id)?.to_record()?,
-            Kind::Contract => Documents::<Contract>::new(crm, who).get(id)?.to_record()?,
-        };
-        Ok(record.fields)
+        Ok(match self {
+            Kind::Finance => {
+                Documents::<FinanceRequest>::new(crm, who).get(id)?.workflow_fields()?
+            }
+            Kind::Quote => Documents::<Quote>::new(crm, who).get(id)?.workflow_fields()?,
+            Kind::Contract => Documents::<Contract>::new(crm, who).get(id)?.workflow_fields()?,
+            Kind::Custom => Documents::<FormEntry>::new(crm, who).get(id)?.workflow_fields()?,
+        })
     }
 }
 
@@ -221,20 +324,18 @@ fn approval_status(status: Status) -> ApprovalStatus {
     }
 }
 
-/// Refuses a definition for `T`'s form whose approvers could edit a field that is not
-/// theirs to change (the number, author, status, approval or times).
-fn check_editable<T: Approvable>(definition: &crm_workflow::Definition) -> Result<()> {
+/// Refuses a definition whose approvers could edit a field that is not theirs to change
+/// (the number, author, status, approval or times): only the `allowed` ones are.
+fn check_editable(definition: &crm_workflow::Definition, allowed: &[String]) -> Result<()> {
     for node in &definition.nodes {
         let Some(approval) = node.approval() else { continue };
-        if let Some(field) =
-            approval.editable_fields.iter().find(|f| !T::APPROVER_EDITABLE.contains(&f.as_str()))
-        {
+        if let Some(field) = approval.editable_fields.iter().find(|f| !allowed.contains(f)) {
             return Err(DomainError::invalid(
                 "editable_fields",
                 format!(
                     "node {:?}: approvers may not change {field:?}; they may change {}",
                     node.id,
-                    T::APPROVER_EDITABLE.join(", ")
+                    allowed.join(", ")
                 ),
             )
             .into());
@@ -264,7 +365,7 @@ fn check_approver_changes<T: Approvable>(
                 return Err(DomainError::invalid(name, format!("must be a {:?}", field.ty)).into());
             }
         }
-        changed.fields.insert(name.clone(), value.clone());
+        set_value::<T>(&mut changed, name, value.clone());
     }
     // A record that no longer reads is one whose required field was emptied.
     let mut document = T::from_record(&changed).map_err(|_| {
@@ -272,7 +373,7 @@ fn check_approver_changes<T: Approvable>(
         let field = emptied.or_else(|| changes.keys().next()).cloned().unwrap_or_default();
         DomainError::invalid(&field, "cannot be left empty")
     })?;
-    document.normalize()?;
+    document.check_changed(crm.store.as_ref(), tenant, &T::from_record(&stored)?)?;
     let customer = changes.get("customer").and_then(Value::as_ref_id);
     if let Some(customer) = customer.filter(|c| Some(*c) != stored.get("customer").as_ref_id()) {
         if crm.load::<Customer>(tenant, customer)?.is_none() {
@@ -287,7 +388,10 @@ fn check_approver_changes<T: Approvable>(
     Ok(changes
         .iter()
         .map(|(name, value)| {
-            let value = kept.fields.get(name).cloned().unwrap_or_else(|| value.clone());
+            let value = match value_of::<T>(&kept, name) {
+                Value::Null => value.clone(),
+                kept => kept.clone(),
+            };
             (name.clone(), value)
         })
         .collect())
@@ -312,9 +416,9 @@ fn follow_approval<'h, T: Approvable>(
     if submitting {
         // The record was read before the submission; an edit saved in between must not be
         // overwritten by the older fields the approval carries.
-        let changed = T::APPROVER_EDITABLE
-            .iter()
-            .any(|name| before.get(name) != change.state.fields.get(*name).unwrap_or(&Value::Null));
+        let changed = T::approver_fields(&change.state.fields).iter().any(|name| {
+            value_of::<T>(&before, name) != change.state.fields.get(name).unwrap_or(&Value::Null)
+        });
         if changed {
             return Err(crm_domain::StoreError::conflict(format!(
                 "{} {} was changed while it was being submitted; reload and submit again",
@@ -325,16 +429,17 @@ fn follow_approval<'h, T: Approvable>(
         }
     }
     let mut after = before.clone();
-    for name in T::APPROVER_EDITABLE {
-        if let Some(value) = change.state.fields.get(*name) {
-            after.fields.insert((*name).to_owned(), value.clone());
+    for name in T::approver_fields(&change.state.fields) {
+        if let Some(value) = change.state.fields.get(&name) {
+            set_value::<T>(&mut after, &name, value.clone());
         }
     }
     let mut document = T::from_record(&after).map_err(|e| hook_error(&e))?;
     if change.from.is_some() {
         // Approvers' edits must leave a record its author could have written, kept the same
         // way (an amount typed `1200` is stored as `1200.00`).
-        document.normalize().map_err(|e| hook_error(&e))?;
+        let stored = T::from_record(&before).map_err(|e| hook_error(&e))?;
+        document.check_changed(store, tenant, &stored).map_err(|e| hook_error(&e))?;
     }
     let now = crate::now();
     document.follow(approval_status(change.to), change.instance, now);
@@ -471,9 +576,9 @@ impl<'a, T: Approvable> Documents<'a, T> {
             .into());
         }
         let tenant = &self.who.tenant;
-        let fields = found.to_record()?.fields;
+        let fields = found.workflow_fields()?;
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         let engine = self.crm.engine(tenant).with_hook(&hook);
         let now = crate::now();
         match found.instance() {
@@ -540,9 +645,10 @@ mod tests {
         assert_eq!(Kind::of(&FormBinding::Loan), Some(Kind::Finance));
         assert_eq!(Kind::of(&FormBinding::Quote), Some(Kind::Quote));
         assert_eq!(Kind::of(&FormBinding::Contract), Some(Kind::Contract));
+        assert_eq!(Kind::of(&FormBinding::Custom(RecordId(3))), Some(Kind::Custom));
         assert_eq!(Kind::of(&FormBinding::CustomerAssignment), None);
         assert_eq!(approval_status(Status::Rejected), ApprovalStatus::Rejected);
-        for kind in [Kind::Finance, Kind::Quote, Kind::Contract] {
+        for kind in [Kind::Finance, Kind::Quote, Kind::Contract, Kind::Custom] {
             assert!(kind.desc().field("status").is_some());
         }
     }
@@ -553,6 +659,7 @@ mod tests {
             (FinanceRequest::desc(), FinanceRequest::APPROVER_EDITABLE),
             (Quote::desc(), Quote::APPROVER_EDITABLE),
             (Contract::desc(), Contract::APPROVER_EDITABLE),
+            (FormEntry::desc(), FormEntry::APPROVER_EDITABLE),
         ] {
             for name in editable {
                 assert!(desc.field(name).is_some(), "{}: {name}", desc.kind);

@@ -235,7 +235,7 @@ impl<'a> Assignments<'a> {
         request.validate()?;
         let fields = request.to_record()?.fields;
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = FormHook::submitting(self.who.user, request.clone());
+        let hook = FormHook::submitting(self.crm, self.who.user, request.clone());
         let outcome = engine.with_hook(&hook).submit(
             &bound.name,
             request.id,

@@ -27,6 +27,7 @@ pub mod customers;
 pub mod demo;
 mod error;
 pub mod finance;
+pub mod forms;
 pub mod imports;
 pub mod leads;
 pub mod org;
@@ -43,17 +44,19 @@ pub use crm_domain::model::lead::MAX_ATTACHMENT_BYTES;
 pub use crm_domain::model::RequestForm;
 pub use crm_domain::model::{
     ApprovalStatus, AssignmentRequest, AssignmentStatus, Attachment, Contact, Contract, Customer,
-    CustomerStatus, FinanceRequest, Interaction, Lead, LeadStatus, Membership, Position, Quote,
-    QuoteLine, Relative, SettingList, SettingValue, Unit, UnitKind, User,
+    CustomerStatus, FinanceRequest, FormDef, FormEntry, FormFieldDef, FormFieldKind, Interaction,
+    Lead, LeadStatus, Membership, Position, Quote, QuoteLine, Relative, SettingList, SettingValue,
+    Unit, UnitKind, User,
 };
 pub use crm_domain::{
-    DomainError, Entity, FieldType, Principal, Query, RecordId, Role, Store, StoreError,
-    StoreErrorKind, TenantId, Value,
+    Batch, DomainError, Entity, EntityDesc, FieldDesc, FieldType, Filter, Principal, Query, Record,
+    RecordId, Role, Sort, Store, StoreError, StoreErrorKind, TenantId, Value,
 };
 pub use crm_io::{Format, Lang};
 pub use customers::{CustomerSearch, CustomerSort, Customers};
 pub use error::{Error, Result, RowError};
 pub use finance::{RequestDraft, RequestFilter, Requests};
+pub use forms::{EntryDraft, EntryFilter, FormDraft, FormEntries, Forms};
 pub use imports::ImportReport;
 pub use leads::{LeadSearch, Leads, NewAttachment};
 pub use org::Org;
@@ -78,11 +81,16 @@ pub struct Crm {
     store: Arc<dyn Store>,
     /// Validated workflow definition versions, read once per process.
     definitions: Arc<crm_workflow::DefinitionCache>,
+    /// The host's approval hooks, run after the facade's own follow-up of every change.
+    hooks: Arc<Vec<workflow::HostHook>>,
 }
 
 impl std::fmt::Debug for Crm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Crm").field("backend", &self.store.backend()).finish()
+        f.debug_struct("Crm")
+            .field("backend", &self.store.backend())
+            .field("approval_hooks", &self.hooks.len())
+            .finish()
     }
 }
 
@@ -105,6 +113,8 @@ fn descriptions() -> Vec<&'static crm_domain::EntityDesc> {
         model::FinanceRequest::desc(),
         model::Quote::desc(),
         model::Contract::desc(),
+        model::FormDef::desc(),
+        model::FormEntry::desc(),
     ];
     all.extend(crm_workflow::store::descriptions());
     all
@@ -122,7 +132,20 @@ impl Crm {
             store.register(desc)?;
         }
         tracing::info!(backend = store.backend(), "crm opened");
-        Ok(Self { store, definitions: Arc::default() })
+        Ok(Self { store, definitions: Arc::default(), hooks: Arc::default() })
+    }
+
+    /// Registers host code that runs on every approval status change — submitted, approved,
+    /// rejected, withdrawn, resubmitted, and approvers' edits — after the bound record
+    /// followed it, with its operations in the action's batch: they commit together with the
+    /// decision or not at all, and an error from the hook refuses the action. This is where a
+    /// host generates, say, a receivable when a contract is approved (`change.form`,
+    /// `change.to`, `change.record` and `change.state.fields` say what happened). A host's
+    /// own records need their descriptions registered with the store first
+    /// ([`Store::register`]). Clones made before the call do not run the hook.
+    pub fn with_approval_hook(mut self, hook: workflow::HostHook) -> Self {
+        Arc::make_mut(&mut self.hooks).push(hook);
+        self
     }
 
     /// Opens the engine on a store named by location: `sled:PATH` (the embedded default),
@@ -229,6 +252,17 @@ impl Crm {
     /// Contracts (合同) as `who` sees them: their own, or everyone's for an administrator.
     pub fn contracts<'a>(&'a self, who: &'a Principal) -> Contracts<'a> {
         Contracts::new(self, who)
+    }
+
+    /// User-defined forms (自定义表单): definitions, for administrators to change.
+    pub fn forms<'a>(&'a self, who: &'a Principal) -> Forms<'a> {
+        Forms::new(self, who)
+    }
+
+    /// Entries of user-defined forms as `who` sees them: their own, or everyone's for an
+    /// administrator.
+    pub fn form_entries<'a>(&'a self, who: &'a Principal) -> FormEntries<'a> {
+        FormEntries::new(self, who)
     }
 
     /// Spreadsheet import and export.

@@ -9,19 +9,25 @@
 //! committed in the same batch as the event that names them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Duration;
 use crm_domain::audit::AuditAction;
-use crm_domain::model::{AssignmentRequest, Attachment, Membership, Unit, User};
-use crm_domain::{Batch, DomainError, Entity, FieldType, Principal, Query, RecordId, Value};
+use crm_domain::model::{AssignmentRequest, Attachment, FormDef, Membership, Unit, User};
+use crm_domain::{
+    Batch, DomainError, Entity, FieldType, Principal, Query, RecordId, TenantId, Value,
+};
 use crm_workflow::directory::Directory;
-use crm_workflow::{Action, Actor, Definition, FormBinding, MemoryDirectory};
+use crm_workflow::{Action, Actor, Definition, MemoryDirectory};
 
 pub use crm_workflow::store::{Instance, InstanceSummary, Outcome, StoredDefinition, TodoPage};
-use crm_workflow::store::{StatusChange, WorkflowHook};
+pub use crm_workflow::store::{StatusChange, WorkflowHook};
 pub use crm_workflow::todo::{TodoCounts, TodoItem};
 pub use crm_workflow::FormField;
-pub use crm_workflow::{Event, EventKind, InstanceState, Status, Task, TaskId, TaskStatus};
+pub use crm_workflow::WorkflowError;
+pub use crm_workflow::{
+    Event, EventKind, FormBinding, InstanceState, Status, Task, TaskId, TaskStatus,
+};
 
 use crate::approvable::Kind;
 use crate::leads::NewAttachment;
@@ -121,26 +127,42 @@ impl Directory for OrgDirectory {
     }
 }
 
+/// Host code that hears every approval status change of a tenant's instances, registered
+/// with [`Crm::with_approval_hook`].
+pub type HostHook = Arc<dyn WorkflowHook>;
+
 /// The facade's workflow hook: keeps the record bound to an instance in step with it, in the
 /// action's batch — customer assignment requests (`crate::assignments::follow_approval`),
-/// and finance requests, quotes and contracts (`crate::approvable`); custom forms have no
-/// records yet.
-#[derive(Debug, Clone)]
+/// and finance requests, quotes, contracts and entries of user-defined forms
+/// (`crate::approvable`) — and then runs the host's hooks in the same batch.
+#[derive(Clone)]
 pub struct FormHook {
     actor: RecordId,
     new_request: Option<AssignmentRequest>,
+    host: Arc<Vec<HostHook>>,
+}
+
+impl std::fmt::Debug for FormHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormHook")
+            .field("actor", &self.actor)
+            .field("new_request", &self.new_request)
+            .field("host_hooks", &self.host.len())
+            .finish()
+    }
 }
 
 impl FormHook {
-    /// A hook for actions taken by `actor` (who the audit entries name).
-    pub fn new(actor: RecordId) -> Self {
-        Self { actor, new_request: None }
+    /// A hook for actions taken by `actor` (who the audit entries name) on `crm`, with the
+    /// host's hooks registered there.
+    pub fn new(crm: &Crm, actor: RecordId) -> Self {
+        Self { actor, new_request: None, host: crm.hooks.clone() }
     }
 
     /// A hook for the submission of an assignment `request`, which it inserts with the
     /// submission.
-    pub(crate) fn submitting(actor: RecordId, request: AssignmentRequest) -> Self {
-        Self { actor, new_request: Some(request) }
+    pub(crate) fn submitting(crm: &Crm, actor: RecordId, request: AssignmentRequest) -> Self {
+        Self { new_request: Some(request), ..Self::new(crm, actor) }
     }
 }
 
@@ -165,25 +187,26 @@ impl WorkflowHook for FormHook {
                 Some(kind) => kind.follow_approval(store, tenant, self.actor, change, batch),
                 None => Ok(()),
             },
+        }?;
+        for hook in self.host.iter() {
+            hook.status_changed(store, tenant, change, batch)?;
         }
+        Ok(())
     }
 }
 
-/// The form fields a definition bound to `form` may name, from the form's entity description.
-pub fn form_fields(form: &FormBinding) -> Result<Vec<FormField>> {
+/// The form fields a definition bound to `form` may name, from the form's entity description
+/// (and, for a user-defined form of `tenant`, its fields).
+pub fn form_fields(crm: &Crm, tenant: &TenantId, form: &FormBinding) -> Result<Vec<FormField>> {
     match form {
         FormBinding::CustomerAssignment => Ok(FormField::of(AssignmentRequest::desc())),
+        FormBinding::Custom(id) => match crm.load::<FormDef>(tenant, *id)? {
+            Some(def) => Ok(crate::forms::workflow_fields(&def)),
+            None => Err(DomainError::invalid("form", format!("there is no form {id}")).into()),
+        },
         form => match Kind::of(form) {
             Some(kind) => Ok(FormField::of(kind.desc())),
-            // FIXME: custom forms do not exist yet (they come with user-defined forms), so
-            // flows bound to one cannot be defined; this should read the form's fields then.
-            None => Err(DomainError::invalid(
-                "form",
-                format!(
-                    "form {form} is not supported yet; custom forms come with user-defined forms"
-                ),
-            )
-            .into()),
+            None => Err(DomainError::invalid("form", format!("form {form} has no records")).into()),
         },
     }
 }
@@ -216,21 +239,42 @@ impl<'a> Workflows<'a> {
 
     /// Parses a definition (TOML, or JSON when the text starts with `{`), validates it
     /// against its bound form's fields and stores it as the next version of its name.
-    /// Administrators only.
+    /// A user-defined form may be named by its key (`form = { custom = "leave" }`) as well
+    /// as by its id. Administrators only.
     pub fn define(&self, text: &str) -> Result<StoredDefinition> {
         if !self.who.is_admin() {
             return Err(
                 DomainError::Forbidden("only administrators define workflows".into()).into()
             );
         }
-        let definition = Definition::parse(text).map_err(crm_workflow::WorkflowError::from)?;
-        let fields = form_fields(&definition.form)?;
+        let definition = self.parse_definition(text)?;
+        let fields = form_fields(self.crm, &self.who.tenant, &definition.form)?;
         if let Some(kind) = Kind::of(&definition.form) {
-            kind.check_editable(&definition)?;
+            kind.check_editable(&definition, &fields)?;
         }
         self.check_people(&definition)?;
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).define(&definition, &fields, crate::now())?)
+    }
+
+    /// Reads a definition, putting the id of the user-defined form for a form key.
+    fn parse_definition(&self, text: &str) -> Result<Definition> {
+        let parse_error = |e: crm_workflow::DefinitionError| -> crate::Error {
+            crm_workflow::WorkflowError::from(e).into()
+        };
+        let tree: Option<serde_json::Value> = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).ok()
+        } else {
+            toml::from_str(text).ok()
+        };
+        let key = tree.as_ref().and_then(|t| t.pointer("/form/custom")?.as_str());
+        let (Some(mut tree), Some(key)) = (tree.clone(), key) else {
+            return Definition::parse(text).map_err(parse_error);
+        };
+        let form = crate::forms::Forms::new(self.crm, self.who).by_key(key)?;
+        tree["form"]["custom"] = form.id.0.into();
+        serde_json::from_value(tree)
+            .map_err(|e| parse_error(crm_workflow::DefinitionError::Parse(e.to_string())))
     }
 
     /// Refuses a definition that names users or positions the organisation does not have,
@@ -288,33 +332,33 @@ impl<'a> Workflows<'a> {
 
     /// Every stored definition version, by name and then version.
     pub fn definitions(&self) -> Result<Vec<StoredDefinition>> {
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).definitions()?)
     }
 
     /// The definition `name` (its latest version, or `version`) drawn as an SVG document.
     pub fn definition_svg(&self, name: &str, version: Option<u32>) -> Result<String> {
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         let definition = self.engine(&hook).definition(name, version)?;
         Ok(definition.definition().to_svg())
     }
 
     /// A page of the principal's open tasks, oldest first.
     pub fn todo(&self, offset: u64, limit: u64) -> Result<TodoPage> {
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).todo(self.who.user, offset, limit)?)
     }
 
     /// A page of the tasks the principal decided, most recent first.
     pub fn done(&self, offset: u64, limit: u64) -> Result<TodoPage> {
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).done(self.who.user, offset, limit)?)
     }
 
     /// How many tasks the principal has open, has decided, and has open for longer than
     /// `older_than`.
     pub fn todo_counts(&self, older_than: Duration) -> Result<TodoCounts> {
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).todo_counts(self.who.user, crate::now(), older_than)?)
     }
 
@@ -323,7 +367,7 @@ impl<'a> Workflows<'a> {
     /// else it does not exist.
     pub fn instance(&self, id: RecordId) -> Result<Instance> {
         let not_found = || DomainError::NotFound { kind: "workflow instance".into(), id };
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         let instance = match self.engine(&hook).instance(id) {
             Ok(instance) => instance,
             Err(crm_workflow::WorkflowError::UnknownInstance { .. }) => {
@@ -340,14 +384,14 @@ impl<'a> Workflows<'a> {
     /// The instance's event log in order; visible to the same people as the instance.
     pub fn history(&self, id: RecordId) -> Result<Vec<Event>> {
         self.instance(id)?;
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).history(id)?)
     }
 
     /// Runs `action` on an instance the principal may view, with the organisation as it is now.
     fn act(&self, id: RecordId, action: Action) -> Result<Outcome> {
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         Ok(self.engine(&hook).act(id, self.actor(), action, crate::now(), &directory)?)
     }
 
@@ -402,7 +446,7 @@ impl<'a> Workflows<'a> {
         }];
         actions.extend(then);
         let directory = OrgDirectory::load(self.crm, self.who)?;
-        let hook = FormHook::new(self.who.user);
+        let hook = FormHook::new(self.crm, self.who.user);
         let outcome = self.engine(&hook).act_with(
             id,
             self.actor(),
@@ -508,7 +552,7 @@ impl<'a> Workflows<'a> {
         if access.editable.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(form_fields(&instance.summary.form)?
+        Ok(form_fields(self.crm, &self.who.tenant, &instance.summary.form)?
             .into_iter()
             .filter(|f| access.editable.contains(&f.name))
             .collect())

@@ -10,6 +10,7 @@ use crm::{
 };
 
 mod finance;
+mod forms;
 mod pool;
 mod sales;
 mod workflow;
@@ -95,6 +96,19 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "sales_documents_are_private_and_their_flows_checked",
             sales::sales_documents_are_private_and_their_flows_checked,
         ),
+        (
+            "host_code_follows_approvals_in_the_same_batch",
+            sales::host_code_follows_approvals_in_the_same_batch,
+        ),
+        (
+            "a_user_defined_form_is_filled_in_and_approved",
+            forms::a_user_defined_form_is_filled_in_and_approved,
+        ),
+        (
+            "a_rejected_form_entry_is_changed_and_submitted_again",
+            forms::a_rejected_form_entry_is_changed_and_submitted_again,
+        ),
+        ("forms_and_their_entries_are_checked", forms::forms_and_their_entries_are_checked),
     ]
 }
 

@@ -13,17 +13,17 @@ use super::fresh_admin;
 
 /// A sales unit with a manager and two salespeople, a director holding `sales_director`,
 /// and one customer owned by each salesperson.
-struct Setup {
-    admin: Principal,
-    manager: Principal,
-    seller: Principal,
-    other: Principal,
-    director: Principal,
-    customer: RecordId,
-    others_customer: RecordId,
+pub(super) struct Setup {
+    pub(super) admin: Principal,
+    pub(super) manager: Principal,
+    pub(super) seller: Principal,
+    pub(super) other: Principal,
+    pub(super) director: Principal,
+    pub(super) customer: RecordId,
+    pub(super) others_customer: RecordId,
 }
 
-fn setup(crm: &Crm) -> Setup {
+pub(super) fn setup(crm: &Crm) -> Setup {
     let admin = fresh_admin(crm);
     let org = crm.org(&admin);
     let root = org.units().unwrap()[0].id;
@@ -125,7 +125,7 @@ fn quote_draft(customer: RecordId, lines: Vec<QuoteLine>) -> QuoteDraft {
     }
 }
 
-fn field_of(error: &Error) -> Option<&str> {
+pub(super) fn field_of(error: &Error) -> Option<&str> {
     match error {
         Error::Domain(DomainError::Invalid { field, .. } | DomainError::Required { field }) => {
             Some(field)
@@ -134,12 +134,12 @@ fn field_of(error: &Error) -> Option<&str> {
     }
 }
 
-fn todo_records(crm: &Crm, who: &Principal) -> Vec<RecordId> {
+pub(super) fn todo_records(crm: &Crm, who: &Principal) -> Vec<RecordId> {
     let page = crm.workflows(who).todo(0, 50).unwrap();
     page.items.iter().map(|item| item.record).collect()
 }
 
-fn trail(crm: &Crm, who: &Principal, kind: &str, id: RecordId) -> usize {
+pub(super) fn trail(crm: &Crm, who: &Principal, kind: &str, id: RecordId) -> usize {
     crm.store()
         .query(&who.tenant, AuditEntry::desc(), &Query::all())
         .unwrap()
@@ -321,4 +321,93 @@ pub fn sales_documents_are_private_and_their_flows_checked(crm: &Crm) {
         .create(quote_draft(s.customer, vec![line("滤芯", 1, 9_950, 0)]))
         .unwrap();
     assert_eq!(next.code, "QT000003", "numbers are never reused");
+}
+
+/// A host's own record, kept by the store beside the engine's.
+static RECEIVABLE: std::sync::LazyLock<crm::EntityDesc> = std::sync::LazyLock::new(|| {
+    crm::EntityDesc::new(
+        "host_receivable",
+        vec![
+            crm::FieldDesc::new("contract", crm::FieldType::Ref, "Contract", "合同").indexed(),
+            crm::FieldDesc::new("amount", crm::FieldType::Decimal, "Amount", "金额"),
+        ],
+    )
+    .unwrap()
+});
+
+/// Host code that writes a receivable when a contract is approved, and refuses approvals of
+/// contracts above its credit limit.
+struct Receivables {
+    credit_limit: Decimal,
+}
+
+impl crm::workflow::WorkflowHook for Receivables {
+    fn status_changed<'h>(
+        &'h self,
+        store: &dyn crm::Store,
+        tenant: &crm::TenantId,
+        change: &crm::workflow::StatusChange<'_>,
+        batch: &mut crm::Batch<'h>,
+    ) -> Result<(), crm::workflow::WorkflowError> {
+        if *change.form != crm::workflow::FormBinding::Contract || change.to != Status::Approved {
+            return Ok(());
+        }
+        let amount = match change.state.fields.get("amount") {
+            Some(crm::Value::Decimal(amount)) => *amount,
+            other => return Err(crm::workflow::WorkflowError::Hook(format!("amount {other:?}"))),
+        };
+        if amount > self.credit_limit {
+            return Err(crm::workflow::WorkflowError::Hook(format!(
+                "{amount} is above the customer's credit limit"
+            )));
+        }
+        let id = store.next_in_sequence(tenant, "id.host_receivable", 1)?;
+        let mut receivable = crm::Record::new(RecordId(id));
+        receivable.fields.insert("contract".into(), crm::Value::Ref(change.record));
+        receivable.fields.insert("amount".into(), crm::Value::Decimal(amount));
+        batch.insert(&RECEIVABLE, receivable);
+        Ok(())
+    }
+}
+
+pub fn host_code_follows_approvals_in_the_same_batch(crm: &Crm) {
+    crm.store().register(&RECEIVABLE).unwrap();
+    let limit = Decimal::new(15_000, 0);
+    let crm =
+        &crm.clone().with_approval_hook(std::sync::Arc::new(Receivables { credit_limit: limit }));
+    let s = setup(crm);
+    let flow = definition("contract", "amount", r#""amount""#, s.admin.user);
+    crm.workflows(&s.admin).define(&flow).unwrap();
+    let receivables = |contract: RecordId| -> Vec<crm::Value> {
+        let query =
+            Query::all().filter(crm::Filter::Eq("contract".into(), crm::Value::Ref(contract)));
+        let page = crm.store().query(&s.admin.tenant, &RECEIVABLE, &query).unwrap();
+        page.records.iter().map(|r| r.get("amount").clone()).collect()
+    };
+    let contracts = crm.contracts(&s.seller);
+    let draft = |amount: i64| ContractDraft {
+        customer: s.customer,
+        title: "设备维保合同".into(),
+        amount: Decimal::new(amount, 0),
+        ..ContractDraft::default()
+    };
+
+    // Approved: the receivable is written with the approval, for the amount approved.
+    let small = contracts.create(draft(8_000)).unwrap();
+    let instance = contracts.submit(small.id, 1, None).unwrap().instance.unwrap();
+    assert!(receivables(small.id).is_empty(), "nothing is owed before the approval");
+    crm.workflows(&s.manager).approve(instance, None, "同意").unwrap();
+    assert_eq!(contracts.get(small.id).unwrap().status, ApprovalStatus::Approved);
+    assert_eq!(receivables(small.id), vec![crm::Value::Decimal(Decimal::new(800_000, 2))]);
+
+    // The host refuses the last approval of a contract above its limit: the decision is not
+    // taken, the contract stays pending and the director's task open.
+    let large = contracts.create(draft(20_000)).unwrap();
+    let instance = contracts.submit(large.id, 1, None).unwrap().instance.unwrap();
+    crm.workflows(&s.manager).approve(instance, None, "").unwrap();
+    let refused = crm.workflows(&s.director).approve(instance, None, "同意").unwrap_err();
+    assert!(refused.to_string().contains("credit limit"), "{refused}");
+    assert_eq!(contracts.get(large.id).unwrap().status, ApprovalStatus::Pending);
+    assert_eq!(todo_records(crm, &s.director), vec![large.id]);
+    assert!(receivables(large.id).is_empty());
 }

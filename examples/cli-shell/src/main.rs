@@ -4,6 +4,7 @@
 //! tenant's administrator `admin` by default, created on first use) and prints plain text.
 //! Errors go to stderr with a non-zero exit status.
 
+mod forms;
 mod sales;
 
 use std::io::Write;
@@ -141,6 +142,16 @@ enum Command {
     Contracts {
         #[command(subcommand)]
         command: sales::ContractCommand,
+    },
+    /// User-defined forms (自定义表单): define them from TOML files, list, show, retire.
+    Forms {
+        #[command(subcommand)]
+        command: forms::FormCommand,
+    },
+    /// Entries of user-defined forms, submitted through the flow bound to their form.
+    Entries {
+        #[command(subcommand)]
+        command: forms::EntryCommand,
     },
     /// Users of the organisation.
     Users {
@@ -588,6 +599,8 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Requests { command } => requests(&crm, &who, command, out),
         Command::Quotes { command } => sales::quotes(&crm, &who, command, out),
         Command::Contracts { command } => sales::contracts(&crm, &who, command, out),
+        Command::Forms { command } => forms::forms(&crm, &who, command, out),
+        Command::Entries { command } => forms::entries(&crm, &who, command, out),
         Command::Users { command } => users(&crm, &who, command, out),
         Command::Units { command } => units(&crm, &who, command, out),
         Command::Positions { command } => positions(&crm, &who, command, out),

@@ -290,4 +290,56 @@ fn the_readme_flow_walkthrough_runs() {
     stdout(&crm(&store, &["approve", "4", "--set", "amount=11000"]));
     let shown = chen(&["contracts", "show", "1"]);
     assert!(shown.contains("11000.00 CNY") && shown.contains("status:    approved"), "{shown}");
+
+    // The user-defined form part of the walk-through: a leave form and its flow.
+    let defined =
+        stdout(&crm(&store, &["forms", "define", demo.join("leave-form.toml").to_str().unwrap()]));
+    assert!(defined.contains("form leave (id 1) version 1 with 4 field(s)"), "{defined}");
+    let defined = stdout(&crm(
+        &store,
+        &["workflow", "define", demo.join("leave-flow.toml").to_str().unwrap()],
+    ));
+    assert!(defined.contains("defined leave_approval version 1"), "{defined}");
+    assert!(stdout(&crm(&store, &["forms", "show", "leave"]))
+        .contains("days             decimal   天数 / Days required"));
+    // A value the form refuses is named; nothing is stored.
+    let refused = crm(
+        &store,
+        &[
+            "--user",
+            "chen",
+            "entries",
+            "new",
+            "leave",
+            "--title",
+            "春节年假",
+            "--set",
+            "kind=婚假",
+            "--set",
+            "days=5",
+            "--set",
+            "first_day=2027-02-08",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("kind"), "{refused:?}");
+    let written = chen(&[
+        "entries",
+        "new",
+        "leave",
+        "--title",
+        "春节年假",
+        "--set",
+        "kind=年假",
+        "--set",
+        "days=5",
+        "--set",
+        "first_day=2027-02-08",
+    ]);
+    assert!(written.contains("leave FM000001 (id 1) written as a draft"), "{written}");
+    assert!(chen(&["entries", "submit", "1"]).contains("pending as instance 5"));
+    stdout(&crm(&store, &["approve", "5", "--set", "days=3"]));
+    let shown = chen(&["entries", "show", "1"]);
+    assert!(shown.contains("status:    approved") && shown.contains("天数: 3"), "{shown}");
+    assert!(stdout(&crm(&store, &["--user", "zhao", "todo"])).contains("0 of 0 open tasks"));
 }
