@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Subcommand;
-use crm::{ApprovalStatus, Crm, EntryDraft, EntryFilter, FormDef, FormDraft, Principal, RecordId};
+use crm::{Crm, EntryDraft, EntryFilter, FormDef, FormDraft, Principal, RecordId};
 
 /// Subcommands of `crm forms`.
 #[derive(Debug, Subcommand)]
@@ -186,15 +186,6 @@ fn pairs(items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn status(text: Option<&str>) -> anyhow::Result<Option<ApprovalStatus>> {
-    text.map(|t| {
-        ApprovalStatus::parse(t).with_context(|| {
-            format!("{t:?} is not a status; use draft, pending, approved, rejected or withdrawn")
-        })
-    })
-    .transpose()
-}
-
 /// Runs `crm entries …`.
 pub(crate) fn entries(
     crm: &Crm,
@@ -226,7 +217,7 @@ pub(crate) fn entries(
             let form = form.map(|f| forms.by_key(&f)).transpose()?;
             let filter = EntryFilter {
                 form: form.map(|f| f.id),
-                status: status(wanted.as_deref())?,
+                status: crate::sales::status(wanted.as_deref())?,
                 offset: 0,
                 limit: 500,
             };
@@ -263,8 +254,8 @@ pub(crate) fn entries(
         EntryCommand::Submit { id, unit } => {
             let entry = service.get(id)?;
             let entry = service.submit(id, entry.version, unit)?;
-            let instance = entry.instance.map(|i| i.to_string()).unwrap_or_default();
-            writeln!(out, "entry {} is {} as instance {instance}", entry.code, entry.status)?;
+            let code = format!("entry {}", entry.code);
+            crate::sales::submitted(out, &code, entry.status, entry.instance)?;
         }
         EntryCommand::Delete { id } => {
             let entry = service.get(id)?;

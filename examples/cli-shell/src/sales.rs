@@ -157,7 +157,7 @@ fn quote_line(at: usize, text: &str) -> anyhow::Result<QuoteLine> {
     })
 }
 
-fn status(text: Option<&str>) -> anyhow::Result<Option<ApprovalStatus>> {
+pub(crate) fn status(text: Option<&str>) -> anyhow::Result<Option<ApprovalStatus>> {
     text.map(|t| {
         ApprovalStatus::parse(t).with_context(|| {
             format!("{t:?} is not a status; use draft, pending, approved, rejected or withdrawn")
@@ -166,7 +166,7 @@ fn status(text: Option<&str>) -> anyhow::Result<Option<ApprovalStatus>> {
     .transpose()
 }
 
-fn submitted(
+pub(crate) fn submitted(
     out: &mut impl Write,
     code: &str,
     status: ApprovalStatus,
