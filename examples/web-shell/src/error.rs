@@ -53,6 +53,9 @@ pub(crate) enum Hint {
     Quote,
     /// A contract, or a decision on one.
     Contract,
+    /// An entry of a user-defined form, or a decision on one (the form's own fields read as
+    /// their names; the form pages label them from the form).
+    FormEntry,
 }
 
 impl Hint {
@@ -61,6 +64,7 @@ impl Hint {
         match form {
             crm_workflow::FormBinding::Quote => Hint::Quote,
             crm_workflow::FormBinding::Contract => Hint::Contract,
+            crm_workflow::FormBinding::Custom(_) => Hint::FormEntry,
             _ => Hint::Request,
         }
     }
@@ -341,15 +345,16 @@ fn error_field(lang: Lang, field: &str, hint: Hint) -> String {
         Hint::Interaction => field_label::<Interaction>(lang, field),
         Hint::Attachment if field == "file" => t(lang, "file").to_owned(),
         Hint::Attachment => field_label::<Attachment>(lang, field),
-        Hint::Request | Hint::Quote | Hint::Contract if field == "file" => {
+        Hint::Request | Hint::Quote | Hint::Contract | Hint::FormEntry if field == "file" => {
             t(lang, "file").to_owned()
         }
-        Hint::Request | Hint::Quote | Hint::Contract if field == "file_name" => {
+        Hint::Request | Hint::Quote | Hint::Contract | Hint::FormEntry if field == "file_name" => {
             field_label::<Attachment>(lang, field)
         }
         Hint::Request => field_label::<crm::FinanceRequest>(lang, field),
         Hint::Quote => field_label::<crm::Quote>(lang, field),
         Hint::Contract => field_label::<crm::Contract>(lang, field),
+        Hint::FormEntry => field_label::<crm::FormEntry>(lang, field),
     }
 }
 

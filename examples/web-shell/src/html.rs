@@ -18,6 +18,7 @@ pub(crate) enum Nav {
     Leads,
     Requests,
     Sales,
+    Forms,
     Import,
     Settings,
     Todo,
@@ -188,6 +189,7 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
                 (item(Nav::Leads, "/leads", "leads"))
                 (item(Nav::Sales, "/quotes", "sales"))
                 (item(Nav::Requests, "/requests", "requests"))
+                (item(Nav::Forms, "/forms", "forms"))
                 (item(Nav::Import, "/import", "import_export"))
                 (item(Nav::Settings, "/settings", "settings"))
                 a.active[nav == Nav::Todo] href="/todo" id="nav-todo" {

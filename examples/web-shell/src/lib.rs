@@ -16,6 +16,7 @@ mod auth;
 mod customers;
 mod error;
 mod finance;
+mod forms;
 mod html;
 mod i18n;
 mod imports;
@@ -215,6 +216,17 @@ pub fn app(state: AppState) -> Router {
         .route("/requests/{id}/edit", get(finance::edit_form))
         .route("/requests/{id}/submit", post(finance::submit))
         .route("/requests/{id}/delete", post(finance::delete))
+        .route("/forms", get(forms::list).post(forms::create))
+        .route("/forms/new", get(forms::new_form))
+        .route("/forms/{id}", get(forms::form).post(forms::update))
+        .route("/forms/{id}/edit", get(forms::edit_form))
+        .route("/forms/{id}/retire", post(forms::retire))
+        .route("/forms/{id}/entries", get(forms::entries).post(forms::create_entry))
+        .route("/forms/{id}/entries/new", get(forms::new_entry))
+        .route("/form-entries/{id}", get(forms::entry).post(forms::update_entry))
+        .route("/form-entries/{id}/edit", get(forms::edit_entry))
+        .route("/form-entries/{id}/submit", post(forms::submit_entry))
+        .route("/form-entries/{id}/delete", post(forms::delete_entry))
         .route("/import", get(imports::page).post(imports::upload))
         .route("/export/customers.xlsx", get(imports::export_xlsx))
         .route("/export/customers.csv", get(imports::export_csv))

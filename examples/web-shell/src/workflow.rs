@@ -17,7 +17,7 @@ use crm::workflow::{
     Decision, Event, EventKind, FormField, Instance, InstanceState, Status, StoredDefinition, Task,
     TaskId, TaskStatus, TodoCounts, TodoItem, TodoPage,
 };
-use crm::{AssignmentRequest, Crm, FieldType, Principal, QuoteLine, RecordId, Value};
+use crm::{AssignmentRequest, Crm, FieldType, FormDef, Principal, QuoteLine, RecordId, Value};
 use crm_workflow::access::{field_access, FieldSet};
 use crm_workflow::FormBinding;
 use maud::{html, Markup};
@@ -131,6 +131,8 @@ struct TodoView {
     /// The number and title of each other request, by instance, as far as the viewer may
     /// see them.
     subjects: HashMap<RecordId, String>,
+    /// The user-defined forms the lines' requests fill in, by id (for their names).
+    forms: HashMap<RecordId, FormDef>,
     users: HashMap<RecordId, String>,
 }
 
@@ -169,7 +171,22 @@ impl TodoView {
                 subjects.insert(item.instance, subject.join(" "));
             }
         }
-        Ok(Self { open, done, counts, customers, subjects, users: user_names(crm, who)? })
+        let custom =
+            open.items.iter().chain(&done.items).any(|item| custom_form(&item.form).is_some());
+        let forms = if custom {
+            crm.forms(who).list(true)?.into_iter().map(|form| (form.id, form)).collect()
+        } else {
+            HashMap::new()
+        };
+        Ok(Self { open, done, counts, customers, subjects, forms, users: user_names(crm, who)? })
+    }
+
+    /// The name of the form a line's request fills in.
+    fn form_name(&self, lang: Lang, form: &FormBinding) -> String {
+        match custom_form(form).and_then(|id| self.forms.get(&id)) {
+            Some(found) => found.name(lang == Lang::Zh).to_owned(),
+            None => form_label(lang, form),
+        }
     }
 
     fn record(&self, lang: Lang, item: &TodoItem) -> Markup {
@@ -180,7 +197,7 @@ impl TodoView {
             },
             // The request itself opens for its author only; approvers read it on the task page.
             None => html! {
-                (form_label(lang, &item.form)) ": "
+                (self.form_name(lang, &item.form)) ": "
                 a href={ "/workflow/instances/" (item.instance) } {
                     @match self.subjects.get(&item.instance) {
                         Some(subject) => (subject),
@@ -309,6 +326,8 @@ struct InstanceView {
     visible: FieldSet,
     /// The fields the viewer may change on approving (empty without an open task).
     editable: Vec<FormField>,
+    /// The user-defined form the request fills in, for its fields' labels.
+    custom_form: Option<FormDef>,
 }
 
 impl InstanceView {
@@ -344,6 +363,14 @@ impl InstanceView {
         } else {
             Vec::new()
         };
+        let custom_form = match custom_form(&instance.summary.form) {
+            Some(form) => match crm.forms(who).get(form) {
+                Ok(found) => Some(found),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
         Ok(Self {
             instance,
             history,
@@ -352,6 +379,7 @@ impl InstanceView {
             customer,
             visible,
             editable,
+            custom_form,
         })
     }
 
@@ -370,8 +398,23 @@ impl InstanceView {
             }
             FormBinding::Quote => field_label::<crm::Quote>(lang, field),
             FormBinding::Contract => field_label::<crm::Contract>(lang, field),
-            _ => field.to_owned(),
+            FormBinding::Custom(_) => {
+                match self.custom_form.as_ref().and_then(|form| form.field(field)) {
+                    Some(found) => found.label(lang == Lang::Zh).to_owned(),
+                    None => field_label::<crm::FormEntry>(lang, field),
+                }
+            }
         }
+    }
+
+    /// Whether an approver edits `field` in a text area (it may hold several lines).
+    fn multiline(&self, field: &str) -> bool {
+        MULTILINE_FIELDS.contains(&field)
+            || self
+                .custom_form
+                .as_ref()
+                .and_then(|form| form.field(field))
+                .is_some_and(|found| found.kind == crm::FormFieldKind::Textarea)
     }
 
     fn field_value(&self, lang: Lang, field: &str, value: &Value) -> Markup {
@@ -612,7 +655,7 @@ fn decision_card(
                                 @let current = fields.get(&field.name).unwrap_or(&Value::Null);
                                 label {
                                     (view.field_label(lang, &field.name))
-                                    @if MULTILINE_FIELDS.contains(&field.name.as_str()) {
+                                    @if view.multiline(&field.name) {
                                         textarea name={ "edit." (field.name) }
                                             id={ "edit-" (field.name) } {
                                             (editable_text(current))
@@ -943,6 +986,14 @@ pub(crate) async fn download(ctx: Ctx, Path((id, attachment)): Path<(String, Str
 
 // ---------------------------------------------------------------------------------------
 // Definitions
+
+/// The id of the user-defined form a binding names.
+fn custom_form(form: &FormBinding) -> Option<RecordId> {
+    match form {
+        FormBinding::Custom(id) => Some(*id),
+        _ => None,
+    }
+}
 
 /// Whether `name` may be a definition name (lowercase letters, digits and `_`).
 fn plausible_name(name: &str) -> bool {
