@@ -26,7 +26,7 @@ pub use crm_workflow::todo::{TodoCounts, TodoItem};
 pub use crm_workflow::FormField;
 pub use crm_workflow::WorkflowError;
 pub use crm_workflow::{
-    Event, EventKind, FormBinding, InstanceState, Status, Task, TaskId, TaskStatus,
+    replay, Event, EventKind, FormBinding, InstanceState, Status, Task, TaskId, TaskStatus,
 };
 
 use crate::approvable::Kind;

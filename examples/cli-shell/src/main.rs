@@ -91,6 +91,10 @@ enum Command {
     Instance {
         /// The workflow instance id.
         instance: RecordId,
+        /// Also print the event log, replaying it one event at a time: the status and open
+        /// tasks after each event, ending with the state every action derives.
+        #[arg(long)]
+        log: bool,
     },
     /// Attach a file (at most 20 MiB) to an approval request you take part in.
     Attach {
@@ -554,7 +558,13 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Return { decision: d, to } => {
             decide(&crm, &who, d, WorkflowDecision::ReturnTo(to), out)
         }
-        Command::Instance { instance } => show_instance(&crm, &who, instance, out),
+        Command::Instance { instance, log } => {
+            show_instance(&crm, &who, instance, out)?;
+            if log {
+                replay_log(&crm, &who, instance, out)?;
+            }
+            Ok(())
+        }
         Command::Attach { instance, file } => {
             let outcome = crm.workflows(&who).attach(instance, read_attachment(&file)?)?;
             if let Some(attached) = outcome.state.attachments.last() {
@@ -919,6 +929,74 @@ fn show_instance(
             file.at.format("%Y-%m-%d %H:%M")
         )?;
     }
+    Ok(())
+}
+
+/// Prints instance `id`'s event log, replaying it event by event from the first: after each
+/// event the status and the open tasks the log gives up to there. The last line is the state
+/// the engine derives for every action, so the two must agree.
+fn replay_log(
+    crm: &Crm,
+    who: &Principal,
+    id: RecordId,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    use crm::workflow::EventKind as K;
+    let service = crm.workflows(who);
+    let instance = service.instance(id)?;
+    let events = service.history(id)?;
+    let users = |ids: &[RecordId]| {
+        let ids: Vec<String> = ids.iter().map(|id| format!("user {id}")).collect();
+        ids.join(", ")
+    };
+    writeln!(out, "event log ({} events), replayed one at a time:", events.len())?;
+    for upto in 1..=events.len() {
+        let event = &events[upto - 1];
+        let state = crm::workflow::replay(&instance.definition, &events[..upto])
+            .map_err(|e| anyhow::anyhow!("event {} does not replay: {e}", event.seq))?;
+        let what = match &event.kind {
+            K::Submitted { fields, .. } | K::Resubmitted { fields } => {
+                format!("{} fields", fields.len())
+            }
+            K::NodeActivated { node, assignees, fallback } => {
+                let fallback = if *fallback { " (fallback)" } else { "" };
+                format!("{node} for {}{fallback}", users(assignees))
+            }
+            K::BranchTaken { gateway, to } => format!("{gateway} -> {to}"),
+            K::Notified { node, recipients } => format!("{node} to {}", users(recipients)),
+            K::Approved { task, comment, changes } if changes.is_empty() => {
+                format!("task {} {comment}", task.0)
+            }
+            K::Approved { task, comment, changes } => {
+                let changed: Vec<&str> = changes.keys().map(String::as_str).collect();
+                format!("task {} changing {} {comment}", task.0, changed.join(", "))
+            }
+            K::Rejected { task, comment } => format!("task {} {comment}", task.0),
+            K::Returned { task, to, comment } => format!("task {} to {to} {comment}", task.0),
+            K::Withdrawn { comment } => comment.clone(),
+            K::Reassigned { task, to, comment } => {
+                format!("task {} to user {to} {comment}", task.0)
+            }
+            K::Commented { text } => text.clone(),
+            K::AttachmentAdded { attachment, file_name } => format!("{file_name} ({attachment})"),
+        };
+        let open: Vec<String> = state.open_tasks().map(|t| t.id.0.to_string()).collect();
+        writeln!(
+            out,
+            "  {:>3}  {}  user {:<4} {:<16} {:<40}  -> {}, open tasks [{}]",
+            event.seq,
+            event.at.format("%Y-%m-%d %H:%M:%S"),
+            event.actor,
+            event.kind.name(),
+            what.trim(),
+            state.status,
+            open.join(", ")
+        )?;
+    }
+    let replayed = crm::workflow::replay(&instance.definition, &events)
+        .map_err(|e| anyhow::anyhow!("the log does not replay: {e}"))?;
+    let agrees = if replayed == instance.state { "agrees" } else { "DISAGREES" };
+    writeln!(out, "replayed state {agrees} with the instance: {}", replayed.status)?;
     Ok(())
 }
 

@@ -342,4 +342,8 @@ fn the_readme_flow_walkthrough_runs() {
     let shown = chen(&["entries", "show", "1"]);
     assert!(shown.contains("status:    approved") && shown.contains("天数: 3"), "{shown}");
     assert!(stdout(&crm(&store, &["--user", "zhao", "todo"])).contains("0 of 0 open tasks"));
+    // The instance's log replays event by event to the state the engine derives.
+    let log = stdout(&crm(&store, &["instance", "5", "--log"]));
+    assert!(log.contains("approved         task 1 changing days"), "{log}");
+    assert!(log.contains("replayed state agrees with the instance: approved"), "{log}");
 }
