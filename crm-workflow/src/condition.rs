@@ -551,7 +551,9 @@ impl Parser<'_> {
     }
 }
 
-fn is_keyword(word: &str) -> bool {
+/// Whether `word` is a word of the condition language (`and`, `null`, …), which a field of a
+/// form that conditions name cannot be called.
+pub fn is_keyword(word: &str) -> bool {
     matches!(word, "and" | "or" | "not" | "in" | "true" | "false" | "null")
 }
 

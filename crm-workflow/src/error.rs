@@ -53,6 +53,19 @@ pub enum DefinitionError {
         /// The missing node.
         node: String,
     },
+    /// A new version of a definition binds another form than the versions before it.
+    #[error(
+        "workflow {name:?} is bound to form {bound}; a new version keeps its form (give a flow \
+         for form {given} another name)"
+    )]
+    FormChanged {
+        /// The definition's name.
+        name: String,
+        /// The form its earlier versions bind.
+        bound: String,
+        /// The form the new version names.
+        given: String,
+    },
     /// The same edge is declared twice.
     #[error("the edge from {from:?} to {to:?} is declared twice")]
     DuplicateEdge {

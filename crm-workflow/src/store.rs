@@ -31,7 +31,7 @@ use crm_domain::{
 
 use crate::definition::{Definition, FormBinding, FormField, ValidDefinition};
 use crate::directory::Directory;
-use crate::error::{ActionError, WorkflowError};
+use crate::error::{ActionError, DefinitionError, WorkflowError};
 use crate::instance::{
     decide, replay, submit_for, Action, Actor, Event, EventKind, InstanceState, Status, Task,
     TaskId, TaskStatus,
@@ -342,6 +342,18 @@ impl<'a> WorkflowStore<'a> {
             .map_err(|e| WorkflowError::Malformed(e.to_string()))?;
         for _ in 0..MAX_ATTEMPTS {
             let latest = self.latest_version(&definition.name)?;
+            if let Some(latest) = latest {
+                // Submissions find their flow by form, so a name keeps the form it binds.
+                let bound = self.definition(&definition.name, Some(latest))?.form().clone();
+                if bound != definition.form {
+                    return Err(DefinitionError::FormChanged {
+                        name: definition.name.clone(),
+                        bound: bound.key(),
+                        given: definition.form.key(),
+                    }
+                    .into());
+                }
+            }
             let version = latest.unwrap_or(0) + 1;
             let mut versioned = definition.clone();
             versioned.version = version;

@@ -113,6 +113,16 @@ edges = [{ from = "start", to = "manager" }, { from = "manager", to = "end" }]
     .unwrap();
     let err = wf.define(&bad, &quote_fields(), at(5)).unwrap_err();
     assert!(matches!(err, WorkflowError::Definition(DefinitionError::NoStart)));
+
+    // A name keeps its form: submissions find their flow by form.
+    let moved = Definition::from_toml(&shorter.replace("\"quote\"", "\"contract\"")).unwrap();
+    let err = wf.define(&moved, &quote_fields(), at(6)).unwrap_err();
+    assert!(
+        matches!(&err, WorkflowError::Definition(DefinitionError::FormChanged { bound, given, .. })
+            if bound == "quote" && given == "contract"),
+        "{err:?}"
+    );
+    assert_eq!(wf.definition("quote_approval", None).unwrap().version(), 2);
 }
 
 #[test]

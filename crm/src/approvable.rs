@@ -204,7 +204,7 @@ impl Approvable for FormEntry {
             .ok_or_else(|| {
                 DomainError::invalid("form", format!("there is no form {}", self.form))
             })?;
-        self.normalize_for(&FormDef::from_record(&form)?, before)
+        self.normalize_changes(&FormDef::from_record(&form)?, before)
     }
     shared_document_fields!();
 }

@@ -100,7 +100,7 @@ impl<'a> Forms<'a> {
         let now = crate::now();
         let mut form = FormDef { created_at: now, updated_at: now, ..FormDef::default() };
         apply(&mut form, draft);
-        form.normalize()?;
+        normalize(&mut form)?;
         if self.find_key(&form.key)?.is_some() {
             return Err(DomainError::invalid(
                 "key",
@@ -126,8 +126,8 @@ impl<'a> Forms<'a> {
         ensure_current("form", id, version, old.version)?;
         let mut form = old.clone();
         apply(&mut form, draft);
-        form.normalize()?;
-        old.check_change(&form)?;
+        normalize(&mut form)?;
+        old.check_change(&mut form)?;
         self.check_bound_workflows(&form)?;
         self.save(old, form)
     }
@@ -211,6 +211,20 @@ impl<'a> Forms<'a> {
     }
 }
 
+/// Checks a form's rules, and that no field is called like a word of the condition language
+/// (`and`, `null`, …), which a flow's conditions could not name.
+fn normalize(form: &mut FormDef) -> Result<()> {
+    form.normalize()?;
+    if let Some(field) = form.fields.iter().find(|f| crm_workflow::condition::is_keyword(&f.name)) {
+        return Err(DomainError::invalid(
+            "fields",
+            format!("{:?} is a word of workflow conditions; choose another name", field.name),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn apply(form: &mut FormDef, draft: FormDraft) {
     form.key = draft.key;
     form.name_en = draft.name_en;
@@ -273,9 +287,7 @@ impl<'a> FormEntries<'a> {
             let field = form.field(name).ok_or_else(|| {
                 DomainError::invalid(name, format!("is not a field of form {}", form.key))
             })?;
-            let value =
-                crm_io::convert_cell(&crm_io::Cell::Text(text.clone()), field.kind.field_type())
-                    .map_err(|reason| DomainError::invalid(name, reason))?;
+            let value = crate::workflow::typed_value(name, text, field.kind.field_type())?;
             values.insert(name.clone(), value);
         }
         Ok(values)
@@ -338,7 +350,26 @@ impl<'a> FormEntries<'a> {
     /// Submits the owner's entry at `version` for approval, made for `unit` (one of the
     /// owner's units; `None`: their home unit), through the workflow most recently bound to
     /// its form.
+    /// The values go in as the form stands now: a field it has made required since the entry
+    /// was written must be filled in first, and a retired form's drafts are not submitted.
     pub fn submit(&self, id: RecordId, version: u64, unit: Option<RecordId>) -> Result<FormEntry> {
+        let entry = self.documents().own_editable(id, version)?;
+        let form = self.form(entry.form)?;
+        if form.retired && entry.instance.is_none() {
+            return Err(DomainError::State(format!(
+                "form {} is retired and takes no new entries",
+                form.key
+            ))
+            .into());
+        }
+        let mut checked = entry.clone();
+        checked.normalize_for(&form, &entry)?;
+        if checked != entry {
+            // Kept the way the form keeps them now; saved before the submission reads them.
+            checked.updated_at = crate::now();
+            let saved = self.documents().save(entry, checked)?;
+            return self.documents().submit_for(id, saved.version, unit);
+        }
         self.documents().submit_for(id, version, unit)
     }
 

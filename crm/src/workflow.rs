@@ -211,6 +211,17 @@ pub fn form_fields(crm: &Crm, tenant: &TenantId, form: &FormBinding) -> Result<V
     }
 }
 
+/// Reads `text` typed for field `name` of type `ty` the way a spreadsheet cell of that type
+/// is read (`1,234.5`, `2026-03-01`, `是`); text is trimmed and left to the field's own rules
+/// to check. The error names the field.
+pub(crate) fn typed_value(name: &str, text: &str, ty: FieldType) -> Result<Value> {
+    if ty == FieldType::Text {
+        return Ok(Value::Text(text.trim().to_owned()));
+    }
+    crm_io::convert_cell(&crm_io::Cell::Text(text.to_owned()), ty)
+        .map_err(|reason| DomainError::invalid(name, reason).into())
+}
+
 /// Approval workflows as one principal sees them.
 pub struct Workflows<'a> {
     crm: &'a Crm,
@@ -379,6 +390,22 @@ impl<'a> Workflows<'a> {
             return Err(not_found().into());
         }
         Ok(instance)
+    }
+
+    /// The bound record's fields as instance `id` carries them (with approvers' changes), as
+    /// far as the principal may see them: all of them for the submitter and administrators,
+    /// for an approver what the nodes of their tasks show.
+    pub fn visible_fields(&self, id: RecordId) -> Result<BTreeMap<String, Value>> {
+        let instance = self.instance(id)?;
+        if self.who.is_admin() {
+            return Ok(instance.state.fields.clone());
+        }
+        let access = crm_workflow::access::field_access(
+            &instance.definition,
+            &instance.state,
+            self.who.user,
+        );
+        Ok(access.visible.filter(&instance.state.fields))
     }
 
     /// The instance's event log in order; visible to the same people as the instance.
@@ -564,13 +591,19 @@ impl<'a> Workflows<'a> {
     /// the field (a text field becomes empty text, which an unset one already counts as). Values equal to the request's current ones are left out, so a form that
     /// repeats every field changes only what was edited. A name that is not one of the
     /// principal's [`editable_fields`](Self::editable_fields), or a text its type cannot
-    /// hold, is a [`DomainError`] naming the field.
+    /// hold, is a [`DomainError`] naming the field. A principal without an open task gets
+    /// no changes: the decision itself then says why it cannot be taken.
     pub fn parse_changes(
         &self,
         id: RecordId,
         typed: &[(String, String)],
     ) -> Result<BTreeMap<String, Value>> {
         let instance = self.instance(id)?;
+        if instance.state.open_tasks_of(self.who.user).next().is_none() {
+            // Nothing is theirs to change; the decision itself then says why (no open task,
+            // or already decided) rather than a field being refused.
+            return Ok(BTreeMap::new());
+        }
         let editable = self.editable_fields(id)?;
         let mut changes = BTreeMap::new();
         for (name, text) in typed {
@@ -581,8 +614,7 @@ impl<'a> Workflows<'a> {
                 )
                 .into());
             };
-            let value = crm_io::convert_cell(&crm_io::Cell::Text(text.clone()), field.ty)
-                .map_err(|reason| DomainError::invalid(name, reason))?;
+            let value = typed_value(name, text, field.ty)?;
             let (value, current) = match field.ty {
                 FieldType::Text => {
                     let current = instance.state.fields.get(name).and_then(Value::as_text);

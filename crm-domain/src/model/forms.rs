@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use super::approval::approval_fields;
 use super::finance::MAX_AMOUNT;
 use super::ApprovalStatus;
-use super::{known, one_line_title, plausible_date, required, text, trim_all};
+use super::{known, one_line_title, plausible_date, text, trim_all};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -103,6 +103,7 @@ impl std::fmt::Display for FormFieldKind {
 
 /// One field of a user-defined form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FormFieldDef {
     /// The name entries, workflow conditions and imports use: a lowercase identifier.
     pub name: String,
@@ -153,7 +154,7 @@ impl FormFieldDef {
         }
         let ty = self.kind.field_type();
         if value.field_type() != Some(ty) {
-            return Err(DomainError::invalid(name, format!("must be a {}", self.kind)));
+            return Err(DomainError::invalid(name, format!("must be of kind {}", self.kind)));
         }
         let value = match (self.kind, value) {
             (FormFieldKind::Text, Value::Text(t)) => {
@@ -172,9 +173,11 @@ impl FormFieldDef {
             (FormFieldKind::Choice, Value::Text(t)) => {
                 let t = t.trim();
                 if !self.choices.iter().any(|c| c == t) {
+                    let choices: Vec<String> =
+                        self.choices.iter().map(|c| format!("{c:?}")).collect();
                     return Err(DomainError::invalid(
                         name,
-                        format!("{t:?} is not one of {}", self.choices.join(", ")),
+                        format!("{t:?} is not one of {}", choices.join(", ")),
                     ));
                 }
                 Value::Text(t.to_owned())
@@ -220,10 +223,7 @@ impl FormFieldDef {
             ));
         }
         for (what, label) in [("label_en", &self.label_en), ("label_zh", &self.label_zh)] {
-            text(&field(what), label, 100)?;
-            if label.contains(['\n', '\r']) {
-                return Err(DomainError::invalid(field(what), "must be one line"));
-            }
+            plain_line(&field(what), label, 100)?;
         }
         match self.kind {
             FormFieldKind::Choice if self.choices.is_empty() => {
@@ -246,11 +246,10 @@ impl FormFieldDef {
         }
         let mut seen = BTreeSet::new();
         for choice in &self.choices {
-            required(&field("choices"), choice)?;
-            text(&field("choices"), choice, 100)?;
-            if choice.contains(['\n', '\r']) {
-                return Err(DomainError::invalid(field("choices"), "each choice is one line"));
+            if choice.is_empty() {
+                return Err(DomainError::invalid(field("choices"), "a choice is empty"));
             }
+            plain_line(&field("choices"), choice, 100)?;
             if !seen.insert(choice) {
                 return Err(DomainError::invalid(
                     field("choices"),
@@ -260,6 +259,24 @@ impl FormFieldDef {
         }
         Ok(())
     }
+}
+
+/// Checks a name, label or choice of a form: at most `max` characters on one line, without
+/// control characters or invisible ones that make two texts look alike (zero-width spaces,
+/// direction overrides).
+fn plain_line(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    text(field, value, max)?;
+    if value.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+        return Err(DomainError::invalid(field, "must be one line"));
+    }
+    let invisible = |c: &char| matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x2069 | 0xFEFF);
+    if let Some(c) = value.chars().find(invisible) {
+        return Err(DomainError::invalid(
+            field,
+            format!("contains the invisible character U+{:04X}", u32::from(c)),
+        ));
+    }
+    Ok(())
 }
 
 /// Lowercase ASCII letters, digits and `_`, starting with a letter, at most 40 bytes.
@@ -292,6 +309,10 @@ pub struct FormDef {
     /// A retired form takes no new entries; its entries stay.
     #[serde(default)]
     pub retired: bool,
+    /// Fields removed from the form, as they last were: entries may still hold their values,
+    /// so a field added again under one of these names keeps its kind and choices.
+    #[serde(default)]
+    pub removed_fields: Vec<FormFieldDef>,
     /// Created at (UTC).
     pub created_at: DateTime<Utc>,
     /// Last changed at (UTC).
@@ -307,6 +328,7 @@ static FORM_DEF: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("name_zh", FieldType::Text, "Chinese name", "中文名称"),
             FieldDesc::new("fields", FieldType::Json, "Fields", "字段"),
             FieldDesc::new("retired", FieldType::Bool, "Retired", "已停用"),
+            FieldDesc::new("removed_fields", FieldType::Json, "Removed fields", "已删除字段"),
             FieldDesc::new("created_at", FieldType::Timestamp, "Created", "创建时间").sortable(),
             FieldDesc::new("updated_at", FieldType::Timestamp, "Updated", "更新时间"),
         ],
@@ -367,10 +389,7 @@ impl FormDef {
             return Err(DomainError::Required { field: "name".into() });
         }
         for (field, name) in [("name_en", &self.name_en), ("name_zh", &self.name_zh)] {
-            text(field, name, 100)?;
-            if name.contains(['\n', '\r']) {
-                return Err(DomainError::invalid(field, "must be one line"));
-            }
+            plain_line(field, name, 100)?;
         }
         if self.fields.is_empty() {
             return Err(DomainError::Required { field: "fields".into() });
@@ -395,14 +414,17 @@ impl FormDef {
     }
 
     /// Refuses a change from `self` to `changed` that would misread the values entries
-    /// already keep: a field whose kind changes, or a pick list that drops a choice. Labels,
-    /// order, required flags, new fields, new choices and removed fields are fine (a removed
-    /// field's values stay in the entries that have them, unshown).
-    pub fn check_change(&self, changed: &FormDef) -> Result<(), DomainError> {
+    /// already keep: a field whose kind changes, or a pick list that drops a choice — also
+    /// for a field removed earlier and added again. Labels, order, required flags, new
+    /// fields, new choices and removed fields are fine (a removed field's values stay in the
+    /// entries that have them, unshown). On success `changed` remembers the fields removed
+    /// so far.
+    pub fn check_change(&self, changed: &mut FormDef) -> Result<(), DomainError> {
         if changed.key != self.key {
             return Err(DomainError::invalid("key", "a form keeps its key"));
         }
-        for old in &self.fields {
+        let known = self.fields.iter().chain(&self.removed_fields);
+        for old in known {
             let Some(new) = changed.field(&old.name) else { continue };
             if new.kind != old.kind {
                 return Err(DomainError::invalid(
@@ -421,7 +443,43 @@ impl FormDef {
                 ));
             }
         }
+        let mut removed: Vec<FormFieldDef> = Vec::new();
+        for field in self.removed_fields.iter().chain(&self.fields) {
+            if changed.field(&field.name).is_some() {
+                continue;
+            }
+            removed.retain(|r| r.name != field.name);
+            removed.push(field.clone());
+        }
+        changed.removed_fields = removed;
         Ok(())
+    }
+
+    /// Checks the values approvers changed in an entry whose stored values are `before`:
+    /// each value that differs is checked by its field as [`check_values`](Self::check_values)
+    /// does, and the others are kept as they are, so an entry submitted before the form
+    /// gained a required field still goes through its approval.
+    pub fn check_changed_values(
+        &self,
+        values: &BTreeMap<String, Value>,
+        before: &BTreeMap<String, Value>,
+    ) -> Result<BTreeMap<String, Value>, DomainError> {
+        let mut checked = BTreeMap::new();
+        let names: BTreeSet<&String> = values.keys().chain(before.keys()).collect();
+        for name in names {
+            let value = values.get(name).unwrap_or(&Value::Null);
+            if before.get(name) == Some(value) {
+                checked.insert(name.clone(), value.clone());
+                continue;
+            }
+            let field = self.field(name).ok_or_else(|| {
+                DomainError::invalid(name, format!("is not a field of form {}", self.key))
+            })?;
+            if let Some(value) = field.check_value(value)? {
+                checked.insert(name.clone(), value);
+            }
+        }
+        Ok(checked)
     }
 
     /// Checks an entry's `values` against the form and returns them as entries keep them:
@@ -535,6 +593,17 @@ impl FormEntry {
         Ok(())
     }
 
+    /// Checks the title and the values approvers changed from `before` against `form`.
+    pub fn normalize_changes(
+        &mut self,
+        form: &FormDef,
+        before: &FormEntry,
+    ) -> Result<(), DomainError> {
+        self.normalize()?;
+        self.values = form.check_changed_values(&self.values, &before.values)?;
+        Ok(())
+    }
+
     /// The fields a workflow sees: the entry's own and its values by their bare names.
     pub fn workflow_fields(&self) -> Result<BTreeMap<String, Value>, DomainError> {
         let mut fields = self.to_record()?.fields;
@@ -609,6 +678,11 @@ mod tests {
         })
         .contains("name"));
         assert!(refused(&|f| f.fields[0].name = "1st".into()).contains("not a field name"));
+        assert!(refused(&|f| f.fields[1].choices.push(String::new())).contains("a choice is empty"));
+        assert!(refused(&|f| f.fields[1].choices[0] = "年\u{200B}假".into()).contains("U+200B"));
+        assert!(refused(&|f| f.fields[0].label_zh = "天\u{2028}数".into()).contains("one line"));
+        let typo = r#"{"name": "a", "requried": true}"#;
+        assert!(serde_json::from_str::<FormFieldDef>(typo).is_err());
     }
 
     #[test]
@@ -648,6 +722,17 @@ mod tests {
         let fine = error(&[("days", Value::Decimal(Decimal::new(12345, 5)))]);
         assert!(fine.to_string().contains("four decimals"), "{fine}");
 
+        // Approvers' changes are checked; what they left alone is kept as it was, even a
+        // required value the form gained later and the entry lacks.
+        let mut stricter = form.clone();
+        stricter.fields[2].required = true;
+        let before = values(&[("days", Value::Decimal(Decimal::ONE))]);
+        let changed = values(&[("days", Value::Decimal(Decimal::TWO))]);
+        let kept = stricter.check_changed_values(&changed, &before).unwrap();
+        assert_eq!(kept, changed);
+        let emptied = stricter.check_changed_values(&BTreeMap::new(), &before).unwrap_err();
+        assert!(matches!(emptied, DomainError::Required { field } if field == "days"));
+
         // A value kept for a field since removed stays; a new one is refused.
         let stale = values(&[("colour", "red".into())]);
         let mut with_stale = values(&[("days", Value::Decimal(Decimal::ONE))]);
@@ -665,14 +750,29 @@ mod tests {
         relabelled.fields[0].label_en = "Days".into();
         relabelled.fields[1].choices.push("事假".into());
         relabelled.fields.remove(3);
-        assert!(form.check_change(&relabelled).is_ok());
+        assert!(form.check_change(&mut relabelled).is_ok());
+        assert_eq!(relabelled.removed_fields, vec![leave().fields[3].clone()]);
+
+        // A removed field added again keeps its kind and choices.
+        let mut back = relabelled.clone();
+        back.fields.push(FormFieldDef {
+            name: "reason".into(),
+            kind: FormFieldKind::Integer,
+            ..FormFieldDef::default()
+        });
+        let refused = relabelled.check_change(&mut back).unwrap_err();
+        assert!(refused.to_string().contains("fields.reason.kind"), "{refused}");
+        back.fields.last_mut().unwrap().kind = FormFieldKind::Textarea;
+        relabelled.check_change(&mut back).unwrap();
+        assert!(back.removed_fields.is_empty());
 
         let mut retyped = leave();
         retyped.fields[0].kind = FormFieldKind::Integer;
-        assert!(form.check_change(&retyped).unwrap_err().to_string().contains("fields.days.kind"));
+        let refused = form.check_change(&mut retyped).unwrap_err();
+        assert!(refused.to_string().contains("fields.days.kind"));
         let mut dropped = leave();
         dropped.fields[1].choices.remove(0);
-        assert!(form.check_change(&dropped).unwrap_err().to_string().contains("年假"));
+        assert!(form.check_change(&mut dropped).unwrap_err().to_string().contains("年假"));
     }
 
     #[test]

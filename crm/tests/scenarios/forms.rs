@@ -293,3 +293,68 @@ pub fn forms_and_their_entries_are_checked(crm: &Crm) {
     assert_eq!(crm.forms(&s.admin).list(true).unwrap().len(), 1);
     assert_eq!(entries.get(written.id).unwrap().values.len(), 1);
 }
+
+pub fn a_form_changes_under_entries_without_stranding_them(crm: &Crm) {
+    let s = setup(crm);
+    let form = define_leave(crm, &s.admin);
+    // Approvers see every field; the flow names only the days.
+    let visible = r#"visible_fields = ["title", "days", "kind", "first_day", "reason"]"#;
+    let every_field = flow(form.id, r#""days""#, s.admin.user).replace(visible, "");
+    crm.workflows(&s.admin).define(&every_field).unwrap();
+    let entries = crm.form_entries(&s.seller);
+    let pending = entries.create(form.id, entry(crm, &s.seller, &form, &[("days", "1")])).unwrap();
+    let instance = entries.submit(pending.id, 1, None).unwrap().instance.unwrap();
+    let draft = entries.create(form.id, entry(crm, &s.seller, &form, &[("days", "2")])).unwrap();
+
+    // The form now requires the first day. The pending entry lacks it and still goes
+    // through its approval, approvers' changes included; the draft must give it first.
+    let forms = crm.forms(&s.admin);
+    let mut stricter = FormDraft::from_toml(LEAVE).unwrap();
+    stricter.fields[2].required = true;
+    let stricter = forms.update(form.id, 1, stricter).unwrap();
+    let manager = crm.workflows(&s.manager);
+    let changes = manager.parse_changes(instance, &typed(&[("days", "1.5")])).unwrap();
+    manager.decide(instance, None, Decision::ApproveWithChanges(changes), "", None).unwrap();
+    let approved = entries.get(pending.id).unwrap();
+    assert_eq!(approved.status, ApprovalStatus::Approved);
+    assert_eq!(approved.values.get("days"), Some(&Value::Decimal(Decimal::new(15, 1))));
+    let refused = entries.submit(draft.id, 1, None).unwrap_err();
+    assert_eq!(field_of(&refused), Some("first_day"), "{refused:?}");
+    assert_eq!(entries.get(draft.id).unwrap().status, ApprovalStatus::Draft);
+    // Once decided, a change says the task is gone rather than naming a field.
+    let late = manager.parse_changes(instance, &typed(&[("days", "2")])).unwrap();
+    let no_task = manager.decide(instance, None, Decision::ApproveWithChanges(late), "", None);
+    assert!(no_task.unwrap_err().to_string().contains("no open task"));
+
+    // A field removed and added again keeps its kind: entries may still hold its values.
+    let mut without_kind = FormDraft::from_toml(LEAVE).unwrap();
+    without_kind.fields[2].required = true;
+    without_kind.fields.remove(1);
+    let without_kind = forms.update(form.id, stricter.version, without_kind).unwrap();
+    assert_eq!(without_kind.removed_fields.len(), 1);
+    let mut retyped = FormDraft::from_toml(LEAVE).unwrap();
+    retyped.fields[1].kind = crm::FormFieldKind::Integer;
+    retyped.fields[1].choices.clear();
+    let refused = forms.update(form.id, without_kind.version, retyped).unwrap_err();
+    assert_eq!(field_of(&refused), Some("fields.kind.kind"), "{refused:?}");
+
+    // Words of the condition language are no field names.
+    let mut keyword = FormDraft::from_toml(LEAVE).unwrap();
+    keyword.key = "other".into();
+    keyword.fields[3].name = "null".into();
+    let refused = forms.define(keyword).unwrap_err();
+    assert!(refused.to_string().contains("\"null\""), "{refused}");
+
+    // A retired form's drafts are not submitted.
+    forms.retire(form.id, without_kind.version, true).unwrap();
+    let filled = EntryDraft {
+        title: "年假申请".into(),
+        values: crm
+            .form_entries(&s.seller)
+            .parse_values(&stricter, &typed(&[("days", "2"), ("first_day", "2027-03-01")]))
+            .unwrap(),
+    };
+    let draft = entries.update(draft.id, 1, filled).unwrap();
+    let refused = entries.submit(draft.id, draft.version, None).unwrap_err();
+    assert!(matches!(refused, Error::Domain(DomainError::State(_))), "{refused:?}");
+}

@@ -109,6 +109,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             forms::a_rejected_form_entry_is_changed_and_submitted_again,
         ),
         ("forms_and_their_entries_are_checked", forms::forms_and_their_entries_are_checked),
+        (
+            "a_form_changes_under_entries_without_stranding_them",
+            forms::a_form_changes_under_entries_without_stranding_them,
+        ),
     ]
 }
 

@@ -120,6 +120,13 @@ pub(crate) fn forms(
                 form.fields.len(),
                 form.id
             )?;
+            if form.retired {
+                writeln!(
+                    out,
+                    "form {} is retired: it takes no new entries (forms retire {} --undo)",
+                    form.key, form.key
+                )?;
+            }
         }
         FormCommand::List { all } => {
             let forms = service.list(all)?;
@@ -178,9 +185,10 @@ fn pairs(items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     items
         .iter()
         .map(|item| {
-            let (name, value) = item.split_once('=').with_context(|| {
-                format!("--set {item:?}: write FIELD=VALUE, e.g. --set days=2.5")
-            })?;
+            let (name, value) =
+                item.split_once('=').filter(|(name, _)| !name.trim().is_empty()).with_context(
+                    || format!("--set {item:?}: write FIELD=VALUE, e.g. --set days=2.5"),
+                )?;
             Ok((name.trim().to_owned(), value.to_owned()))
         })
         .collect()

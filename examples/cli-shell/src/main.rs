@@ -113,6 +113,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Take back your request before any approver decided on it.
+    Withdraw {
+        /// The workflow instance id.
+        instance: RecordId,
+    },
     /// Hand a task to another active user (the task's assignee, or an administrator).
     Reassign {
         /// The workflow instance id.
@@ -590,6 +595,9 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        Command::Withdraw { instance } => {
+            print_outcome(out, &crm.workflows(&who).withdraw(instance)?)
+        }
         Command::Reassign { instance, to, task: number, comment } => {
             let to = user_id(&crm, &who, &to)?;
             let outcome = crm.workflows(&who).reassign(instance, task(number), to, &comment)?;
@@ -908,6 +916,11 @@ fn show_instance(
         summary.submitter,
         instance.state.status
     )?;
+    for (name, value) in crm.workflows(who).visible_fields(id)? {
+        if !value.is_null() {
+            writeln!(out, "  {name}: {}", value.display())?;
+        }
+    }
     for task in &instance.state.tasks {
         writeln!(
             out,

@@ -346,4 +346,26 @@ fn the_readme_flow_walkthrough_runs() {
     let log = stdout(&crm(&store, &["instance", "5", "--log"]));
     assert!(log.contains("approved         task 1 changing days"), "{log}");
     assert!(log.contains("replayed state agrees with the instance: approved"), "{log}");
+    assert!(log.contains("  days: 3\n"), "{log}");
+
+    // Beyond the README: the submitter takes a request back before anyone decided.
+    chen(&[
+        "entries",
+        "new",
+        "leave",
+        "--title",
+        "调休",
+        "--set",
+        "kind=调休",
+        "--set",
+        "days=1",
+        "--set",
+        "first_day=2027-03-01",
+    ]);
+    assert!(chen(&["entries", "submit", "2"]).contains("pending as instance 6"));
+    assert!(chen(&["withdraw", "6"]).contains("instance 6 is withdrawn"));
+    assert!(chen(&["entries", "show", "2"]).contains("status:    withdrawn"));
+    let refused =
+        crm(&store, &["--user", "chen", "entries", "new", "leave", "--title", "x", "--set", "=1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("write FIELD=VALUE"), "{refused:?}");
 }

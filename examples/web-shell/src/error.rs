@@ -298,20 +298,153 @@ const ZH_REASONS: [(&str, &str); 18] = [
     ("use set_parent to move a customer", "请用“设置上级”移动客户"),
 ];
 
-/// Reasons that carry a value: (English before it, English after it, Chinese before, after).
-const ZH_PATTERNS: [(&str, &str, &str, &str); 11] = [
-    ("must be at most ", "", "不能超过 ", ""),
-    ("longer than ", " characters", "超过 ", " 个字符"),
-    ("contains the control character ", "", "含有控制字符 ", ""),
-    ("", " is outside the years 1900 to 2200", "", " 不在 1900 到 2200 年之间"),
-    ("", " is not a three-letter currency code", "", " 不是三位字母的币种代码"),
-    ("", " is not an email address", "", " 不是有效的邮箱地址"),
-    ("", " is not a number", "", " 不是数字"),
-    ("customer ", " is not one you can see", "客户 ", " 不在您可查看的范围内"),
-    ("there is no customer ", "", "没有客户 ", ""),
-    ("there is no quote ", "", "没有报价单 ", ""),
-    ("quote ", " is for another customer", "报价单 ", " 属于其他客户"),
+/// Sentences that carry values, each `{}` standing for one: (English, Chinese), the values
+/// taken over in order. Values that are words of the product (a document kind, a status)
+/// read in Chinese through [`ZH_WORDS`].
+const ZH_SENTENCES: &[(&str, &str)] = &[
+    ("must be at most {}", "不能超过 {}"),
+    ("longer than {} characters", "超过 {} 个字符"),
+    ("contains the control character {}", "含有控制字符 {}"),
+    ("{} is outside the years 1900 to 2200", "{} 不在 1900 到 2200 年之间"),
+    ("{} is not a three-letter currency code", "{} 不是三位字母的币种代码"),
+    ("{} is not an email address", "{} 不是有效的邮箱地址"),
+    ("{} is not a number", "{} 不是数字"),
+    ("{} is not a whole number", "{} 不是整数"),
+    ("{} is not a date and time", "{} 不是日期时间"),
+    ("{} is not a date", "{} 不是日期"),
+    ("{} is not yes or no", "{} 不是“是”或“否”"),
+    ("{} is not one of {}", "{} 不是可选值之一（{}）"),
+    ("customer {} is not one you can see", "客户 {} 不在您可查看的范围内"),
+    ("there is no customer {}", "没有客户 {}"),
+    ("there is no quote {}", "没有报价单 {}"),
+    ("there is no form {}", "没有表单 {}"),
+    ("there is already a form {}", "已有表单 {}"),
+    ("quote {} is for another customer", "报价单 {} 属于其他客户"),
+    ("is not a field of form {}", "不是表单 {} 的字段"),
+    ("must be of kind {}", "必须是{}类型"),
+    ("must be a {}", "必须是{}"),
+    ("contains the invisible character {}", "含有不可见字符 {}"),
+    ("a choice is empty", "选项不能为空"),
+    (
+        "{} is a word of workflow conditions; choose another name",
+        "{} 是审批条件的保留字，请换一个名称",
+    ),
+    ("{} is declared twice", "{} 重复定义"),
+    ("{} is listed twice", "{} 重复列出"),
+    (
+        "entries keep {} values here; add a new field instead of changing it to {}",
+        "已有记录在此保存{}类型的值；请新增字段，不要改为{}",
+    ),
+    ("entries may hold {}, so the choice stays", "已有记录可能用到 {}，该选项不能删除"),
+    (
+        "workflow {} bound to this form would no longer fit: {}",
+        "绑定到该表单的审批流程 {} 将不再适用：{}",
+    ),
+    ("{} {} is {} and cannot be changed", "{}{} 的状态为{}，不能修改"),
+    ("{} {} has an approval history and is kept", "{}{} 已有审批记录，予以保留"),
+    ("only its author changes {} {}", "只有填写人能修改{}{}"),
+    ("form {} is retired and takes no new entries", "表单 {} 已停用，不再接受新记录"),
+    (
+        "no workflow is bound to {}; an administrator must define one",
+        "还没有绑定到{}的审批流程，请管理员先定义",
+    ),
+    ("customer {} is already yours", "客户 {} 已经是您的"),
+    (
+        "customer {} is not yours to change; request its assignment first",
+        "客户 {} 不属于您，不能修改；请先申请分配",
+    ),
+    (
+        "you already asked for customer {}; wait for the decision",
+        "您已申请过客户 {}，请等待审批结果",
+    ),
+    ("lead {} is already converted", "潜在客户 {} 已经转换"),
+    ("you have no open task in workflow instance {}", "您在审批 {} 中没有待办任务"),
+    (
+        "you have several open tasks in workflow instance {}; name one",
+        "您在审批 {} 中有多个待办任务，请指定其中一个",
+    ),
+    ("a converted lead cannot be changed", "已转换的潜在客户不能修改"),
+    ("a converted lead is kept as history", "已转换的潜在客户作为历史保留"),
+    ("record contacts on the customer this lead became", "请在该潜在客户转换成的客户上记录联系"),
+    ("only administrators assign other owners", "只有管理员能指定其他负责人"),
+    ("only administrators define workflows", "只有管理员能定义审批流程"),
+    ("only administrators edit settings", "只有管理员能修改设置"),
+    ("only administrators manage users", "只有管理员能管理用户"),
+    ("only administrators set others' passwords", "只有管理员能设置他人的密码"),
+    ("only administrators define forms", "只有管理员能定义表单"),
+    ("only administrators change forms", "只有管理员能修改表单"),
+    ("only administrators retire forms", "只有管理员能停用表单"),
+    ("you cannot deactivate yourself", "不能停用自己"),
+    ("a form keeps its key", "表单标识不能更改"),
+    ("a pick list needs choices", "下拉选择字段需要选项"),
 ];
+
+/// Words of the product that appear as values in sentences, in Chinese.
+const ZH_WORDS: &[(&str, &str)] = &[
+    ("quote", "报价单"),
+    ("contract", "合同"),
+    ("finance request", "费用申请"),
+    ("form entry", "表单记录"),
+    ("draft", "草稿"),
+    ("pending", "审批中"),
+    ("approved", "已通过"),
+    ("rejected", "已驳回"),
+    ("withdrawn", "已撤回"),
+    ("text", "文本"),
+    ("textarea", "多行文本"),
+    ("integer", "整数"),
+    ("decimal", "数值"),
+    ("date", "日期"),
+    ("bool", "是/否"),
+    ("choice", "下拉选择"),
+    ("expense", "费用申请"),
+    ("reimbursement", "报销申请"),
+    ("loan", "借款申请"),
+    ("customer_assignment", "客户分配申请"),
+];
+
+/// The values of `text` where `pattern` has `{}`, when the rest matches word for word. A
+/// value may hold spaces (`finance request`); where several splits fit, earlier values take
+/// the longest.
+fn match_sentence<'t>(pattern: &str, text: &'t str) -> Option<Vec<&'t str>> {
+    fn fill<'t>(pieces: &[&str], left: &'t str, values: &mut Vec<&'t str>) -> bool {
+        let Some((piece, rest)) = pieces.split_first() else { return left.is_empty() };
+        if rest.is_empty() {
+            return match left.strip_suffix(piece) {
+                Some(value) if !value.is_empty() => {
+                    values.push(value);
+                    true
+                }
+                _ => false,
+            };
+        }
+        if piece.is_empty() {
+            return false;
+        }
+        let ends: Vec<usize> = left.match_indices(piece).map(|(at, _)| at).collect();
+        for at in ends.into_iter().rev().filter(|at| *at > 0) {
+            values.push(&left[..at]);
+            if fill(rest, &left[at + piece.len()..], values) {
+                return true;
+            }
+            values.pop();
+        }
+        false
+    }
+    let mut pieces = pattern.split("{}");
+    let left = text.strip_prefix(pieces.next()?)?;
+    let pieces: Vec<&str> = pieces.collect();
+    let mut values = Vec::new();
+    fill(&pieces, left, &mut values).then_some(values)
+}
+
+/// A word of the product (`quote`, `approved`) in the person's language.
+fn word(lang: Lang, word: &str) -> &str {
+    match lang {
+        Lang::Zh => ZH_WORDS.iter().find(|(en, _)| *en == word).map_or(word, |(_, zh)| zh),
+        Lang::En => word,
+    }
+}
 
 /// A rule's reason in the person's language: the library writes it in English, and the
 /// reasons people meet most read in Chinese as well; any other stays as written.
@@ -322,11 +455,18 @@ pub(crate) fn reason_text(lang: Lang, reason: &str) -> String {
     if let Some((_, zh)) = ZH_REASONS.iter().find(|(en, _)| *en == reason) {
         return (*zh).to_owned();
     }
-    for (before, after, zh_before, zh_after) in ZH_PATTERNS {
-        let value = reason.strip_prefix(before).and_then(|rest| rest.strip_suffix(after));
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            return format!("{zh_before}{value}{zh_after}");
+    for (en, zh) in ZH_SENTENCES {
+        let Some(values) = match_sentence(en, reason) else { continue };
+        let mut values = values.into_iter().map(|value| word(lang, value));
+        let mut text = String::new();
+        let mut pieces = zh.split("{}").peekable();
+        while let Some(piece) = pieces.next() {
+            text.push_str(piece);
+            if pieces.peek().is_some() {
+                text.push_str(values.next().unwrap_or_default());
+            }
         }
+        return text;
     }
     reason.to_owned()
 }
@@ -370,11 +510,15 @@ pub(crate) fn describe(lang: Lang, error: &crm::Error, hint: Hint) -> String {
         }
         crm::Error::Domain(DomainError::Cycle { .. }) => t(lang, "cycle").to_owned(),
         crm::Error::Domain(DomainError::InUse { what, count }) => {
+            let what = match what.rsplit_once(' ') {
+                Some((noun, code)) => format!("{} {code}", word(lang, noun)),
+                None => what.clone(),
+            };
             format!("{} {what} ({count})", t(lang, "in_use"))
         }
         crm::Error::Domain(DomainError::NotFound { .. }) => t(lang, "not_found").to_owned(),
         crm::Error::Domain(DomainError::Forbidden(why)) => {
-            format!("{} {why}", t(lang, "permission_denied"))
+            format!("{} {}", t(lang, "permission_denied"), reason_text(lang, why))
         }
         crm::Error::Store(e) if e.kind() == StoreErrorKind::Conflict => {
             t(lang, "conflict").to_owned()
@@ -388,7 +532,9 @@ pub(crate) fn describe(lang: Lang, error: &crm::Error, hint: Hint) -> String {
             t(lang, "internal").to_owned()
         }
         crm::Error::Workflow(e) => describe_workflow(lang, e),
-        crm::Error::Domain(DomainError::State(why)) => format!("{} {why}", t(lang, "refused")),
+        crm::Error::Domain(DomainError::State(why)) => {
+            format!("{} {}", t(lang, "refused"), reason_text(lang, why))
+        }
         other => other.to_string(),
     }
 }
@@ -506,6 +652,29 @@ mod tests {
             "报价单 QT000002 属于其他客户"
         );
         assert_eq!(reason_text(Lang::Zh, "something new"), "something new");
+        assert_eq!(
+            reason_text(Lang::Zh, "finance request EX000001 is approved and cannot be changed"),
+            "费用申请EX000001 的状态为已通过，不能修改"
+        );
+        assert_eq!(
+            reason_text(Lang::Zh, "only its author changes quote QT000002"),
+            "只有填写人能修改报价单QT000002"
+        );
+        assert_eq!(
+            reason_text(Lang::Zh, "\"婚假\" is not one of \"年假\", \"病假\""),
+            "\"婚假\" 不是可选值之一（\"年假\", \"病假\"）"
+        );
+        assert_eq!(
+            reason_text(
+                Lang::Zh,
+                "no workflow is bound to custom:3; an administrator must define one"
+            ),
+            "还没有绑定到custom:3的审批流程，请管理员先定义"
+        );
+        assert_eq!(reason_text(Lang::Zh, "must be of kind decimal"), "必须是数值类型");
+        assert_eq!(match_sentence("{} is {}", "a is b is c"), Some(vec!["a is b", "c"]));
+        assert_eq!(match_sentence("x {}", "x "), None);
+        assert_eq!(match_sentence("only", "only more"), None);
         assert_eq!(reason_text(Lang::En, "must be one line"), "must be one line");
         // A pattern needs its value: the bare ends are not a match.
         assert_eq!(reason_text(Lang::Zh, " is not a number"), " is not a number");
