@@ -408,6 +408,18 @@ impl<'a> Workflows<'a> {
         Ok(access.visible.filter(&instance.state.fields))
     }
 
+    /// How instance `id`'s request reads in a list: its number and title as far as the
+    /// principal may see them (`QT000001 年度维保`); `None` when neither shows.
+    pub fn subject(&self, id: RecordId) -> Result<Option<String>> {
+        let fields = self.visible_fields(id)?;
+        let subject: Vec<&str> = ["code", "title"]
+            .into_iter()
+            .filter_map(|name| fields.get(name).and_then(Value::as_text))
+            .filter(|text| !text.is_empty())
+            .collect();
+        Ok((!subject.is_empty()).then(|| subject.join(" ")))
+    }
+
     /// The instance's event log in order; visible to the same people as the instance.
     pub fn history(&self, id: RecordId) -> Result<Vec<Event>> {
         self.instance(id)?;

@@ -869,13 +869,17 @@ fn todo(crm: &Crm, who: &Principal, done: bool, out: &mut impl Write) -> anyhow:
         "instance", "task", "node", "record", "age"
     )?;
     for item in &page.items {
+        // FIXME: each line replays its instance to name the request; to-do items should
+        // carry the bound record's subject instead.
+        let subject = service.subject(item.instance)?;
+        let record = subject.unwrap_or_else(|| format!("{} {}", item.form, item.record));
         writeln!(
             out,
             "{:>8}  {:>4}  {:<16}  {:<28}  {:>5}",
             item.instance,
             item.task.0,
             item.node,
-            format!("{} {}", item.form, item.record),
+            record,
             age(item.since)
         )?;
     }

@@ -150,25 +150,15 @@ impl TodoView {
             if customers.contains_key(&item.instance) || subjects.contains_key(&item.instance) {
                 continue;
             }
-            let instance = workflows.instance(item.instance)?;
             if item.form == FormBinding::CustomerAssignment {
+                let instance = workflows.instance(item.instance)?;
                 if let Some(found) = customer_of(crm, who, &instance.state)? {
                     customers.insert(item.instance, found);
                 }
                 continue;
             }
-            let visible = if who.is_admin() {
-                FieldSet::All
-            } else {
-                field_access(&instance.definition, &instance.state, who.user).visible
-            };
-            let subject: Vec<&str> = ["code", "title"]
-                .into_iter()
-                .filter(|name| visible.contains(name))
-                .filter_map(|name| instance.state.fields.get(name).and_then(Value::as_text))
-                .collect();
-            if !subject.is_empty() {
-                subjects.insert(item.instance, subject.join(" "));
+            if let Some(subject) = workflows.subject(item.instance)? {
+                subjects.insert(item.instance, subject);
             }
         }
         let custom =
