@@ -55,9 +55,11 @@ pub(crate) trait Approvable: Entity + Clone + PartialEq {
     /// Takes the id, document number and version it is stored under.
     fn stored_as(&mut self, id: RecordId, code: String, version: u64);
 
-    /// The fields its approval instance carries, by the names conditions use.
+    /// The fields its approval instance carries, by the names conditions use: what a person
+    /// wrote, without the approval's own bookkeeping (status, instance, times), which the
+    /// instance keeps itself.
     fn workflow_fields(&self) -> std::result::Result<BTreeMap<String, Value>, DomainError> {
-        Ok(self.to_record()?.fields)
+        Ok(without_bookkeeping(self.to_record()?.fields))
     }
 
     /// The names of the fields approvers may have changed, given the approval's `fields`.
@@ -77,6 +79,15 @@ pub(crate) trait Approvable: Entity + Clone + PartialEq {
         let _ = (store, tenant, before);
         self.normalize()
     }
+}
+
+/// `fields` without what the approval keeps itself: the record's status, its instance and
+/// its times.
+fn without_bookkeeping(mut fields: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    for bookkeeping in ["status", "instance", "created_at", "updated_at"] {
+        fields.remove(bookkeeping);
+    }
+    fields
 }
 
 /// The value of field `name` of a `T` record: a declared field, or else one of its custom
@@ -185,7 +196,7 @@ impl Approvable for FormEntry {
         FormBinding::Custom(self.form)
     }
     fn workflow_fields(&self) -> std::result::Result<BTreeMap<String, Value>, DomainError> {
-        FormEntry::workflow_fields(self)
+        Ok(without_bookkeeping(FormEntry::workflow_fields(self)?))
     }
     fn approver_fields(fields: &BTreeMap<String, Value>) -> Vec<String> {
         let own = Self::APPROVER_EDITABLE.iter().map(|&name| name.to_owned());
@@ -590,9 +601,18 @@ impl<'a, T: Approvable> Documents<'a, T> {
                     .filter(|d| d.form == binding)
                     .max_by_key(|d| (d.created_at, d.id))
                     .ok_or_else(|| {
+                        let form = match &binding {
+                            FormBinding::Custom(id) => self
+                                .crm
+                                .load::<FormDef>(tenant, *id)
+                                .ok()
+                                .flatten()
+                                .map(|form| format!("form {}", form.key)),
+                            _ => None,
+                        };
                         DomainError::State(format!(
                             "no workflow is bound to {}; an administrator must define one",
-                            binding.key()
+                            form.unwrap_or_else(|| binding.key())
                         ))
                     })?;
                 engine.submit_for(&bound.name, id, self.who.user, unit, fields, now, &directory)?;

@@ -60,11 +60,17 @@ pub use forms::{EntryDraft, EntryFilter, FormDraft, FormEntries, Forms};
 pub use imports::ImportReport;
 pub use leads::{LeadSearch, Leads, NewAttachment};
 pub use org::Org;
+pub use rust_decimal::Decimal;
 pub use sales::{ContractDraft, Contracts, QuoteDraft, Quotes, SalesFilter};
 pub use settings::Settings;
 pub use workflow::{OrgDirectory, Workflows};
 
 use crm_domain::model;
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// A page of typed results.
 #[derive(Debug, Clone, PartialEq)]

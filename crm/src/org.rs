@@ -150,6 +150,20 @@ impl<'a> Org<'a> {
         Ok(user)
     }
 
+    /// Sets a user's password, kept as an argon2id hash: at least
+    /// [`MIN_PASSWORD_CHARS`] characters, at most 200. Administrators, or the user themself.
+    pub fn set_password(&self, id: RecordId, password: &str) -> Result<()> {
+        let chars = password.chars().count();
+        if chars < MIN_PASSWORD_CHARS || chars > 200 {
+            return Err(DomainError::invalid(
+                "password",
+                format!("must be {MIN_PASSWORD_CHARS} to 200 characters"),
+            )
+            .into());
+        }
+        self.set_password_hash(id, &hash_password(password)?)
+    }
+
     /// Stores a password hash (PHC string) for a user. Administrators, or the user themself.
     pub fn set_password_hash(&self, id: RecordId, hash: &str) -> Result<()> {
         if !self.who.is_admin() && self.who.user != id {
@@ -397,4 +411,25 @@ impl<'a> Org<'a> {
             Err(DomainError::Forbidden("only administrators manage users".into()).into())
         }
     }
+}
+
+/// The shortest password [`Org::set_password`] accepts, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Hashes a password with argon2id and default parameters, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| DomainError::invalid("password", format!("cannot be hashed: {e}")).into())
+}
+
+/// Whether `password` matches the PHC string `hash`; `false` for a malformed hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    })
 }

@@ -642,6 +642,24 @@ impl<'a> Workflows<'a> {
         Ok(changes)
     }
 
+    /// [`parse_changes`](Self::parse_changes) for a decision on `task`: when that task is
+    /// no longer the principal's to decide, there is nothing to change and the decision
+    /// itself says why (already decided, reassigned).
+    pub fn parse_changes_for(
+        &self,
+        id: RecordId,
+        task: Option<TaskId>,
+        typed: &[(String, String)],
+    ) -> Result<BTreeMap<String, Value>> {
+        if let Some(task) = task {
+            let instance = self.instance(id)?;
+            if !instance.state.open_tasks_of(self.who.user).any(|t| t.id == task) {
+                return Ok(BTreeMap::new());
+            }
+        }
+        self.parse_changes(id, typed)
+    }
+
     /// Rejects the request back to its submitter.
     pub fn reject(&self, id: RecordId, task: Option<TaskId>, comment: &str) -> Result<Outcome> {
         self.decide(id, task, Decision::Reject, comment, None)

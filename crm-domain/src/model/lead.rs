@@ -300,9 +300,13 @@ impl Entity for Attachment {
 
 impl Attachment {
     /// Checks name, type and size. A file name or type holds no control character at all, not
-    /// even a tab or line break: both end up in response headers and on one line of a page.
+    /// even a tab or line break: both end up in response headers and on one line of a page. A
+    /// file name is a name, not a path: it holds no `/` or `\\`, and is not `.` or `..`.
     pub fn validate(&self) -> Result<(), DomainError> {
         required("file_name", &self.file_name)?;
+        if self.file_name.contains(['/', '\\']) || matches!(self.file_name.trim(), "." | "..") {
+            return Err(DomainError::invalid("file_name", "is a path, not a file name"));
+        }
         for (field, value) in [("file_name", &self.file_name), ("content_type", &self.content_type)]
         {
             text(field, value, 255)?;
@@ -347,7 +351,7 @@ mod tests {
             file("  ", 3).validate(),
             Err(DomainError::Required { field: "file_name".into() })
         );
-        for name in ["a\nb.txt", "tab\there.txt", "bell\u{7}.txt"] {
+        for name in ["a\nb.txt", "tab\there.txt", "bell\u{7}.txt", "../../etc/passwd", "a\\b", ".."] {
             let refused = file(name, 3).validate().unwrap_err();
             assert!(
                 matches!(&refused, DomainError::Invalid { field, .. } if field == "file_name"),

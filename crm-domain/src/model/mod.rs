@@ -39,13 +39,21 @@ pub(crate) fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Doma
 }
 
 /// Refuses text longer than `max` characters or holding control characters other than tab
-/// and line breaks (they break terminals, spreadsheets and PostgreSQL text alike).
+/// and line breaks (they break terminals, spreadsheets and PostgreSQL text alike), or the
+/// characters that reorder how text around them reads (U+202A–U+202E, U+2066–U+2069), with
+/// which a title could show another amount than the one stored.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     max_chars(field, value, max)?;
     if let Some(c) = value.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
         return Err(DomainError::invalid(
             field,
             format!("contains the control character U+{:04X}", u32::from(c)),
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| matches!(*c as u32, 0x202A..=0x202E | 0x2066..=0x2069)) {
+        return Err(DomainError::invalid(
+            field,
+            format!("contains the direction control character U+{:04X}", u32::from(c)),
         ));
     }
     Ok(())
@@ -167,6 +175,9 @@ mod tests {
         assert!(text("name", "a\u{0}b", 10).is_err());
         assert!(text("name", "\u{1b}[31m", 10).is_err());
         assert!(text("name", &"长".repeat(11), 10).is_err());
+        let reordered = text("title", "报销 \u{202E}000,001 额金", 100).unwrap_err();
+        assert!(reordered.to_string().contains("U+202E"), "{reordered}");
+        assert!(text("name", "مرحبا 北京", 100).is_ok());
     }
 
     #[test]

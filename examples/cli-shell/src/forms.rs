@@ -113,12 +113,12 @@ pub(crate) fn forms(
             };
             writeln!(
                 out,
-                "form {} (id {}) version {} with {} field(s); bind a workflow with form = {{ custom = {} }}",
+                "form {} (id {}) version {} with {} field(s); bind a workflow with form = {{ custom = {:?} }}",
                 form.key,
                 form.id,
                 form.version,
                 form.fields.len(),
-                form.id
+                form.key
             )?;
             if form.retired {
                 writeln!(
@@ -181,13 +181,13 @@ fn print_form(out: &mut impl Write, form: &FormDef) -> anyhow::Result<()> {
 }
 
 /// Splits `FIELD=VALUE` arguments.
-fn pairs(items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) fn pairs(items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     items
         .iter()
         .map(|item| {
             let (name, value) =
                 item.split_once('=').filter(|(name, _)| !name.trim().is_empty()).with_context(
-                    || format!("--set {item:?}: write FIELD=VALUE, e.g. --set days=2.5"),
+                    || format!("--set {item:?}: write FIELD=VALUE, e.g. --set amount=4500"),
                 )?;
             Ok((name.trim().to_owned(), value.to_owned()))
         })

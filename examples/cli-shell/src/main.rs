@@ -321,6 +321,14 @@ enum UserCommand {
         #[arg(long, default_value = "")]
         position: String,
     },
+    /// Set a user's password for signing in to the web shell: taken from the environment
+    /// variable CRM_PASSWORD, or else read as one line from standard input. Administrators,
+    /// or the user themself.
+    Password {
+        /// User login or id.
+        #[arg(value_name = "USER")]
+        member: String,
+    },
     /// Mark a user as departed (inactive) or back.
     SetActive {
         /// User login or id.
@@ -764,17 +772,12 @@ fn decide(
     let decision = match (decision, d.set.is_empty()) {
         (decision, true) => decision,
         (WorkflowDecision::Approve, false) => {
-            let mut typed = Vec::with_capacity(d.set.len());
-            for item in &d.set {
-                let (field, value) = item
-                    .split_once('=')
-                    .filter(|(field, _)| !field.trim().is_empty())
-                    .with_context(|| {
-                        format!("--set {item:?}: write FIELD=VALUE, e.g. --set amount=4500")
-                    })?;
-                typed.push((field.trim().to_owned(), value.to_owned()));
-            }
-            WorkflowDecision::ApproveWithChanges(workflows.parse_changes(d.instance, &typed)?)
+            let typed = forms::pairs(&d.set)?;
+            WorkflowDecision::ApproveWithChanges(workflows.parse_changes_for(
+                d.instance,
+                task(d.task),
+                &typed,
+            )?)
         }
         (_, false) => anyhow::bail!("--set changes fields only when approving"),
     };
@@ -909,13 +912,20 @@ fn show_instance(
 ) -> anyhow::Result<()> {
     let instance = crm.workflows(who).instance(id)?;
     let summary = &instance.summary;
+    let form = match &summary.form {
+        crm::workflow::FormBinding::Custom(form) => crm
+            .forms(who)
+            .get(*form)
+            .map_or_else(|_| summary.form.key(), |f| format!("form {}", f.key)),
+        other => other.key(),
+    };
     writeln!(
         out,
         "instance {} of {} v{}: {} {} by user {}, {}",
         summary.id,
         summary.definition,
         summary.version,
-        summary.form,
+        form,
         summary.record,
         summary.submitter,
         instance.state.status
@@ -1060,6 +1070,19 @@ fn users(
             let user = user_id(crm, who, &member)?;
             org.add_membership(user, unit, &position)?;
             writeln!(out, "placed user {user} in unit {unit} {position}")?;
+        }
+        UserCommand::Password { member } => {
+            let user = user_id(crm, who, &member)?;
+            let password = match std::env::var("CRM_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("cannot read the password")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            org.set_password(user, &password)?;
+            writeln!(out, "password set for user {user}")?;
         }
         UserCommand::SetActive { member, active } => {
             let user = org.set_active(user_id(crm, who, &member)?, active)?;

@@ -369,3 +369,41 @@ fn the_readme_flow_walkthrough_runs() {
         crm(&store, &["--user", "chen", "entries", "new", "leave", "--title", "x", "--set", "=1"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("write FIELD=VALUE"), "{refused:?}");
 }
+
+#[test]
+fn passwords_are_set_from_the_environment_or_standard_input_and_hashed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    stdout(&crm(&store, &["users", "add", "chen", "陈销售"]));
+    let set = |env: Option<&str>, stdin: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+        command.args(["--store", &store, "users", "password", "chen"]);
+        command.env_remove("CRM_PASSWORD").env_remove("CRM_USER").env_remove("CRM_TENANT");
+        if let Some(password) = env {
+            command.env("CRM_PASSWORD", password);
+        }
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(stdout(&set(Some("geheim-2027"), "")).contains("password set for user 2"));
+    let short = set(None, "short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"), "{short:?}");
+    assert!(stdout(&set(None, "从标准输入读取的密码\n")).contains("password set"));
+
+    // The store keeps an argon2id hash that the password matches, never the password.
+    let crm_lib = crm::Crm::open_location(&store).unwrap();
+    let tenant = crm::TenantId::new("default").unwrap();
+    let admin = crm_lib.bootstrap_tenant(&tenant, "admin", "Administrator").unwrap();
+    let chen = crm_lib.org(&admin).user_by_login("chen").unwrap().unwrap();
+    assert!(chen.password_hash.starts_with("$argon2id$"), "{}", chen.password_hash);
+    assert!(crm::org::verify_password("从标准输入读取的密码", &chen.password_hash));
+    assert!(!crm::org::verify_password("geheim-2027", &chen.password_hash));
+}

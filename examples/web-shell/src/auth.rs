@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
@@ -117,17 +115,12 @@ pub(crate) fn generate_password() -> String {
 
 /// Hashes a password with argon2id and default parameters, as a PHC string.
 pub(crate) fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| anyhow::anyhow!("hash a password: {e}"))
+    Ok(crm::org::hash_password(password)?)
 }
 
 /// Whether `password` matches the PHC string `hash`; `false` for a malformed hash.
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    crm::org::verify_password(password, hash)
 }
 
 /// Compares two tokens in time that depends only on their lengths.

@@ -325,6 +325,7 @@ const ZH_SENTENCES: &[(&str, &str)] = &[
     ("must be a {}", "必须是{}"),
     ("contains the invisible character {}", "含有不可见字符 {}"),
     ("a choice is empty", "选项不能为空"),
+    ("is a path, not a file name", "是路径而不是文件名"),
     (
         "{} is a word of workflow conditions; choose another name",
         "{} 是审批条件的保留字，请换一个名称",
@@ -344,6 +345,32 @@ const ZH_SENTENCES: &[(&str, &str)] = &[
     ("{} {} has an approval history and is kept", "{}{} 已有审批记录，予以保留"),
     ("only its author changes {} {}", "只有填写人能修改{}{}"),
     ("form {} is retired and takes no new entries", "表单 {} 已停用，不再接受新记录"),
+    (
+        "no workflow is bound to form {}; an administrator must define one",
+        "还没有绑定到表单 {} 的审批流程，请管理员先定义",
+    ),
+    ("only the owner changes it", "只有负责人能修改"),
+    ("it is {}", "当前状态为{}"),
+    ("a form holds at most {} fields", "一张表单最多 {} 个字段"),
+    ("at most {} choices", "最多 {} 个选项"),
+    ("only pick lists have choices, and this field is {}", "只有下拉选择字段有选项，该字段是{}"),
+    (
+        "{} is not a field name: use lowercase letters, digits and _, starting with a letter, \
+         at most 40 characters",
+        "{} 不是有效的字段名：请用小写字母、数字和下划线，以字母开头，最多 40 个字符",
+    ),
+    (
+        "{} is not a form key: use lowercase letters, digits and _, starting with a letter, at \
+         most 40 characters",
+        "{} 不是有效的表单标识：请用小写字母、数字和下划线，以字母开头，最多 40 个字符",
+    ),
+    ("{} is a name every entry already has; choose another", "{} 是每条记录都已有的名称，请换一个"),
+    ("must be between {} and {}", "必须在 {} 到 {} 之间"),
+    ("{} is too large", "{} 数值过大"),
+    (
+        "node {} names field {}, which the bound form lacks",
+        "节点 {} 用到的字段 {} 在所绑定的表单中不存在",
+    ),
     (
         "no workflow is bound to {}; an administrator must define one",
         "还没有绑定到{}的审批流程，请管理员先定义",
@@ -585,7 +612,11 @@ pub(crate) async fn fallback(headers: axum::http::HeaderMap) -> Response {
 /// Parses a record id from a path segment; anything else is a 404.
 #[expect(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
 pub(crate) fn parse_id(ctx: &Ctx, segment: &str) -> Result<crm::RecordId, Response> {
-    segment.parse::<u64>().map(crm::RecordId).map_err(|_| ctx.fail(AppError::NotFound))
+    // Digits only: `u64` parsing alone would also take `+1`.
+    match segment.bytes().all(|b| b.is_ascii_digit()) {
+        true => segment.parse::<u64>().map(crm::RecordId).map_err(|_| ctx.fail(AppError::NotFound)),
+        false => Err(ctx.fail(AppError::NotFound)),
+    }
 }
 
 #[cfg(test)]
@@ -670,6 +701,17 @@ mod tests {
                 "no workflow is bound to custom:3; an administrator must define one"
             ),
             "还没有绑定到custom:3的审批流程，请管理员先定义"
+        );
+        assert_eq!(
+            reason_text(
+                Lang::Zh,
+                "no workflow is bound to form leave; an administrator must define one"
+            ),
+            "还没有绑定到表单 leave 的审批流程，请管理员先定义"
+        );
+        assert_eq!(
+            reason_text(Lang::Zh, "\"Days\" is not a field name: use lowercase letters, digits and _, starting with a letter, at most 40 characters"),
+            "\"Days\" 不是有效的字段名：请用小写字母、数字和下划线，以字母开头，最多 40 个字符"
         );
         assert_eq!(reason_text(Lang::Zh, "must be of kind decimal"), "必须是数值类型");
         assert_eq!(match_sentence("{} is {}", "a is b is c"), Some(vec!["a is b", "c"]));

@@ -571,7 +571,11 @@ pub(crate) async fn retire(Path(id): Path<String>, Posted(ctx, form): Posted<Ret
     let id = parse_id(&ctx, &id)?;
     admin_only(&ctx)?;
     let version = posted_version(&ctx, &form.version)?;
-    let retired = form.retired.trim() != "0";
+    let retired = match form.retired.trim() {
+        "1" => true,
+        "0" => false,
+        other => return Err(ctx.fail(AppError::BadRequest(format!("retired={other:?}")))),
+    };
     match ctx.call(move |crm, who| crm.forms(who).retire(id, version, retired)).await {
         Ok(_) => Ok(see_other("/forms?ok=saved")),
         Err(AppError::Crm(e)) if e.is_not_found() => Err(ctx.fail(AppError::NotFound)),

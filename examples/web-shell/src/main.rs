@@ -66,12 +66,35 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let shutdown = async {
-        // An error here means no signal handler could be installed; serve until killed.
+    serve(listener, setup.state, stop_signal()).await.context("serve")?;
+    // The store was closed with the state, writing what was committed to disk.
+    println!("CRM web shell stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or, on Unix, on SIGTERM (what `kill` and service managers send), so
+/// the shell stops gracefully and closes its store either way. A signal whose handler cannot
+/// be installed never completes.
+async fn stop_signal() {
+    let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    serve(listener, setup.state, shutdown).await.context("serve")?;
-    Ok(())
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }

@@ -69,7 +69,9 @@ pub(crate) async fn read(ctx: &Ctx, mut multipart: Multipart) -> Result<Upload, 
             Err(e) => return Err(failure(ctx, &e)),
         };
         let name = field.name().unwrap_or_default().to_owned();
-        if let Some(file_name) = field.file_name().map(str::to_owned) {
+        // Some browsers send the file's whole path; the name is its last part.
+        let file_name = field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_owned());
+        if let Some(file_name) = file_name {
             let content_type = field.content_type().unwrap_or_default().to_owned();
             let bytes = field.bytes().await.map_err(|e| failure(ctx, &e))?;
             if !(file_name.is_empty() && bytes.is_empty()) {
