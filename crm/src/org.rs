@@ -154,7 +154,7 @@ impl<'a> Org<'a> {
     /// [`MIN_PASSWORD_CHARS`] characters, at most 200. Administrators, or the user themself.
     pub fn set_password(&self, id: RecordId, password: &str) -> Result<()> {
         let chars = password.chars().count();
-        if chars < MIN_PASSWORD_CHARS || chars > 200 {
+        if !(MIN_PASSWORD_CHARS..=200).contains(&chars) {
             return Err(DomainError::invalid(
                 "password",
                 format!("must be {MIN_PASSWORD_CHARS} to 200 characters"),

@@ -325,6 +325,7 @@ const ZH_SENTENCES: &[(&str, &str)] = &[
     ("must be a {}", "必须是{}"),
     ("contains the invisible character {}", "含有不可见字符 {}"),
     ("a choice is empty", "选项不能为空"),
+    ("larger than {} MiB", "超过 {} MiB"),
     ("is a path, not a file name", "是路径而不是文件名"),
     (
         "{} is a word of workflow conditions; choose another name",

@@ -65,6 +65,57 @@ pub(crate) fn status_label(lang: Lang, status: ApprovalStatus) -> &'static str {
     t(lang, key)
 }
 
+/// What the title row of a document under approval shows: for a page whose element ids are
+/// `{noun}-title`, `edit-{noun}` and so on.
+pub(crate) struct TitleRow<'a> {
+    /// The id stem of the page's elements (`request`, `document`, `entry`).
+    pub(crate) noun: &'a str,
+    /// The document's address (`/requests/7`).
+    pub(crate) base: &'a str,
+    pub(crate) title: &'a str,
+    pub(crate) code: &'a str,
+    pub(crate) status: ApprovalStatus,
+    pub(crate) version: u64,
+    /// Whether it was submitted before (it then resubmits and is kept).
+    pub(crate) submitted: bool,
+    /// Whether the viewer may change it now.
+    pub(crate) editable: bool,
+}
+
+/// The title row of a document under approval (request, quote, contract, form entry): its
+/// title, number and status and, while its author may change it, edit, submit (with `extra`
+/// inside the submit form, such as a unit choice) and, before its first submission, delete.
+pub(crate) fn title_row(ctx: &Ctx, row: &TitleRow<'_>, extra: Markup) -> Markup {
+    let (lang, noun, base) = (ctx.lang, row.noun, row.base);
+    html! {
+        div.title-row {
+            h1 id={ (noun) "-title" } { (row.title) }
+            span.badge id={ (noun) "-code" } { (row.code) }
+            (status_badge(lang, row.status))
+            span.spacer {}
+            @if row.editable {
+                a.btn href={ (base) "/edit" } id={ "edit-" (noun) } { (t(lang, "edit")) }
+                form.inline method="post" action={ (base) "/submit" } {
+                    (csrf(ctx))
+                    input type="hidden" name="version" value=(row.version);
+                    (extra)
+                    button.btn.primary type="submit" id={ "submit-" (noun) } {
+                        @if row.submitted { (t(lang, "resubmit")) }
+                        @else { (t(lang, "fin_submit")) }
+                    }
+                }
+                @if !row.submitted {
+                    form.inline method="post" action={ (base) "/delete" } {
+                        (csrf(ctx))
+                        input type="hidden" name="version" value=(row.version);
+                        button.btn.danger type="submit" id={ "delete-" (noun) } { (t(lang, "delete")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn status_badge(lang: Lang, status: ApprovalStatus) -> Markup {
     html! {
         span.badge.pending[status == ApprovalStatus::Pending]
@@ -293,42 +344,28 @@ async fn render_request(
     let r = &view.request;
     let mine = r.applicant == ctx.who.user;
     let editable = mine && r.is_editable();
-    let deletable = editable && r.instance.is_none();
     let row = |field: &str, value: &str| html! { dt { (label(lang, field)) } dd { (value) } };
     let base = format!("/requests/{}", r.id);
     let body = html! {
         nav.crumbs { a href="/requests" { (t(lang, "requests")) } " › " (r.code) }
-        div.title-row {
-            h1 #request-title { (r.title) }
-            span.badge #request-code { (r.code) }
-            (status_badge(lang, r.status))
-            span.spacer {}
-            @if editable {
-                a.btn href={ (base) "/edit" } id="edit-request" { (t(lang, "edit")) }
-                form.inline method="post" action={ (base) "/submit" } {
-                    (csrf(ctx))
-                    input type="hidden" name="version" value=(r.version);
-                    @if !view.units.is_empty() {
-                        select name="unit" id="submit-unit" aria-label=(t(lang, "fin_unit")) {
-                            @for (unit, name) in &view.units {
-                                option value=(unit) { (t(lang, "fin_for_unit")) " " (name) }
-                            }
-                        }
-                    }
-                    button.btn.primary type="submit" id="submit-request" {
-                        @if r.instance.is_some() { (t(lang, "resubmit")) }
-                        @else { (t(lang, "fin_submit")) }
+        (title_row(ctx, &TitleRow {
+            noun: "request",
+            base: &base,
+            title: &r.title,
+            code: &r.code,
+            status: r.status,
+            version: r.version,
+            submitted: r.instance.is_some(),
+            editable,
+        }, html! {
+            @if !view.units.is_empty() {
+                select name="unit" id="submit-unit" aria-label=(t(lang, "fin_unit")) {
+                    @for (unit, name) in &view.units {
+                        option value=(unit) { (t(lang, "fin_for_unit")) " " (name) }
                     }
                 }
             }
-            @if deletable {
-                form.inline method="post" action={ (base) "/delete" } {
-                    (csrf(ctx))
-                    input type="hidden" name="version" value=(r.version);
-                    button.btn.danger type="submit" id="delete-request" { (t(lang, "delete")) }
-                }
-            }
-        }
+        }))
         (notice(notice_now.as_ref()))
         div.card #request {
             h2 { (form_label(lang, r.form)) }

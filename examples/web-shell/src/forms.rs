@@ -24,7 +24,9 @@ use serde::Deserialize;
 use crate::auth::{Ctx, Posted};
 use crate::customers::user_names;
 use crate::error::{parse_id, reason_text, AppError, Hint, Reply};
-use crate::finance::{parse_status, status_badge, status_label, user_name, FieldError};
+use crate::finance::{
+    parse_status, status_badge, status_label, title_row, user_name, FieldError, TitleRow,
+};
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
 use crate::sales::Fields;
@@ -734,30 +736,16 @@ async fn show_entry(
             a href={ "/forms/" (form.id) "/entries" } { (form.name(zh(lang))) } " › "
             (entry.code)
         }
-        div.title-row {
-            h1 #entry-title { (entry.title) }
-            span.badge #entry-code { (entry.code) }
-            (status_badge(lang, entry.status))
-            span.spacer {}
-            @if editable {
-                a.btn href={ (base) "/edit" } id="edit-entry" { (t(lang, "edit")) }
-                form.inline method="post" action={ (base) "/submit" } {
-                    (csrf(ctx))
-                    input type="hidden" name="version" value=(entry.version);
-                    button.btn.primary type="submit" id="submit-entry" {
-                        @if entry.instance.is_some() { (t(lang, "resubmit")) }
-                        @else { (t(lang, "fin_submit")) }
-                    }
-                }
-                @if entry.instance.is_none() {
-                    form.inline method="post" action={ (base) "/delete" } {
-                        (csrf(ctx))
-                        input type="hidden" name="version" value=(entry.version);
-                        button.btn.danger type="submit" id="delete-entry" { (t(lang, "delete")) }
-                    }
-                }
-            }
-        }
+        (title_row(ctx, &TitleRow {
+            noun: "entry",
+            base: &base,
+            title: &entry.title,
+            code: &entry.code,
+            status: entry.status,
+            version: entry.version,
+            submitted: entry.instance.is_some(),
+            editable,
+        }, html! {}))
         (notice(notice_now.as_ref()))
         div.card #entry {
             dl.profile {

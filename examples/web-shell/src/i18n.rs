@@ -383,6 +383,8 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
             "修改后点“同意”才会保存;驳回或退回时不保存修改。",
             "Changes are saved only when you approve; rejecting or returning keeps the request as it is.",
         ),
+        "wf_changed" => ("修改了", "changed"),
+        "wf_open_entry" => ("查看表单记录", "Open the entry"),
         "wf_not_utf8" => ("文件不是 UTF-8 文本。", "The file is not UTF-8 text."),
         "wf_no_file" => ("请选择要上传的文件。", "Choose a file to upload."),
         "wf_reassign" => ("转交任务", "Reassign a task"),

@@ -19,7 +19,8 @@ use crate::auth::{Ctx, Posted};
 use crate::customers::user_names;
 use crate::error::{parse_id, AppError, Reply};
 use crate::finance::{
-    date, parse_status, status_badge, status_label, user_name, FieldError, Labels,
+    date, parse_status, status_badge, status_label, title_row, user_name, FieldError, Labels,
+    TitleRow,
 };
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
@@ -342,30 +343,16 @@ async fn show(
     let editable = shown.mine && shown.status.is_editable();
     let body = html! {
         nav.crumbs { a href=(doc.base()) { (doc.title(lang)) } " › " (shown.code) }
-        div.title-row {
-            h1 #document-title { (shown.title) }
-            span.badge #document-code { (shown.code) }
-            (status_badge(lang, shown.status))
-            span.spacer {}
-            @if editable {
-                a.btn href={ (base) "/edit" } id="edit-document" { (t(lang, "edit")) }
-                form.inline method="post" action={ (base) "/submit" } {
-                    (csrf(ctx))
-                    input type="hidden" name="version" value=(shown.version);
-                    button.btn.primary type="submit" id="submit-document" {
-                        @if shown.instance.is_some() { (t(lang, "resubmit")) }
-                        @else { (t(lang, "fin_submit")) }
-                    }
-                }
-                @if shown.instance.is_none() {
-                    form.inline method="post" action={ (base) "/delete" } {
-                        (csrf(ctx))
-                        input type="hidden" name="version" value=(shown.version);
-                        button.btn.danger type="submit" id="delete-document" { (t(lang, "delete")) }
-                    }
-                }
-            }
-        }
+        (title_row(ctx, &TitleRow {
+            noun: "document",
+            base: &base,
+            title: &shown.title,
+            code: &shown.code,
+            status: shown.status,
+            version: shown.version,
+            submitted: shown.instance.is_some(),
+            editable,
+        }, html! {}))
         (notice(notice_now.as_ref()))
         div.card #document {
             dl.profile {

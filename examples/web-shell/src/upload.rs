@@ -70,7 +70,8 @@ pub(crate) async fn read(ctx: &Ctx, mut multipart: Multipart) -> Result<Upload, 
         };
         let name = field.name().unwrap_or_default().to_owned();
         // Some browsers send the file's whole path; the name is its last part.
-        let file_name = field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_owned());
+        let file_name =
+            field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_owned());
         if let Some(file_name) = file_name {
             let content_type = field.content_type().unwrap_or_default().to_owned();
             let bytes = field.bytes().await.map_err(|e| failure(ctx, &e))?;

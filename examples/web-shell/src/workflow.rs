@@ -7,7 +7,7 @@
 //! Diagrams are SVG documents served from their own URL with a policy that allows no scripts
 //! and no external loads, and shown through `<img>`, never inlined into a page.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Multipart, Path, Query};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,15 +17,19 @@ use crm::workflow::{
     Decision, Event, EventKind, FormField, Instance, InstanceState, Status, StoredDefinition, Task,
     TaskId, TaskStatus, TodoCounts, TodoItem, TodoPage,
 };
-use crm::{AssignmentRequest, Crm, FieldType, FormDef, Principal, QuoteLine, RecordId, Value};
+use crm::{
+    AssignmentRequest, Attachment, Crm, DomainError, FieldType, FormDef, FormFieldDef,
+    FormFieldKind, Principal, QuoteLine, RecordId, Value,
+};
 use crm_workflow::access::{field_access, FieldSet};
-use crm_workflow::FormBinding;
+use crm_workflow::{ActionError, FormBinding, WorkflowError};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::auth::{Ctx, NoFields, Posted};
 use crate::customers::user_names;
-use crate::error::{parse_id, AppError, Hint, Reply};
+use crate::error::{parse_id, reason_text, AppError, Hint, Reply};
+use crate::finance::FieldError;
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
 
@@ -303,6 +307,14 @@ const MULTILINE_FIELDS: [&str; 3] = ["purpose", "payment_terms", "remarks"];
 /// The fields of bound forms that name a person (the rest of their references name records).
 const USER_FIELDS: [&str; 3] = ["applicant", "owner", "requester"];
 
+/// The bookkeeping a request carries, not shown among its fields: the status stored with the
+/// request is the one it had when submitted (the page shows the instance's current one), and
+/// the rest say nothing about what is asked for.
+const BOOKKEEPING_FIELDS: [&str; 5] = ["status", "instance", "created_at", "updated_at", "version"];
+
+/// The fields of an attachment, which the refusal of a file sent with a decision names.
+const FILE_FIELDS: [&str; 4] = ["file", "file_name", "content_type", "size_bytes"];
+
 /// Everything the task page shows, loaded in one blocking call.
 struct InstanceView {
     instance: Instance,
@@ -316,8 +328,11 @@ struct InstanceView {
     visible: FieldSet,
     /// The fields the viewer may change on approving (empty without an open task).
     editable: Vec<FormField>,
-    /// The user-defined form the request fills in, for its fields' labels.
+    /// The user-defined form the request fills in, for its fields' labels and kinds.
     custom_form: Option<FormDef>,
+    /// The names of the bound form's fields in the form's order (a user-defined form's: the
+    /// entry's own fields first); empty when the form is no longer there.
+    order: Vec<String>,
 }
 
 impl InstanceView {
@@ -361,6 +376,12 @@ impl InstanceView {
             },
             None => None,
         };
+        let order = match crm::workflow::form_fields(crm, &who.tenant, &instance.summary.form) {
+            Ok(fields) => fields.into_iter().map(|f| f.name).collect(),
+            // The form is gone: its fields show in name order.
+            Err(crm::Error::Domain(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
         Ok(Self {
             instance,
             history,
@@ -370,6 +391,7 @@ impl InstanceView {
             visible,
             editable,
             custom_form,
+            order,
         })
     }
 
@@ -388,40 +410,196 @@ impl InstanceView {
             }
             FormBinding::Quote => field_label::<crm::Quote>(lang, field),
             FormBinding::Contract => field_label::<crm::Contract>(lang, field),
-            FormBinding::Custom(_) => {
-                match self.custom_form.as_ref().and_then(|form| form.field(field)) {
-                    Some(found) => found.label(lang == Lang::Zh).to_owned(),
-                    None => field_label::<crm::FormEntry>(lang, field),
-                }
-            }
+            FormBinding::Custom(_) => match self.custom_field(field) {
+                Some(found) => found.label(lang == Lang::Zh).to_owned(),
+                None => field_label::<crm::FormEntry>(lang, field),
+            },
         }
+    }
+
+    /// The user-defined form's own field called `field`.
+    fn custom_field(&self, field: &str) -> Option<&FormFieldDef> {
+        self.custom_form.as_ref().and_then(|form| form.field(field))
     }
 
     /// Whether an approver edits `field` in a text area (it may hold several lines).
     fn multiline(&self, field: &str) -> bool {
         MULTILINE_FIELDS.contains(&field)
-            || self
-                .custom_form
-                .as_ref()
-                .and_then(|form| form.field(field))
-                .is_some_and(|found| found.kind == crm::FormFieldKind::Textarea)
+            || self.custom_field(field).is_some_and(|found| found.kind == FormFieldKind::Textarea)
     }
 
+    /// The request's fields the page shows, in the bound form's order: those the viewer may
+    /// see, without bookkeeping. A user-defined form shows its own fields only (a value of a
+    /// field since removed from it stays in the request, unshown); any other fields of a
+    /// built-in form follow its declared ones in name order.
+    fn record_fields(&self) -> Vec<(&str, &Value)> {
+        let fields = &self.instance.state.fields;
+        let shown = |name: &str| !BOOKKEEPING_FIELDS.contains(&name) && self.visible.contains(name);
+        let mut listed: Vec<(&str, &Value)> = self
+            .order
+            .iter()
+            .filter_map(|name| fields.get_key_value(name))
+            .map(|(name, value)| (name.as_str(), value))
+            .filter(|(name, _)| shown(name))
+            .collect();
+        let own_only = custom_form(&self.instance.summary.form).is_some() && !self.order.is_empty();
+        if !own_only {
+            listed.extend(
+                fields
+                    .iter()
+                    .filter(|(name, _)| !self.order.contains(name) && shown(name))
+                    .map(|(name, value)| (name.as_str(), value)),
+            );
+        }
+        listed
+    }
+
+    /// A stored value as the record section shows it.
     fn field_value(&self, lang: Lang, field: &str, value: &Value) -> Markup {
+        match (field, value) {
+            (_, Value::Text(text))
+                if self.custom_field(field).is_some_and(|f| f.kind == FormFieldKind::Textarea) =>
+            {
+                html! { pre.content { (text) } }
+            }
+            ("lines", Value::Json(lines)) if self.instance.summary.form == FormBinding::Quote => {
+                quote_lines(lang, lines)
+            }
+            _ => self.inline_value(lang, field, value),
+        }
+    }
+
+    /// A stored value on one line: references by name where the page knows it, yes or no in
+    /// words.
+    fn inline_value(&self, lang: Lang, field: &str, value: &Value) -> Markup {
+        let bound_form = self
+            .custom_form
+            .as_ref()
+            .filter(|form| custom_form(&self.instance.summary.form) == Some(form.id));
         match (field, value) {
             ("customer", Value::Ref(id)) => {
                 let name = self.customer.as_ref().and_then(|(_, name)| name.as_deref());
                 customer_link(lang, *id, name)
+            }
+            ("form", Value::Ref(id)) if bound_form.is_some_and(|form| form.id == *id) => {
+                html! { (bound_form.map(|form| form.name(lang == Lang::Zh)).unwrap_or_default()) }
             }
             (field, Value::Ref(id)) if USER_FIELDS.contains(&field) => {
                 html! { (user_name(&self.users, *id)) }
             }
             (_, Value::Ref(id)) => html! { "#" (id) },
             (_, Value::Timestamp(at)) => html! { (when(at)) },
-            ("lines", Value::Json(lines)) if self.instance.summary.form == FormBinding::Quote => {
-                quote_lines(lang, lines)
-            }
+            (_, Value::Bool(yes)) => html! { (t(lang, if *yes { "fm_yes" } else { "fm_no" })) },
+            (_, Value::Null) => html! { span.muted { "—" } },
             (_, other) => html! { (other.display()) },
+        }
+    }
+
+    /// The changes an approval carried, each field by its label with its new value, in the
+    /// form's order; fields the viewer may not see are left out.
+    fn changes_text(&self, lang: Lang, changes: &BTreeMap<String, Value>) -> Markup {
+        let mut shown: Vec<(&String, &Value)> =
+            changes.iter().filter(|(name, _)| self.visible.contains(name)).collect();
+        shown.sort_by_key(|(name, _)| {
+            self.order.iter().position(|known| known == *name).unwrap_or(usize::MAX)
+        });
+        html! {
+            @if !shown.is_empty() {
+                " · "
+                span.changes {
+                    (t(lang, "wf_changed")) " "
+                    @for (at, (name, value)) in shown.iter().enumerate() {
+                        @if at > 0 { "; " }
+                        (self.field_label(lang, name)) ": " (self.inline_value(lang, name, value))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input of a field the approver may change, filled with `typed`, as the field's kind
+    /// asks: a pick list of the form's choices, yes or no, a date, a text area for several
+    /// lines, a numeric keyboard for numbers.
+    fn edit_input(
+        &self,
+        lang: Lang,
+        field: &FormField,
+        typed: &str,
+        wrong: Option<&'static str>,
+        focus: bool,
+    ) -> Markup {
+        let name = format!("edit.{}", field.name);
+        let id = format!("edit-{}", field.name);
+        if self.multiline(&field.name) {
+            return html! {
+                textarea name=(name) id=(id) aria-invalid=[wrong] autofocus[focus] { (typed) }
+            };
+        }
+        let def = self.custom_field(&field.name);
+        let chosen = typed.trim();
+        // The empty choice stays for a field that may be left empty, and for one that is
+        // empty now: a select without it would fill in its first choice unseen.
+        let empty_choice = def.is_none_or(|f| !f.required) || chosen.is_empty();
+        match (def.map(|f| f.kind), field.ty) {
+            (Some(FormFieldKind::Choice), _) => {
+                let choices = def.map_or(&[][..], |f| f.choices.as_slice());
+                let known = chosen.is_empty() || choices.iter().any(|c| c == chosen);
+                html! {
+                    select name=(name) id=(id) aria-invalid=[wrong] autofocus[focus] {
+                        @if empty_choice {
+                            option value="" selected[chosen.is_empty()] { "—" }
+                        }
+                        @for choice in choices {
+                            option value=(choice) selected[choice == chosen] { (choice) }
+                        }
+                        @if !known {
+                            option value=(typed) selected { (typed) }
+                        }
+                    }
+                }
+            }
+            (_, FieldType::Bool) => {
+                // The words the field's reader takes for yes and no.
+                let folded = chosen.to_lowercase();
+                let yes = matches!(folded.as_str(), "yes" | "true" | "1" | "是");
+                let no = matches!(folded.as_str(), "no" | "false" | "0" | "否");
+                html! {
+                    select name=(name) id=(id) aria-invalid=[wrong] autofocus[focus] {
+                        @if empty_choice {
+                            option value="" selected[chosen.is_empty()] { "—" }
+                        }
+                        option value="yes" selected[yes] { (t(lang, "fm_yes")) }
+                        option value="no" selected[no] { (t(lang, "fm_no")) }
+                        @if !(chosen.is_empty() || yes || no) {
+                            option value=(typed) selected { (typed) }
+                        }
+                    }
+                }
+            }
+            (_, FieldType::Integer) => html! {
+                input type="text" name=(name) id=(id) value=(typed) inputmode="numeric"
+                    aria-invalid=[wrong] autofocus[focus];
+            },
+            (_, FieldType::Decimal) => html! {
+                input type="text" name=(name) id=(id) value=(typed) inputmode="decimal"
+                    aria-invalid=[wrong] autofocus[focus];
+            },
+            (_, ty) => html! {
+                input type=(input_type(ty)) name=(name) id=(id) value=(typed)
+                    aria-invalid=[wrong] autofocus[focus];
+            },
+        }
+    }
+
+    /// The label of a field a refused decision names: an attachment's for the file sent with
+    /// it (`had_file`), the form's for the request's fields.
+    fn refused_label(&self, lang: Lang, field: &str, had_file: bool) -> String {
+        match field {
+            "file" if had_file => t(lang, "file").to_owned(),
+            field if had_file && FILE_FIELDS.contains(&field) => {
+                field_label::<Attachment>(lang, field)
+            }
+            field => self.field_label(lang, field),
         }
     }
 
@@ -450,8 +628,9 @@ impl InstanceView {
             EventKind::Notified { node, recipients } => html! {
                 (t(lang, "ev_notified")) " " (self.node_label(node)) ": " (names(recipients))
             },
-            EventKind::Approved { task, comment, .. } => html! {
-                strong { (t(lang, "ev_approved")) } " · " (task_node(task)) (said(comment))
+            EventKind::Approved { task, comment, changes } => html! {
+                strong { (t(lang, "ev_approved")) } " · " (task_node(task))
+                (self.changes_text(lang, changes)) (said(comment))
             },
             EventKind::Rejected { task, comment } => html! {
                 strong { (t(lang, "ev_rejected")) } " · " (task_node(task)) (said(comment))
@@ -478,6 +657,93 @@ impl InstanceView {
     }
 }
 
+/// A decision the facade refused: what the approver posted, shown again with the refusal.
+struct Refused {
+    /// `approve`, `reject` or `return`.
+    decision: String,
+    comment: String,
+    /// The node a return was asked for.
+    node: String,
+    /// The text posted for each field of the request, by name.
+    edits: Vec<(String, String)>,
+    /// The refusal and the input it concerns: `edit.<field>`, `comment`, `file` or `node`.
+    error: FieldError,
+}
+
+impl Refused {
+    /// The text posted for field `name` of the request.
+    fn edit(&self, name: &str) -> Option<&str> {
+        self.edits.iter().find(|(n, _)| n == name).map(|(_, text)| text.as_str())
+    }
+
+    /// Whether the refusal concerns input `input`.
+    fn names(&self, input: &str) -> bool {
+        self.error.field.as_deref() == Some(input)
+    }
+}
+
+/// The refusal next to input `input`, when it concerns that input.
+fn said_at(refused: Option<&Refused>, input: &str) -> Markup {
+    html! {
+        @if let Some(refused) = refused.filter(|r| r.names(input)) {
+            span.notice.error.field-error { (refused.error.message) }
+        }
+    }
+}
+
+/// `aria-invalid` for an input the refusal concerns.
+fn invalid(refused: Option<&Refused>, input: &str) -> Option<&'static str> {
+    refused.filter(|r| r.names(input)).map(|_| "true")
+}
+
+/// A refused decision as the task page says it: the message, naming a field by the form's
+/// label, and the input it concerns. `had_file` tells whether a file came with the decision,
+/// whose refusal names the attachment's fields.
+fn refusal(lang: Lang, view: &InstanceView, error: &AppError, had_file: bool) -> FieldError {
+    let input = |field: &str| {
+        if had_file && FILE_FIELDS.contains(&field) {
+            "file".to_owned()
+        } else {
+            format!("edit.{field}")
+        }
+    };
+    match error {
+        AppError::Crm(crm::Error::Domain(DomainError::Invalid { field, reason })) => {
+            let message = format!(
+                "{} {} — {}",
+                t(lang, "invalid_field"),
+                view.refused_label(lang, field, had_file),
+                reason_text(lang, reason)
+            );
+            FieldError { field: Some(input(field)), message }
+        }
+        AppError::Crm(crm::Error::Domain(DomainError::Required { field })) => {
+            let message = format!(
+                "{} {}",
+                t(lang, "required_field"),
+                view.refused_label(lang, field, had_file)
+            );
+            FieldError { field: Some(input(field)), message }
+        }
+        other => {
+            let field = match other {
+                AppError::Crm(crm::Error::Workflow(WorkflowError::Action(action))) => {
+                    match action {
+                        ActionError::BadComment { .. } => Some("comment".to_owned()),
+                        ActionError::CannotReturn { .. } => Some("node".to_owned()),
+                        ActionError::FieldNotEditable { field, .. }
+                        | ActionError::FieldType { field, .. } => Some(format!("edit.{field}")),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let hint = Hint::of_form(&view.instance.summary.form);
+            FieldError { field, message: other.message(lang, hint) }
+        }
+    }
+}
+
 /// GET /workflow/instances/{id}: the request, its history and the forms that fit the viewer.
 pub(crate) async fn instance(
     ctx: Ctx,
@@ -486,7 +752,20 @@ pub(crate) async fn instance(
 ) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let view = ctx.run(move |crm, who| InstanceView::load(crm, who, id)).await?;
+    let notice_now = flash(ctx.lang, f.ok.as_deref());
+    Ok(instance_page(&ctx, &view, notice_now.as_ref(), StatusCode::OK, None))
+}
+
+/// The task page of `view` with a notice, or with a refused decision shown again.
+fn instance_page(
+    ctx: &Ctx,
+    view: &InstanceView,
+    notice_now: Option<&Notice>,
+    status: StatusCode,
+    refused: Option<&Refused>,
+) -> Response {
     let lang = ctx.lang;
+    let id = view.instance.summary.id;
     let state = &view.instance.state;
     let me = ctx.who.user;
     let my_task = state.open_tasks_of(me).next();
@@ -507,13 +786,12 @@ pub(crate) async fn instance(
     let is_submitter = state.submitter == me;
     let takes_part = ctx.who.is_admin() || state.takes_part(me);
     let base = format!("/workflow/instances/{id}");
-    let fields: Vec<(&String, &Value)> = state
-        .fields
-        .iter()
-        // The status stored with the request is the one it had when submitted; the
-        // instance's status above is the current one.
-        .filter(|(name, _)| name.as_str() != "status" && view.visible.contains(name))
-        .collect();
+    let fields = view.record_fields();
+    // The entry of a user-defined form opens for its owner and administrators.
+    let owner = state.fields.get("owner").and_then(Value::as_ref_id) == Some(me);
+    let entry = custom_form(&view.instance.summary.form)
+        .filter(|_| ctx.who.is_admin() || is_submitter || owner)
+        .map(|_| view.instance.summary.record);
     let title = view.instance.definition.definition().title.clone();
     let title = if title.is_empty() { view.instance.summary.definition.clone() } else { title };
 
@@ -525,7 +803,10 @@ pub(crate) async fn instance(
             span.spacer {}
             a.btn href="/todo" { (t(lang, "todo")) }
         }
-        (notice(flash(lang, f.ok.as_deref()).as_ref()))
+        (notice(notice_now))
+        @if let Some(refused) = refused {
+            div.notice.error role="alert" id="decision-error" { (refused.error.message) }
+        }
         div.two-col {
             div {
                 div.card #request-fields {
@@ -543,19 +824,26 @@ pub(crate) async fn instance(
                     @if fields.is_empty() {
                         p.muted { (t(lang, "no_visible_fields")) }
                     }
+                    @if let Some(entry) = entry {
+                        p {
+                            a.btn.small href={ "/form-entries/" (entry) } id="entry-link" {
+                                (t(lang, "wf_open_entry"))
+                            }
+                        }
+                    }
                 }
                 @if let Some(task) = my_task {
-                    (decision_card(&ctx, &view, &base, task, &earlier))
+                    (decision_card(ctx, view, &base, task, &earlier, refused))
                 }
                 @if is_submitter && state.status == Status::Pending {
                     form.toolbar method="post" action={ (base) "/withdraw" } {
-                        (csrf(&ctx))
+                        (csrf(ctx))
                         button.btn type="submit" id="withdraw" { (t(lang, "withdraw")) }
                     }
                 }
                 @if is_submitter && matches!(state.status, Status::Rejected | Status::Withdrawn) {
                     form.toolbar method="post" action={ (base) "/resubmit" } {
-                        (csrf(&ctx))
+                        (csrf(ctx))
                         button.btn.primary type="submit" id="resubmit" { (t(lang, "resubmit")) }
                     }
                 }
@@ -583,7 +871,7 @@ pub(crate) async fn instance(
                     }
                 }
                 @if ctx.who.is_admin() && !current.is_empty() {
-                    (reassign_card(&ctx, &view, &base, &current))
+                    (reassign_card(ctx, view, &base, &current))
                 }
             }
             div {
@@ -600,7 +888,7 @@ pub(crate) async fn instance(
                     }
                     @if takes_part {
                         form method="post" action={ (base) "/comment" } {
-                            (csrf(&ctx))
+                            (csrf(ctx))
                             textarea name="comment" id="comment-text"
                                 aria-label=(t(lang, "add_comment")) required {}
                             p {
@@ -611,25 +899,42 @@ pub(crate) async fn instance(
                         }
                     }
                 }
-                (files_card(&ctx, &view, &base, takes_part))
+                (files_card(ctx, view, &base, takes_part))
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout(&ctx, t(lang, "instance_title"), Nav::Todo, body)))
+    respond(status, layout(ctx, t(lang, "instance_title"), Nav::Todo, body))
 }
 
 /// The approver's form: the fields their step may change, a comment, an optional file, and
 /// approve, reject or return to an earlier node. One multipart post to `/decide` carries
 /// them all, so the decision, the changes and the file are stored together or not at all.
+/// After a refusal it holds what was posted (a file has to be chosen again), says the refusal
+/// next to the input it concerns and puts the cursor there, or else on the decision chosen.
 fn decision_card(
     ctx: &Ctx,
     view: &InstanceView,
     base: &str,
     task: &Task,
     earlier: &[(&str, String)],
+    refused: Option<&Refused>,
 ) -> Markup {
     let lang = ctx.lang;
     let fields = &view.instance.state.fields;
+    let focus = refused.map(|refused| match refused.error.field.as_deref() {
+        Some(input)
+            if input == "comment"
+                || (input == "node" && !earlier.is_empty())
+                || input
+                    .strip_prefix("edit.")
+                    .is_some_and(|name| view.editable.iter().any(|f| f.name == name)) =>
+        {
+            input.to_owned()
+        }
+        _ => format!("decision.{}", refused.decision),
+    });
+    let focused = |input: &str| focus.as_deref() == Some(input);
+    let returning_to = |node: &str| refused.is_some_and(|r| r.node == node);
     html! {
         div.card #decision {
             h2 { (t(lang, "your_decision")) " · " (view.node_label(&task.node)) }
@@ -642,20 +947,26 @@ fn decision_card(
                         legend { (t(lang, "wf_editable_fields")) }
                         div.form-grid {
                             @for field in &view.editable {
-                                @let current = fields.get(&field.name).unwrap_or(&Value::Null);
-                                label {
+                                @let input = format!("edit.{}", field.name);
+                                @let typed = match refused.and_then(|r| r.edit(&field.name)) {
+                                    Some(text) => text.to_owned(),
+                                    None => editable_text(
+                                        fields.get(&field.name).unwrap_or(&Value::Null),
+                                    ),
+                                };
+                                @let required =
+                                    view.custom_field(&field.name).is_some_and(|f| f.required);
+                                label id={ "field-" (field.name) } {
                                     (view.field_label(lang, &field.name))
-                                    @if view.multiline(&field.name) {
-                                        textarea name={ "edit." (field.name) }
-                                            id={ "edit-" (field.name) } {
-                                            (editable_text(current))
-                                        }
-                                    } @else {
-                                        input type=(input_type(field.ty))
-                                            name={ "edit." (field.name) }
-                                            id={ "edit-" (field.name) }
-                                            value=(editable_text(current));
-                                    }
+                                    @if required { " *" }
+                                    (view.edit_input(
+                                        lang,
+                                        field,
+                                        &typed,
+                                        invalid(refused, &input),
+                                        focused(&input),
+                                    ))
+                                    (said_at(refused, &input))
                                 }
                             }
                         }
@@ -665,29 +976,45 @@ fn decision_card(
                 div.form-grid.single {
                     label {
                         (t(lang, "comment"))
-                        textarea name="comment" id="decision-comment" {}
+                        textarea name="comment" id="decision-comment"
+                            aria-invalid=[invalid(refused, "comment")]
+                            autofocus[focused("comment")] {
+                            (refused.map_or("", |r| r.comment.as_str()))
+                        }
+                        (said_at(refused, "comment"))
                     }
                     label {
                         (t(lang, "wf_attach_file"))
-                        input type="file" name="file" id="decision-file";
+                        input type="file" name="file" id="decision-file"
+                            aria-invalid=[invalid(refused, "file")];
+                        (said_at(refused, "file"))
                     }
                 }
                 div.toolbar {
                     button.btn.primary type="submit" name="decision" value="approve"
-                        id="approve" { (t(lang, "approve")) }
+                        id="approve" autofocus[focused("decision.approve")] {
+                        (t(lang, "approve"))
+                    }
                     button.btn.danger type="submit" name="decision" value="reject"
-                        id="reject" { (t(lang, "reject")) }
+                        id="reject" autofocus[focused("decision.reject")] {
+                        (t(lang, "reject"))
+                    }
                     @if !earlier.is_empty() {
                         span.spacer {}
-                        select name="node" id="return-node" aria-label=(t(lang, "return_to")) {
+                        select name="node" id="return-node" aria-label=(t(lang, "return_to"))
+                            aria-invalid=[invalid(refused, "node")] autofocus[focused("node")] {
                             @for (node, label) in earlier {
-                                option value=(node) { (label) }
+                                option value=(node) selected[returning_to(node)] { (label) }
                             }
                         }
-                        button.btn type="submit" name="decision" value="return" id="return" {
+                        button.btn type="submit" name="decision" value="return" id="return"
+                            autofocus[focused("decision.return")] {
                             (t(lang, "return_button"))
                         }
                     }
+                }
+                @if !earlier.is_empty() {
+                    (said_at(refused, "node"))
                 }
             }
         }
@@ -708,6 +1035,8 @@ fn editable_text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::Timestamp(at) => at.format("%Y-%m-%dT%H:%M").to_string(),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
         other => other.display(),
     }
 }
@@ -837,18 +1166,26 @@ fn quote_lines(lang: Lang, lines: &serde_json::Value) -> Markup {
 /// POST /workflow/instances/{id}/decide: the task page's decision form (multipart) with
 /// `task`, `decision` (`approve`, `reject` or `return`), `comment`, `node` for a return, an
 /// optional `file`, and `edit.<field>` for each field the step may change (applied on
-/// approving; unchanged values are left out).
+/// approving; unchanged values are left out). A refusal (a value its field cannot hold, a
+/// required field emptied, a file too large, a decision come too late) shows the task page
+/// again with its status, the refusal next to the input it concerns and everything posted
+/// but the file.
 pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipart) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let mut upload = crate::upload::read(&ctx, multipart).await?;
     let task = task_number(&ctx, upload.text("task"))?;
-    let comment = upload.text("comment").trim().to_owned();
+    let typed_comment = upload.text("comment").to_owned();
+    let comment = typed_comment.trim().to_owned();
     let file = upload.take_file("file");
+    let had_file = file.is_some();
     let edits = upload.texts_with_prefix("edit.");
-    let (decision, done) = match upload.text("decision") {
+    let typed_edits = edits.clone();
+    let chosen = upload.text("decision").to_owned();
+    let node = upload.text("node").trim().to_owned();
+    let (decision, done) = match chosen.as_str() {
         "approve" => (None, "approved"),
         "reject" => (Some(Decision::Reject), "rejected"),
-        "return" => (Some(Decision::ReturnTo(upload.text("node").trim().to_owned())), "returned"),
+        "return" => (Some(Decision::ReturnTo(node.clone())), "returned"),
         other => return Err(ctx.fail(AppError::BadRequest(other.to_owned()))),
     };
     let decided = ctx
@@ -857,15 +1194,15 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
             let decided = (|| {
                 let decision = match decision {
                     Some(decision) => decision,
-                    None => match workflows.parse_changes(id, &edits)? {
+                    None => match workflows.parse_changes_for(id, task, &edits)? {
                         changes if changes.is_empty() => Decision::Approve,
                         changes => Decision::ApproveWithChanges(changes),
                     },
                 };
                 workflows.decide(id, task, decision, &comment, file)
             })();
-            // A refusal names its fields with the labels of the instance's form.
-            Ok(decided.map_err(|error| (error, workflows.instance(id).map(|i| i.summary.form))))
+            // A refusal shows the page again as the request now stands.
+            Ok(decided.map_err(|error| (error, InstanceView::load(crm, who, id).ok())))
         })
         .await?;
     match decided {
@@ -873,9 +1210,31 @@ pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipar
             tracing::info!(instance = %id, status = outcome.status.as_str(), action = done, "acted");
             Ok(see_other(&format!("/workflow/instances/{id}?ok={done}")))
         }
-        Err((error, form)) => {
-            let hint = form.map_or(Hint::Request, |form| Hint::of_form(&form));
-            Err(ctx.fail_as(AppError::Crm(error), hint))
+        Err((error, view)) => {
+            let error = AppError::Crm(error);
+            let status = error.status();
+            match view {
+                Some(view) if status.is_client_error() && status != StatusCode::NOT_FOUND => {
+                    let error = refusal(ctx.lang, &view, &error, had_file);
+                    let refused = Refused {
+                        decision: chosen,
+                        comment: typed_comment,
+                        node,
+                        edits: typed_edits,
+                        error,
+                    };
+                    // The language switch leads back to the task page, not to this post.
+                    let mut ctx = ctx;
+                    ctx.path = format!("/workflow/instances/{id}");
+                    Ok(instance_page(&ctx, &view, None, status, Some(&refused)))
+                }
+                // A refusal names its fields with the labels of the instance's form.
+                view => {
+                    let hint =
+                        view.map_or(Hint::Request, |v| Hint::of_form(&v.instance.summary.form));
+                    Err(ctx.fail_as(error, hint))
+                }
+            }
         }
     }
 }

@@ -365,3 +365,289 @@ async fn a_form_is_defined_filled_in_submitted_and_approved() {
     let kept = seller.get(&format!("/forms/{form}/entries")).await.text();
     assert!(kept.contains("FM000001") && !kept.contains("id=\"new-entry\""), "{kept}");
 }
+
+/// The manager may change every field but the note; a second approver (the outsider) sees
+/// the title and the days only, and may return the request to the manager.
+fn two_step_flow(form: u64, checker: u64) -> String {
+    format!(
+        r#"
+name = "leave_two_steps"
+title = "请假审批"
+form = {{ custom = {form} }}
+
+[[nodes]]
+id = "start"
+type = "start"
+
+[[nodes]]
+id = "manager"
+type = "approval"
+label = "部门经理"
+approvers = [{{ unit_manager = 0 }}]
+editable_fields = ["days", "kind", "first_day", "paid", "reason"]
+
+[[nodes]]
+id = "check"
+type = "approval"
+label = "复核"
+approvers = [{{ users = [{checker}] }}]
+visible_fields = ["title", "days"]
+
+[[nodes]]
+id = "end"
+type = "end"
+
+[[edges]]
+from = "start"
+to = "manager"
+
+[[edges]]
+from = "manager"
+to = "check"
+
+[[edges]]
+from = "check"
+to = "end"
+"#
+    )
+}
+
+/// Where `needle` first occurs in `text`, failing the test when it does not.
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or_else(|| panic!("no {needle} in {text}"))
+}
+
+#[tokio::test]
+async fn the_task_page_of_an_entry_reads_like_its_form() {
+    let shell = Shell::start().await;
+    let org = set_up_approvals(&shell).await;
+
+    // The form (its fields deliberately out of name order, with a note removed after the
+    // entry was submitted), the flow bound to it, and a submitted entry, through the library.
+    let state = shell.state.clone();
+    let (outsider, seller) = (org.outsider, org.seller);
+    let (form, entry) = tokio::task::spawn_blocking(move || {
+        let crm = state.crm();
+        let admin = state.tenant_admin();
+        let field = |name: &str, zh: &str, en: &str, kind, required| crm::FormFieldDef {
+            name: name.into(),
+            label_zh: zh.into(),
+            label_en: en.into(),
+            kind,
+            required,
+            choices: if kind == FormFieldKind::Choice {
+                vec!["年假".into(), "病假".into()]
+            } else {
+                Vec::new()
+            },
+        };
+        let fields = vec![
+            field("days", "天数", "Days", FormFieldKind::Decimal, true),
+            field("kind", "假别", "Kind", FormFieldKind::Choice, true),
+            field("first_day", "开始日期", "First day", FormFieldKind::Date, false),
+            field("paid", "带薪", "Paid", FormFieldKind::Bool, false),
+            field("reason", "事由", "Reason", FormFieldKind::Textarea, false),
+            field("note", "备注", "Note", FormFieldKind::Text, false),
+        ];
+        let draft = crm::FormDraft {
+            key: "leave".into(),
+            name_zh: "请假单".into(),
+            name_en: "Leave request".into(),
+            fields,
+        };
+        let form = crm.forms(admin).define(draft.clone()).unwrap();
+        crm.workflows(admin).define(&two_step_flow(form.id.0, outsider.0)).unwrap();
+        let who = crm.org(admin).principal(seller).unwrap().unwrap();
+        let typed: Vec<(String, String)> = [
+            ("days", "2.5"),
+            ("kind", "年假"),
+            ("first_day", "2027-01-04"),
+            ("paid", "是"),
+            ("reason", "回老家\n探亲"),
+            ("note", "旧备注"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+        let entries = crm.form_entries(&who);
+        let values = entries.parse_values(&form, &typed).unwrap();
+        let entry =
+            entries.create(form.id, crm::EntryDraft { title: "年假申请".into(), values }).unwrap();
+        let entry = entries.submit(entry.id, entry.version, None).unwrap();
+        let without_note = crm::FormDraft { fields: draft.fields[..5].to_vec(), ..draft.clone() };
+        crm.forms(admin).update(form.id, form.version, without_note).unwrap();
+        (form.id.0, entry.id.0)
+    })
+    .await
+    .unwrap();
+
+    let (mut manager, manager_csrf) = signed_in(&shell, "manager").await;
+    let instance = manager.get("/todo").await.ids("workflow/instances")[0];
+    let path = format!("/workflow/instances/{instance}");
+    let page = manager.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let text = escaped(&page);
+    let task = page.hidden("task");
+
+    // The fields read by the form's labels, in the form's order after the entry's own; the
+    // form reads by its name, yes by 是; a removed field and bookkeeping stay out.
+    let order = ["<dt>标题</dt>", "<dt>天数</dt>", "<dt>假别</dt>", "<dt>开始日期</dt>"];
+    let at: Vec<usize> = order.iter().map(|dt| position(&text, dt)).collect();
+    assert!(at.windows(2).all(|pair| pair[0] < pair[1]), "form order: {at:?} in {text}");
+    assert!(position(&text, "<dt>开始日期</dt>") < position(&text, "<dt>带薪</dt>"), "{text}");
+    assert!(position(&text, "<dt>带薪</dt>") < position(&text, "<dt>事由</dt>"), "{text}");
+    assert!(text.contains("<dt>表单</dt><dd>请假单</dd>"), "{text}");
+    assert!(!text.contains(&format!("#{form}</dd>")), "{text}");
+    assert!(text.contains("<dt>带薪</dt><dd>是</dd>"), "{text}");
+    assert!(!text.contains(">true<"), "{text}");
+    assert!(text.contains("<dt>事由</dt><dd><pre class=\"content\">回老家\n探亲</pre></dd>"));
+    assert!(!text.contains("旧备注") && !text.contains("<dt>备注</dt>"), "removed: {text}");
+    for hidden in ["<dt>创建时间</dt>", "<dt>更新时间</dt>", "<dt>审批</dt>", "<dt>状态</dt>"]
+    {
+        assert!(!text.contains(hidden), "{hidden} is bookkeeping: {text}");
+    }
+
+    // The decision form follows the fields' kinds: a required pick list without an empty
+    // choice, yes or no with one, a date, a text area, a decimal keyboard.
+    assert!(
+        text.contains(
+            "<select name=\"edit.kind\" id=\"edit-kind\"><option value=\"年假\" selected>年假\
+             </option><option value=\"病假\">病假</option></select>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "<select name=\"edit.paid\" id=\"edit-paid\"><option value=\"\">—</option>\
+             <option value=\"yes\" selected>是</option><option value=\"no\">否</option></select>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "<input type=\"date\" name=\"edit.first_day\" id=\"edit-first_day\" \
+             value=\"2027-01-04\">"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("name=\"edit.days\" id=\"edit-days\" value=\"2.5\" inputmode=\"decimal\""),
+        "{text}"
+    );
+    assert!(text.contains("<textarea name=\"edit.reason\" id=\"edit-reason\">回老家\n探亲<"));
+    assert!(position(&text, "id=\"edit-days\"") < position(&text, "id=\"edit-kind\""));
+    assert!(position(&text, "id=\"edit-kind\"") < position(&text, "id=\"edit-first_day\""));
+    assert!(text.contains("天数 *"), "required fields are marked: {text}");
+    // The entry itself opens for its owner and administrators, not for the approver.
+    assert!(!text.contains("href=\"/form-entries/"), "{text}");
+
+    // A refused decision shows the page again: the refusal next to the field, by its label,
+    // with the comment and every value typed kept; nothing is decided.
+    let decide = format!("{path}/decide");
+    let decision = |days: &'static str| {
+        vec![
+            Part::Text("csrf", &manager_csrf),
+            Part::Text("task", &task),
+            Part::Text("edit.days", days),
+            Part::Text("edit.kind", "病假"),
+            Part::Text("edit.first_day", "2027-01-05"),
+            Part::Text("edit.paid", "no"),
+            Part::Text("edit.reason", "回老家"),
+            Part::Text("comment", "天数请按 <实际> 填写"),
+            Part::Text("decision", "approve"),
+        ]
+    };
+    let refused = manager.post_multipart(&decide, &decision("abc")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    let text = escaped(&refused);
+    assert!(text.contains("id=\"decision-error\""), "{text}");
+    let back = format!("name=\"back\" value=\"{path}\"");
+    assert!(text.contains(&back), "the language switch returns to the page: {text}");
+    assert!(text.contains("字段填写有误： 天数 — &quot;abc&quot; 不是数字"), "{text}");
+    assert!(!text.contains("字段填写有误： days"), "{text}");
+    assert!(
+        text.contains(
+            "value=\"abc\" inputmode=\"decimal\" aria-invalid=\"true\" autofocus>\
+             <span class=\"notice error field-error\">字段填写有误： 天数"
+        ),
+        "said next to the field: {text}"
+    );
+    assert!(text.contains(">天数请按 &lt;实际&gt; 填写</textarea>"), "{text}");
+    assert!(text.contains("<option value=\"病假\" selected>"), "{text}");
+    assert!(text.contains("<option value=\"no\" selected>否</option>"), "{text}");
+    assert!(text.contains("value=\"2027-01-05\""), "{text}");
+    assert!(text.contains("id=\"edit-reason\">回老家</textarea>"), "{text}");
+    assert!(text.contains("id=\"approve\""), "the task is still open: {text}");
+    // Emptying a required field is named the same way.
+    let refused = manager.post_multipart(&decide, &decision("")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    let text = escaped(&refused);
+    assert!(text.contains("必填字段为空： 天数"), "{text}");
+    assert!(text.contains(">天数请按 &lt;实际&gt; 填写</textarea>"), "{text}");
+
+    // Approved with changes: the history names each changed field by label, with its value.
+    let approved = manager.post_multipart(&decide, &decision("4")).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.text());
+    let text = escaped(&manager.follow(approved).await);
+    assert!(
+        text.contains(
+            "<span class=\"changes\">修改了 天数: 4; 假别: 病假; 开始日期: 2027-01-05; 带薪: 否; \
+             事由: 回老家</span>"
+        ),
+        "{text}"
+    );
+
+    // The second approver sees the days only, in the record and in the history. A refused
+    // return (the file is too large) keeps the decision, the node and the comment.
+    let (mut checker, checker_csrf) = signed_in(&shell, "outsider").await;
+    let page = checker.get(&path).await;
+    let text = escaped(&page);
+    assert!(text.contains("修改了 天数: 4</span>"), "{text}");
+    assert!(!text.contains("带薪") && !text.contains("病假"), "{text}");
+    let task = page.hidden("task");
+    let big = vec![0u8; crm::MAX_ATTACHMENT_BYTES + 1];
+    let returned = [
+        Part::Text("csrf", &checker_csrf),
+        Part::Text("task", &task),
+        Part::Text("comment", "请补充证明"),
+        Part::File {
+            name: "file",
+            file_name: "证明.pdf",
+            content_type: "application/pdf",
+            bytes: &big,
+        },
+        Part::Text("decision", "return"),
+        Part::Text("node", "manager"),
+    ];
+    let refused = checker.post_multipart(&decide, &returned).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text());
+    let text = escaped(&refused);
+    assert!(
+        text.contains(
+            "id=\"decision-file\" aria-invalid=\"true\">\
+             <span class=\"notice error field-error\">字段填写有误： 文件"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(">请补充证明</textarea>"), "{text}");
+    assert!(text.contains("<option value=\"manager\" selected>部门经理</option>"), "{text}");
+    assert!(text.contains("id=\"return\" autofocus"), "the decision chosen: {text}");
+    assert!(!text.contains("证明.pdf"), "no file is stored: {text}");
+
+    // The owner and the administrator are led to the entry; booleans read Yes or No in
+    // English too.
+    let (mut owner, owner_csrf) = signed_in(&shell, "seller").await;
+    let text = escaped(&owner.get(&path).await);
+    let link = format!("href=\"/form-entries/{entry}\" id=\"entry-link\"");
+    assert!(text.contains(&link), "{text}");
+    assert_eq!(owner.get(&format!("/form-entries/{entry}")).await.status, StatusCode::OK);
+    let mut admin = shell.client();
+    admin.admin().await;
+    assert!(admin.get(&path).await.text().contains(&link));
+    let switched =
+        owner.post("/lang", &[("csrf", &owner_csrf), ("lang", "en"), ("back", &path)]).await;
+    let text = escaped(&owner.follow(switched).await);
+    assert!(text.contains("<dt>Paid</dt><dd>No</dd>"), "{text}");
+    assert!(text.contains("<dt>Form</dt><dd>Leave request</dd>"), "{text}");
+    assert!(text.contains("changed Days: 4; Kind: 病假"), "{text}");
+}
