@@ -351,7 +351,8 @@ mod tests {
             file("  ", 3).validate(),
             Err(DomainError::Required { field: "file_name".into() })
         );
-        for name in ["a\nb.txt", "tab\there.txt", "bell\u{7}.txt", "../../etc/passwd", "a\\b", ".."] {
+        for name in ["a\nb.txt", "tab\there.txt", "bell\u{7}.txt", "../../etc/passwd", "a\\b", ".."]
+        {
             let refused = file(name, 3).validate().unwrap_err();
             assert!(
                 matches!(&refused, DomainError::Invalid { field, .. } if field == "file_name"),

@@ -50,7 +50,8 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainErr
             format!("contains the control character U+{:04X}", u32::from(c)),
         ));
     }
-    if let Some(c) = value.chars().find(|c| matches!(*c as u32, 0x202A..=0x202E | 0x2066..=0x2069)) {
+    if let Some(c) = value.chars().find(|c| matches!(*c as u32, 0x202A..=0x202E | 0x2066..=0x2069))
+    {
         return Err(DomainError::invalid(
             field,
             format!("contains the direction control character U+{:04X}", u32::from(c)),
