@@ -70,7 +70,7 @@ impl FormDraft {
 
 /// The form fields a workflow bound to form `id` may name: every entry's own fields and the
 /// form's fields, with their value types.
-pub(crate) fn workflow_fields(form: &FormDef) -> Vec<FormField> {
+pub(crate) fn bindable_fields(form: &FormDef) -> Vec<FormField> {
     let mut fields = FormField::of(FormEntry::desc());
     fields.extend(form.fields.iter().map(|f| FormField::new(&f.name, f.kind.field_type())));
     fields
@@ -165,7 +165,7 @@ impl<'a> Forms<'a> {
             .map(|d| d.name)
             .collect();
         names.dedup();
-        let fields = workflow_fields(form);
+        let fields = bindable_fields(form);
         for name in names {
             let latest = engine.definition(&name, None)?;
             if let Err(e) = latest.definition().validate(&fields) {

@@ -201,7 +201,7 @@ pub fn form_fields(crm: &Crm, tenant: &TenantId, form: &FormBinding) -> Result<V
     match form {
         FormBinding::CustomerAssignment => Ok(FormField::of(AssignmentRequest::desc())),
         FormBinding::Custom(id) => match crm.load::<FormDef>(tenant, *id)? {
-            Some(def) => Ok(crate::forms::workflow_fields(&def)),
+            Some(def) => Ok(crate::forms::bindable_fields(&def)),
             None => Err(DomainError::invalid("form", format!("there is no form {id}")).into()),
         },
         form => match Kind::of(form) {
