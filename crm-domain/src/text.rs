@@ -2,6 +2,22 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// The first character of `text` that reorders how the text around it reads (U+202A–U+202E,
+/// U+2066–U+2069): with one, a title can show another amount than the one stored.
+pub fn direction_control(text: &str) -> Option<char> {
+    text.chars().find(|c| matches!(u32::from(*c), 0x202A..=0x202E | 0x2066..=0x2069))
+}
+
+/// `text` with every line break as one `\n`: browsers send a text area's line breaks as
+/// `\r\n`, and text typed elsewhere has `\n`; kept one way, the two compare equal.
+pub fn unix_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Folds text for matching: NFKC (full-width letters and digits become half-width) then
 /// lowercase. Stored search text and every search term go through this same function, so a
 /// substring test on folded strings is the fuzzy match of every store.
@@ -41,6 +57,14 @@ pub fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_and_direction_controls() {
+        assert_eq!(unix_line_breaks("a\r\nb\rc\nd"), "a\nb\nc\nd");
+        assert!(matches!(unix_line_breaks("a\nb"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(direction_control("报销 \u{202E}001"), Some('\u{202E}'));
+        assert_eq!(direction_control("مرحبا 北京"), None);
+    }
 
     #[test]
     fn folds_width_and_case() {

@@ -316,6 +316,7 @@ impl Definition {
     /// section from inside it.
     pub fn validate(&self, form_fields: &[FormField]) -> Result<ValidDefinition, DefinitionError> {
         check_name(&self.name)?;
+        self.check_texts()?;
         let fields: BTreeMap<String, FieldType> =
             form_fields.iter().map(|f| (f.name.clone(), f.ty)).collect();
         let ids = self.node_ids()?;
@@ -385,6 +386,27 @@ impl Definition {
 
     fn indices(&self, wanted: impl Fn(&NodeKind) -> bool) -> Vec<usize> {
         self.nodes.iter().enumerate().filter(|(_, n)| wanted(&n.kind)).map(|(i, _)| i).collect()
+    }
+
+    /// Refuses a title or node label that is longer than 200 characters or holds control or
+    /// direction control characters: both are drawn on pages and pictures.
+    fn check_texts(&self) -> Result<(), DefinitionError> {
+        let labels = self.nodes.iter().map(|n| (format!("node {:?} label", n.id), &n.label));
+        for (what, text) in std::iter::once(("title".to_owned(), &self.title)).chain(labels) {
+            let unshowable = text
+                .chars()
+                .find(|c| c.is_control())
+                .or_else(|| crm_domain::text::direction_control(text));
+            let reason = if text.chars().count() > 200 {
+                Some("is longer than 200 characters".to_owned())
+            } else {
+                unshowable.map(|c| format!("contains the character U+{:04X}", u32::from(c)))
+            };
+            if let Some(reason) = reason {
+                return Err(DefinitionError::BadText { what, reason });
+            }
+        }
+        Ok(())
     }
 
     fn node_ids(&self) -> Result<BTreeMap<String, usize>, DefinitionError> {
@@ -854,6 +876,24 @@ mod tests {
     }
 
     const APPROVE: &str = "approvers = [{ users = [1] }]";
+
+    #[test]
+    fn titles_and_labels_must_be_showable() {
+        let body = |title: &str, label: &str| {
+            with(&format!(
+                "title = '{title}'\nnodes = [{{ id = \"s\", type = \"start\", label = '{label}' }}, \
+                 {{ id = \"e\", type = \"end\" }}]\nedges = [{{ from = \"s\", to = \"e\" }}]"
+            ))
+        };
+        assert!(body("报价审批", "提交").validate(&fields()).is_ok());
+        let reordered = body("报价\u{202E}审批", "提交").validate(&fields()).unwrap_err();
+        assert!(
+            matches!(&reordered, DefinitionError::BadText { what, .. } if what == "title"),
+            "{reordered:?}"
+        );
+        let long = body("t", &"长".repeat(201)).validate(&fields()).unwrap_err();
+        assert!(long.to_string().contains("node \"s\" label"), "{long}");
+    }
 
     #[test]
     fn node_and_binding_formats_read_as_documented() {

@@ -22,6 +22,14 @@ pub enum DefinitionError {
         /// The name given.
         name: String,
     },
+    /// The title or a node's label is too long or holds characters that cannot be shown.
+    #[error("{what} {reason}")]
+    BadText {
+        /// What the text is (`title`, `node "manager" label`).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A node id is empty or too long.
     #[error("node #{position} has an empty or overlong id")]
     BadNodeId {

@@ -716,6 +716,11 @@ fn check_comment(text: &str) -> Result<(), ActionError> {
             reason: format!("longer than {MAX_COMMENT_CHARS} characters"),
         });
     }
+    if let Some(c) = crm_domain::text::direction_control(text) {
+        return Err(ActionError::BadComment {
+            reason: format!("contains the direction control character U+{:04X}", u32::from(c)),
+        });
+    }
     match text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
         Some(c) => Err(ActionError::BadComment {
             reason: format!("contains the control character U+{:04X}", u32::from(c)),

@@ -153,14 +153,7 @@ impl<'a> Org<'a> {
     /// Sets a user's password, kept as an argon2id hash: at least
     /// [`MIN_PASSWORD_CHARS`] characters, at most 200. Administrators, or the user themself.
     pub fn set_password(&self, id: RecordId, password: &str) -> Result<()> {
-        let chars = password.chars().count();
-        if !(MIN_PASSWORD_CHARS..=200).contains(&chars) {
-            return Err(DomainError::invalid(
-                "password",
-                format!("must be {MIN_PASSWORD_CHARS} to 200 characters"),
-            )
-            .into());
-        }
+        check_password(password)?;
         self.set_password_hash(id, &hash_password(password)?)
     }
 
@@ -191,9 +184,7 @@ impl<'a> Org<'a> {
             parent: Some(parent),
             manager: None,
         };
-        if unit.name.is_empty() {
-            return Err(DomainError::Required { field: "name".into() }.into());
-        }
+        unit.validate()?;
         let mut changes = Changes::new();
         changes.create(&unit)?;
         changes.commit(self.crm, self.who)?;
@@ -416,6 +407,22 @@ impl<'a> Org<'a> {
 /// The shortest password [`Org::set_password`] accepts, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+/// Refuses a password shorter than [`MIN_PASSWORD_CHARS`] or longer than 200 characters, one
+/// of spaces only, or one holding control characters (which no sign-in form can type).
+pub fn check_password(password: &str) -> Result<()> {
+    let chars = password.chars().count();
+    let reason = if !(MIN_PASSWORD_CHARS..=200).contains(&chars) {
+        format!("must be {MIN_PASSWORD_CHARS} to 200 characters")
+    } else if password.trim().is_empty() {
+        "must not be spaces only".to_owned()
+    } else if password.chars().any(char::is_control) {
+        "must not hold control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(DomainError::invalid("password", reason).into())
+}
+
 /// Hashes a password with argon2id and default parameters, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
@@ -432,4 +439,23 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_checked_and_hashed() {
+        assert!(check_password("correct horse").is_ok());
+        for weak in ["short", "        ", "abc\u{1}defgh", &"x".repeat(201)] {
+            let refused = check_password(weak).unwrap_err();
+            assert!(refused.to_string().contains("password"), "{weak:?}: {refused}");
+        }
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsE", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
 }

@@ -216,7 +216,7 @@ pub fn form_fields(crm: &Crm, tenant: &TenantId, form: &FormBinding) -> Result<V
 /// to check. The error names the field.
 pub(crate) fn typed_value(name: &str, text: &str, ty: FieldType) -> Result<Value> {
     if ty == FieldType::Text {
-        return Ok(Value::Text(text.trim().to_owned()));
+        return Ok(Value::Text(crm_domain::text::unix_line_breaks(text).trim().to_owned()));
     }
     crm_io::convert_cell(&crm_io::Cell::Text(text.to_owned()), ty)
         .map_err(|reason| DomainError::invalid(name, reason).into())
@@ -746,5 +746,18 @@ impl<'a> Workflows<'a> {
             return Err(not_found().into());
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_keeps_one_kind_of_line_break() {
+        let typed = typed_value("remarks", " 第一行\r\n第二行 ", FieldType::Text).unwrap();
+        assert_eq!(typed, Value::Text("第一行\n第二行".into()));
+        let refused = typed_value("amount", "abc", FieldType::Decimal).unwrap_err();
+        assert!(refused.to_string().contains("amount"), "{refused}");
     }
 }

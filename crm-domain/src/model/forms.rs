@@ -166,6 +166,7 @@ impl FormFieldDef {
                 Value::Text(t.to_owned())
             }
             (FormFieldKind::Textarea, Value::Text(t)) => {
+                let t = crate::text::unix_line_breaks(t);
                 let t = t.trim();
                 text(name, t, MAX_TEXTAREA_CHARS)?;
                 Value::Text(t.to_owned())
@@ -704,6 +705,12 @@ mod tests {
             .unwrap();
         assert_eq!(kept.get("days"), Some(&Value::Decimal(Decimal::new(25, 1))));
         assert_eq!(kept.get("kind"), Some(&Value::Text("年假".into())));
+        let typed = values(&[
+            ("days", Value::Decimal(Decimal::ONE)),
+            ("reason", Value::Text("第一行\r\n第二行\r\n".into())),
+        ]);
+        let kept_reason = form.check_values(&typed, &none).unwrap().remove("reason");
+        assert_eq!(kept_reason, Some(Value::Text("第一行\n第二行".into())));
         assert!(!kept.contains_key("reason"));
 
         let error = |pairs: &[(&str, Value)]| form.check_values(&values(pairs), &none).unwrap_err();

@@ -50,8 +50,7 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainErr
             format!("contains the control character U+{:04X}", u32::from(c)),
         ));
     }
-    if let Some(c) = value.chars().find(|c| matches!(*c as u32, 0x202A..=0x202E | 0x2066..=0x2069))
-    {
+    if let Some(c) = crate::text::direction_control(value) {
         return Err(DomainError::invalid(
             field,
             format!("contains the direction control character U+{:04X}", u32::from(c)),
@@ -60,9 +59,13 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainErr
     Ok(())
 }
 
-/// Trims every one of `values` in place (without reallocating what needs no trim).
+/// Trims every one of `values` in place and writes their line breaks as `\n` (without
+/// reallocating what needs neither).
 pub(crate) fn trim_all<const N: usize>(values: [&mut String; N]) {
     for value in values {
+        if let std::borrow::Cow::Owned(unix) = crate::text::unix_line_breaks(value) {
+            *value = unix;
+        }
         let trimmed = value.trim();
         if trimmed.len() != value.len() {
             *value = trimmed.to_owned();

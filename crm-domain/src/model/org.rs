@@ -81,6 +81,18 @@ impl Entity for Unit {
     }
 }
 
+impl Unit {
+    /// Checks the name a person typed: required, one line of at most 100 characters.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        required("name", &self.name)?;
+        text("name", &self.name, 100)?;
+        if self.name.contains(['\n', '\r']) {
+            return Err(DomainError::invalid("name", "must be one line"));
+        }
+        Ok(())
+    }
+}
+
 /// A person who signs in and acts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {

@@ -1075,7 +1075,10 @@ fn users(
             let user = user_id(crm, who, &member)?;
             let password = match std::env::var("CRM_PASSWORD") {
                 Ok(password) => password,
-                Err(_) => {
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("CRM_PASSWORD is not UTF-8 text")
+                }
+                Err(std::env::VarError::NotPresent) => {
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line).context("cannot read the password")?;
                     line.trim_end_matches(['\r', '\n']).to_owned()

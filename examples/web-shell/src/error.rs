@@ -216,7 +216,7 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
             )
         }
         ActionError::CannotReturn { node, reason } => {
-            return format!("{} \"{node}\" ({reason})", t(lang, "wf_cannot_return"))
+            return format!("{} \"{node}\" ({})", t(lang, "wf_cannot_return"), reason_text(lang, reason))
         }
         ActionError::SelfApproval { node } => {
             return say(
@@ -263,7 +263,7 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
         }
         ActionError::Empty { .. } => "wf_empty",
         ActionError::BadComment { reason } => {
-            return format!("{} ({reason})", t(lang, "wf_bad_comment"))
+            return format!("{} ({})", t(lang, "wf_bad_comment"), reason_text(lang, reason))
         }
         _ => "wf_refused",
     };
@@ -325,6 +325,9 @@ const ZH_SENTENCES: &[(&str, &str)] = &[
     ("must be a {}", "必须是{}"),
     ("contains the invisible character {}", "含有不可见字符 {}"),
     ("a choice is empty", "选项不能为空"),
+    ("contains the direction control character {}", "含有改变文字方向的控制字符 {}"),
+    ("contains the character {}", "含有不能显示的字符 {}"),
+    ("it is not an approval node of this definition", "它不是该流程的审批节点"),
     ("larger than {} MiB", "超过 {} MiB"),
     ("is a path, not a file name", "是路径而不是文件名"),
     (

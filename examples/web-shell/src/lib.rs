@@ -154,8 +154,7 @@ pub fn prepare(crm: Crm, options: &Options) -> anyhow::Result<Setup> {
         _ => None,
     };
     if let Some(password) = password {
-        let hash = auth::hash_password(&password)?;
-        org.set_password_hash(admin.user, &hash).context("store the administrator password")?;
+        org.set_password(admin.user, &password).context("CRM_ADMIN_PASSWORD")?;
     }
 
     let dummy_hash = auth::hash_password(&auth::generate_password())?;

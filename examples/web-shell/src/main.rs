@@ -38,7 +38,13 @@ async fn main() -> anyhow::Result<()> {
 
     let options = Options {
         tenant: args.tenant.clone(),
-        admin_password: std::env::var("CRM_ADMIN_PASSWORD").ok(),
+        admin_password: match std::env::var("CRM_ADMIN_PASSWORD") {
+            Ok(password) => Some(password),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                anyhow::bail!("CRM_ADMIN_PASSWORD is not UTF-8 text")
+            }
+        },
         secure_cookies: args.secure_cookies,
         ..Options::default()
     };
@@ -66,11 +72,35 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    serve(listener, setup.state, stop_signal()).await.context("serve")?;
-    // The store was closed with the state, writing what was committed to disk.
+    // On a stop signal the shell stops taking connections and lets open requests finish;
+    // connections still open after `STOP_GRACE` (a client that never finishes its request)
+    // are dropped, so a stop never hangs.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stopping.send(true);
+    });
+    let signalled = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let deadline = {
+        let stop = stop.clone();
+        async move {
+            signalled(stop).await;
+            tokio::time::sleep(STOP_GRACE).await;
+        }
+    };
+    tokio::select! {
+        served = serve(listener, setup.state, signalled(stop)) => served.context("serve")?,
+        () = deadline => eprintln!("requests still open {STOP_GRACE:?} after the stop signal were dropped"),
+    }
+    // The store is closed with the last handle to the state, writing what was committed.
     println!("CRM web shell stopped");
     Ok(())
 }
+
+/// How long open requests may take to finish once the shell is told to stop.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Completes on Ctrl-C or, on Unix, on SIGTERM (what `kill` and service managers send), so
 /// the shell stops gracefully and closes its store either way. A signal whose handler cannot
