@@ -65,6 +65,20 @@ pub(crate) fn status_label(lang: Lang, status: ApprovalStatus) -> &'static str {
     t(lang, key)
 }
 
+/// A link to a document's approval, or "not submitted" before it has one.
+pub(crate) fn approval_link(lang: Lang, instance: Option<RecordId>) -> Markup {
+    html! {
+        @match instance {
+            Some(instance) => {
+                a href={ "/workflow/instances/" (instance) } id="approval-link" {
+                    (t(lang, "fin_view_approval")) " #" (instance)
+                }
+            }
+            None => span.muted { (t(lang, "fin_not_submitted")) },
+        }
+    }
+}
+
 /// What the title row of a document under approval shows: for a page whose element ids are
 /// `{noun}-title`, `edit-{noun}` and so on.
 pub(crate) struct TitleRow<'a> {
@@ -391,16 +405,7 @@ async fn render_request(
                     }
                 }
                 dt { (label(lang, "instance")) }
-                dd {
-                    @match r.instance {
-                        Some(instance) => {
-                            a href={ "/workflow/instances/" (instance) } id="approval-link" {
-                                (t(lang, "fin_view_approval")) " #" (instance)
-                            }
-                        }
-                        None => span.muted { (t(lang, "fin_not_submitted")) },
-                    }
-                }
+                dd { (approval_link(lang, r.instance)) }
                 (row("created_at", &when(&r.created_at)))
                 (row("updated_at", &when(&r.updated_at)))
             }

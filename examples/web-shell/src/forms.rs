@@ -25,7 +25,8 @@ use crate::auth::{Ctx, Posted};
 use crate::customers::user_names;
 use crate::error::{parse_id, reason_text, AppError, Hint, Reply};
 use crate::finance::{
-    parse_status, status_badge, status_label, title_row, user_name, FieldError, TitleRow,
+    approval_link, parse_status, status_badge, status_label, title_row, user_name, FieldError,
+    TitleRow,
 };
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
@@ -761,16 +762,7 @@ async fn show_entry(
                     }
                 }
                 dt { (label("instance")) }
-                dd {
-                    @match entry.instance {
-                        Some(instance) => {
-                            a href={ "/workflow/instances/" (instance) } id="approval-link" {
-                                (t(lang, "fin_view_approval")) " #" (instance)
-                            }
-                        }
-                        None => span.muted { (t(lang, "fin_not_submitted")) },
-                    }
-                }
+                dd { (approval_link(lang, entry.instance)) }
             }
         }
     };

@@ -19,8 +19,8 @@ use crate::auth::{Ctx, Posted};
 use crate::customers::user_names;
 use crate::error::{parse_id, AppError, Reply};
 use crate::finance::{
-    date, parse_status, status_badge, status_label, title_row, user_name, FieldError, Labels,
-    TitleRow,
+    approval_link, date, parse_status, status_badge, status_label, title_row, user_name,
+    FieldError, Labels, TitleRow,
 };
 use crate::html::{csrf, flash, layout, notice, pager, respond, see_other, when, Nav, Notice};
 use crate::i18n::{field_label, t, Lang};
@@ -362,16 +362,7 @@ async fn show(
                 dt { (labels(lang, "status")) } dd { (status_label(lang, shown.status)) }
                 (shown.fields)
                 dt { (labels(lang, "instance")) }
-                dd {
-                    @match shown.instance {
-                        Some(instance) => {
-                            a href={ "/workflow/instances/" (instance) } id="approval-link" {
-                                (t(lang, "fin_view_approval")) " #" (instance)
-                            }
-                        }
-                        None => span.muted { (t(lang, "fin_not_submitted")) },
-                    }
-                }
+                dd { (approval_link(lang, shown.instance)) }
             }
         }
     };
