@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
 
 use super::approval::approval_fields;
 use super::finance::MAX_AMOUNT;
@@ -251,7 +252,8 @@ impl FormFieldDef {
                 return Err(DomainError::invalid(field("choices"), "a choice is empty"));
             }
             plain_line(&field("choices"), choice, 100)?;
-            if !seen.insert(choice) {
+            // Choices that look the same (`é` composed or not) are the same choice.
+            if !seen.insert(choice.nfc().collect::<String>()) {
                 return Err(DomainError::invalid(
                     field("choices"),
                     format!("{choice:?} is listed twice"),
@@ -267,10 +269,32 @@ impl FormFieldDef {
 /// direction overrides).
 fn plain_line(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     text(field, value, max)?;
-    if value.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+    if value.contains(['\n', '\r', '\t', '\u{85}', '\u{2028}', '\u{2029}']) {
         return Err(DomainError::invalid(field, "must be one line"));
     }
-    let invisible = |c: &char| matches!(*c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x2069 | 0xFEFF);
+    // Zero-width and joining marks, fillers that draw nothing, variation selectors, tags.
+    let invisible = |c: &char| {
+        matches!(
+            u32::from(*c),
+            0x00AD
+                | 0x034F
+                | 0x115F
+                | 0x1160
+                | 0x17B4
+                | 0x17B5
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x202A..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x2069
+                | 0x2800
+                | 0x3164
+                | 0xFE00..=0xFE0F
+                | 0xFEFF
+                | 0xFFA0
+                | 0xE0000..=0xE007F
+        )
+    };
     if let Some(c) = value.chars().find(invisible) {
         return Err(DomainError::invalid(
             field,
@@ -682,6 +706,10 @@ mod tests {
         assert!(refused(&|f| f.fields[1].choices.push(String::new())).contains("a choice is empty"));
         assert!(refused(&|f| f.fields[1].choices[0] = "年\u{200B}假".into()).contains("U+200B"));
         assert!(refused(&|f| f.fields[0].label_zh = "天\u{2028}数".into()).contains("one line"));
+        assert!(refused(&|f| f.fields[1].choices[0] = "\u{3164}".into()).contains("U+3164"));
+        assert!(refused(&|f| f.fields[1].choices[0] = "a\u{AD}b".into()).contains("U+00AD"));
+        let accents = |f: &mut FormDef| f.fields[1].choices = vec!["e\u{301}".into(), "é".into()];
+        assert!(refused(&accents).contains("twice"));
         let typo = r#"{"name": "a", "requried": true}"#;
         assert!(serde_json::from_str::<FormFieldDef>(typo).is_err());
     }

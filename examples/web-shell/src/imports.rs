@@ -1,7 +1,6 @@
 //! The import page (an `.xlsx` or `.csv` upload into customers or leads, with a dry run and
 //! a table of row errors) and the customer exports.
 
-use axum::extract::Multipart;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use crm::{Format, ImportReport, RowError};
@@ -125,7 +124,7 @@ pub(crate) async fn page(ctx: Ctx) -> Reply {
 }
 
 /// POST /import: a multipart upload with `target`, `file` and `dry_run`.
-pub(crate) async fn upload(ctx: Ctx, multipart: Multipart) -> Reply {
+pub(crate) async fn upload(ctx: Ctx, multipart: crate::upload::Body) -> Reply {
     let lang = ctx.lang;
     let mut upload = crate::upload::read(&ctx, multipart).await?;
     let target = if upload.text("target") == "leads" { Target::Leads } else { Target::Customers };

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Multipart, Path, Query};
+use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{NaiveDateTime, Utc};
@@ -620,7 +620,7 @@ fn parse_contact_time(text: &str) -> Option<chrono::DateTime<Utc>> {
 pub(crate) async fn add_interaction(
     ctx: Ctx,
     Path(id): Path<String>,
-    multipart: Multipart,
+    multipart: crate::upload::Body,
 ) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let lang = ctx.lang;

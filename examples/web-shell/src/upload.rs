@@ -1,7 +1,7 @@
 //! Multipart forms (the ones that carry files), read whole into texts and files, with the
 //! CSRF token checked before anything else looks at them.
 
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::Multipart;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -57,10 +57,16 @@ pub(crate) fn failure(ctx: &Ctx, error: &MultipartError) -> Response {
     }
 }
 
+/// A multipart body as a handler takes it: a body that is not multipart at all is refused
+/// with the shell's own error page, like any other bad request.
+pub(crate) type Body = Result<Multipart, MultipartRejection>;
+
 /// Reads a whole multipart form and checks its `csrf` part. A part sent with a file name is
 /// a file; a file input left empty (no name, no content) is left out. Text parts must be
 /// UTF-8.
-pub(crate) async fn read(ctx: &Ctx, mut multipart: Multipart) -> Result<Upload, Response> {
+pub(crate) async fn read(ctx: &Ctx, body: Body) -> Result<Upload, Response> {
+    let mut multipart = body
+        .map_err(|rejection| ctx.fail(crate::error::AppError::BadRequest(rejection.body_text())))?;
     let mut upload = Upload::default();
     loop {
         let field = match multipart.next_field().await {

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Multipart, Path, Query};
+use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -1170,7 +1170,11 @@ fn quote_lines(lang: Lang, lines: &serde_json::Value) -> Markup {
 /// required field emptied, a file too large, a decision come too late) shows the task page
 /// again with its status, the refusal next to the input it concerns and everything posted
 /// but the file.
-pub(crate) async fn decide(ctx: Ctx, Path(id): Path<String>, multipart: Multipart) -> Reply {
+pub(crate) async fn decide(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    multipart: crate::upload::Body,
+) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let mut upload = crate::upload::read(&ctx, multipart).await?;
     let task = task_number(&ctx, upload.text("task"))?;
@@ -1307,7 +1311,11 @@ pub(crate) async fn reassign(
 
 /// POST /workflow/instances/{id}/attachments: a multipart form with `csrf` and one `file`
 /// (a second file part is ignored). The facade checks the name and the size.
-pub(crate) async fn attach(ctx: Ctx, Path(id): Path<String>, multipart: Multipart) -> Reply {
+pub(crate) async fn attach(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    multipart: crate::upload::Body,
+) -> Reply {
     let id = parse_id(&ctx, &id)?;
     let mut upload = crate::upload::read(&ctx, multipart).await?;
     let file = upload.take_file("file");
@@ -1444,7 +1452,7 @@ pub(crate) async fn definitions(ctx: Ctx, Query(f): Query<crate::customers::Flas
 
 /// POST /workflow/definitions: a multipart form with `csrf`, `text` and an optional `file`
 /// (the file wins when both are given).
-pub(crate) async fn define(ctx: Ctx, multipart: Multipart) -> Reply {
+pub(crate) async fn define(ctx: Ctx, multipart: crate::upload::Body) -> Reply {
     let mut upload = crate::upload::read(&ctx, multipart).await?;
     let text = upload.text("text").to_owned();
     let file_text = match upload.take_file("file") {

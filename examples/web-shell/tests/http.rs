@@ -599,3 +599,18 @@ async fn uploads_over_the_limit_are_refused_with_413() {
     let page = client.get(&format!("/leads/{lead}")).await.text();
     assert!(!page.contains("Too big"));
 }
+
+#[tokio::test]
+async fn upload_forms_refuse_a_body_that_is_not_multipart_with_the_error_page() {
+    let shell = Shell::start().await;
+    let mut client = shell.client();
+    let csrf = client.admin().await;
+    let paths = ["/workflow/instances/1/decide", "/workflow/instances/1/attachments", "/import"];
+    for path in paths.into_iter().chain(["/workflow/definitions", "/leads/1/interactions"]) {
+        let page = client.post(path, &[("csrf", &csrf), ("decision", "approve")]).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}");
+        let text = page.text();
+        assert!(text.starts_with("<!DOCTYPE html>"), "{path}: {text}");
+        assert!(text.contains("multipart"), "{path}: {text}");
+    }
+}
