@@ -167,10 +167,10 @@ fn say(lang: Lang, zh: String, en: String) -> String {
 
 /// An approval engine refusal as a sentence in the person's language, naming the node, task,
 /// user or field concerned by its identifier.
-// FIXME: a definition's own faults (admin-facing), the free-text reasons of a refused return
-// or comment, and rule reasons missing from `ZH_REASONS` and `ZH_SENTENCES` still follow the
-// localized lead-in in English; the library's errors should carry message keys with their
-// values instead of sentences, so no table has to match them word for word.
+// FIXME: a definition's own faults (admin-facing) and any reason missing from `ZH_REASONS`
+// and `ZH_SENTENCES` still follow the localized lead-in in English; the library's errors
+// should carry message keys with their values instead of sentences, so no table has to match
+// them word for word.
 fn describe_workflow(lang: Lang, error: &WorkflowError) -> String {
     let key = match error {
         WorkflowError::Definition(e) => return format!("{} {e}", t(lang, "wf_bad_definition")),
