@@ -22,6 +22,6 @@ pub mod sled_store;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::PgStore;
+pub use postgres::{PgOptions, PgStore};
 #[cfg(feature = "sled")]
 pub use sled_store::{IntegrityReport, SledStore};

@@ -12,7 +12,7 @@ use crm_domain::{
     Batch, Entity, EntityDesc, FieldDesc, FieldType, Filter, Query, Record, RecordId, Sort, Store,
     StoreErrorKind, TenantId, Value,
 };
-use crm_storage::{MemoryStore, PgStore};
+use crm_storage::{MemoryStore, PgOptions, PgStore};
 use crm_test_support::PgCluster;
 use libtest_mimic::{Failed, Trial};
 use rust_decimal::Decimal;
@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         ("deep_chains_walk_in_one_query", deep_chains_walk_in_one_query),
         ("agrees_with_reference_on_random_queries", agrees_with_reference_on_random_queries),
         ("timestamps_keep_microseconds", timestamps_keep_microseconds),
+        ("trigram_indexes_are_opt_in", trigram_indexes_are_opt_in),
     ];
     let trials = checks
         .iter()
@@ -419,6 +420,63 @@ fn register_migrates_added_fields(context: &Context) -> Result<(), Failed> {
     let v3 = desc("pg_evolving", vec![FieldDesc::new("name", FieldType::Integer, "Name", "名称")]);
     let changed = reopened.register(v3).err().map(|e| e.kind());
     ensure(changed == Some(StoreErrorKind::Constraint), format!("type change: {changed:?}"))
+}
+
+/// Trigram indexes come only when asked for; with or without them fuzzy filters find what the
+/// reference store finds, and opening without them drops them.
+fn trigram_indexes_are_opt_in(context: &Context) -> Result<(), Failed> {
+    let url = context.cluster.create_database("crm_trigram").map_err(fail)?;
+    let notes = desc(
+        "pg_note",
+        vec![
+            FieldDesc::new("topic", FieldType::Text, "Topic", "主题").indexed(),
+            FieldDesc::new("body", FieldType::Text, "Body", "内容").searchable().sortable(),
+        ],
+    );
+    let acme = tenant("acme");
+    let bodies = ["north wind 0042", "北京瑞丰科技", "south_wind 100%", "Northwind", "wind"];
+    let records: Vec<Record> = (1..=60u64)
+        .map(|id| {
+            let body = format!("{} {id:03}", bodies[(id % 5) as usize]).to_lowercase();
+            record(id, &[("topic", ["a", "b"][(id % 2) as usize].into()), ("body", body.into())])
+        })
+        .collect();
+    let reference = MemoryStore::new();
+    reference.register(notes)?;
+    insert_all(&reference, &acme, notes, records.clone());
+    let trigram_indexes = || -> Result<String, Failed> {
+        let sql = "SELECT count(*) FROM pg_indexes WHERE indexname = 'crm_pg_note_body_trgm'";
+        context.cluster.psql(&url, sql).map_err(fail)
+    };
+    let agrees = |store: &PgStore| -> Result<(), Failed> {
+        for term in ["wind", "north", "瑞丰", "_wind 1", "00", "100%", "nowhere"] {
+            let query = Query::all()
+                .filter(Filter::Fuzzy("body".into(), term.into()))
+                .sort(Sort::asc("body"));
+            let expected = reference.query(&acme, notes, &query)?;
+            let found = store.query(&acme, notes, &query)?;
+            let ids = |records: &[Record]| records.iter().map(|r| r.id.0).collect::<Vec<_>>();
+            ensure(
+                ids(&found.records) == ids(&expected.records) && found.total == expected.total,
+                format!("{term:?}: {:?} against {:?}", ids(&found.records), ids(&expected.records)),
+            )?;
+        }
+        Ok(())
+    };
+
+    let indexed = PgStore::connect_with(&url, PgOptions { trigram_indexes: true })?;
+    indexed.register(notes)?;
+    insert_all(&indexed, &acme, notes, records);
+    ensure(indexed.has_trigram_indexes(), "pg_trgm is installed in the throwaway cluster")?;
+    ensure(trigram_indexes()? == "1", "asked for, the trigram index exists")?;
+    agrees(&indexed)?;
+    drop(indexed);
+
+    let scanning = PgStore::connect(&url)?;
+    scanning.register(notes)?;
+    ensure(!scanning.has_trigram_indexes(), "the default has no trigram indexes")?;
+    ensure(trigram_indexes()? == "0", "opened without them, the index is gone")?;
+    agrees(&scanning)
 }
 
 /// Several handles opening and registering the same new kinds at once do not race on DDL.

@@ -155,7 +155,9 @@ impl Crm {
     }
 
     /// Opens the engine on a store named by location: `sled:PATH` (the embedded default),
-    /// `memory:` (nothing kept), or a `postgres://` URL.
+    /// `memory:` (nothing kept), or a `postgres://` URL. A URL parameter `crm_trigram=on`
+    /// gives PostgreSQL trigram indexes for fuzzy search (see
+    /// `crm_storage::PgOptions::trigram_indexes`); `crm_trigram=off`, the default, drops them.
     pub fn open_location(location: &str) -> Result<Self> {
         let incomplete = || Error::StoreLocation(location.to_owned());
         if location.strip_prefix("sled:").is_some_and(|path| path.trim().is_empty()) {
@@ -187,7 +189,8 @@ impl Crm {
         } else if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
-                Arc::new(crm_storage::PgStore::connect(location)?)
+                let (url, options) = pg_options(location).ok_or_else(incomplete)?;
+                Arc::new(crm_storage::PgStore::connect_with(&url, options)?)
             }
             #[cfg(not(feature = "postgres"))]
             {
@@ -344,4 +347,44 @@ impl Crm {
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Takes the store's own parameter `crm_trigram=on|off` out of a PostgreSQL URL; `None` when
+/// it holds another value.
+#[cfg(feature = "postgres")]
+fn pg_options(location: &str) -> Option<(String, crm_storage::PgOptions)> {
+    let mut options = crm_storage::PgOptions::default();
+    let Some((base, query)) = location.split_once('?') else {
+        return Some((location.to_owned(), options));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("crm_trigram=") {
+            Some("on") => options.trigram_indexes = true,
+            Some("off") => options.trigram_indexes = false,
+            Some(_) => return None,
+            None => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Some((url, options))
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::pg_options;
+
+    #[test]
+    fn the_trigram_parameter_is_the_store_s_and_leaves_the_url() {
+        let (url, options) = pg_options("postgres://u@h/db").unwrap();
+        assert_eq!((url.as_str(), options.trigram_indexes), ("postgres://u@h/db", false));
+        let (url, options) =
+            pg_options("postgres://u@h/db?sslmode=disable&crm_trigram=on&application_name=x")
+                .unwrap();
+        assert_eq!(url, "postgres://u@h/db?sslmode=disable&application_name=x");
+        assert!(options.trigram_indexes);
+        let (url, options) = pg_options("postgres://u@h/db?crm_trigram=off").unwrap();
+        assert_eq!((url.as_str(), options.trigram_indexes), ("postgres://u@h/db", false));
+        assert!(pg_options("postgres://u@h/db?crm_trigram=yes").is_none());
+    }
 }

@@ -52,7 +52,8 @@ pub struct PgStore {
     /// Drives sqlx; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
     pool: PgPool,
-    /// Whether `pg_trgm` is installed, so searchable fields get trigram indexes.
+    /// Whether searchable fields have trigram indexes: asked for in [`PgOptions`] and
+    /// `pg_trgm` installed.
     trigram: bool,
     /// Descriptions registered by this handle, to make repeated `register` calls free.
     registered: Mutex<HashMap<String, EntityDesc>>,
@@ -64,10 +65,31 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// How a [`PgStore`] sets up its database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Give every searchable field a trigram (`pg_trgm` GIN) index, so fuzzy searches for
+    /// terms of three letters or digits read the index instead of scanning the kind's rows.
+    ///
+    /// Off by default: a trigram index makes every insert of a searchable text several times
+    /// dearer (a bulk load of customers about five times), while a scan of one search column
+    /// answers in tens of milliseconds up to a few hundred thousand rows. Turn it on for
+    /// larger tenants that search more than they load. Opening without it drops the trigram
+    /// indexes a kind has, so one database keeps one setting.
+    pub trigram_indexes: bool,
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
-    /// runs the store's migrations. Fails as unavailable when the server cannot be reached.
+    /// runs the store's migrations, with the default [`PgOptions`]. Fails as unavailable
+    /// when the server cannot be reached.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_with(url, PgOptions::default())
+    }
+
+    /// Connects as [`PgStore::connect`] does, set up as `options` say.
+    pub fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let wanted = options;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("crm-postgres")
@@ -75,7 +97,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::unavailable(format!("postgres: start a runtime: {e}")))?;
         let options = PgConnectOptions::from_str(url).map_err(|e| map_error("read the url", e))?;
-        let (pool, trigram) = runtime.block_on(async {
+        let (pool, available) = runtime.block_on(async {
             // One plain connection first: it fails at once when the server cannot be reached,
             // where the pool would retry until its timeout.
             let mut connection =
@@ -90,6 +112,10 @@ impl PgStore {
                 .connect_lazy_with(options);
             Ok::<_, StoreError>((pool, trigram))
         })?;
+        let trigram = wanted.trigram_indexes && available;
+        if wanted.trigram_indexes && !available {
+            tracing::warn!("postgres store: pg_trgm is not available; fuzzy search will scan");
+        }
         tracing::info!(trigram, "postgres store opened");
         Ok(PgStore { runtime: Some(runtime), pool, trigram, registered: Mutex::default() })
     }

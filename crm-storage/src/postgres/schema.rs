@@ -141,7 +141,8 @@ pub(crate) fn index_name(kind: &str, field: &str, suffix: &str) -> String {
 }
 
 /// Creates the kind's table, adds columns for fields declared since, and creates the
-/// indexes of indexed and searchable fields.
+/// indexes of indexed fields and, with `trigram`, the trigram indexes of searchable fields
+/// (dropping trigram indexes `trigram` no longer wants).
 pub(crate) async fn register(
     pool: &PgPool,
     desc: &EntityDesc,
@@ -207,6 +208,14 @@ pub(crate) async fn register(
         }
     }
 
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = $1",
+    )
+    .bind(&table_name)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| map_error(&what("read indexes"), e))?;
     for field in &desc.fields {
         let column = ident(&field.name);
         let mut statements = Vec::new();
@@ -216,11 +225,16 @@ pub(crate) async fn register(
                 "CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {column})"
             ));
         }
+        let trigram_index = ident(&index_name(&desc.kind, &field.name, "trgm"));
         if field.searchable && trigram {
-            let name = ident(&index_name(&desc.kind, &field.name, "trgm"));
             statements.push(format!(
-                "CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} gin_trgm_ops)"
+                "CREATE INDEX IF NOT EXISTS {trigram_index} ON {table} \
+                 USING gin ({column} gin_trgm_ops)"
             ));
+        } else if indexes.contains(&index_name(&desc.kind, &field.name, "trgm")) {
+            // Opened without trigram indexes (or the field is no longer searchable): an index
+            // left from an earlier setting would slow every insert and serve no query.
+            statements.push(format!("DROP INDEX {trigram_index}"));
         }
         for ddl in statements {
             sqlx::query(&ddl).execute(&mut *tx).await.map_err(|e| map_error(&what("index"), e))?;
