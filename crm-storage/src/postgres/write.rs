@@ -177,7 +177,10 @@ async fn insert(
     let mut ids = Vec::with_capacity(records.len());
     let mut columns: Vec<ColumnArray> =
         desc.fields.iter().map(|f| ColumnArray::new(f.ty, records.len())).collect();
-    let mut customs = Vec::with_capacity(records.len());
+    // Without custom values in any record the column keeps its default (`{}`), and the
+    // statement carries no JSON array.
+    let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
+    let mut customs = Vec::with_capacity(if any_custom { records.len() } else { 0 });
     for record in records {
         ids.push(Some(id_param(record.id)?));
         for (field, column) in desc.fields.iter().zip(&mut columns) {
@@ -189,27 +192,36 @@ async fn insert(
                 )));
             }
         }
-        customs.push(Some(custom_column(record)));
+        if any_custom {
+            customs.push(Some(custom_column(record)));
+        }
     }
+    let custom = if any_custom { ", custom" } else { "" };
 
     let names: Vec<String> = desc.fields.iter().map(|f| ident(&f.name)).collect();
     let mut sql = Sql::new(&format!("INSERT INTO {} (tenant_id, id, version", table(desc)));
     for name in &names {
         sql.push(", ").push(name);
     }
-    sql.push(", custom) SELECT ").push_bind(tenant_bind(tenant)).push(", u.id, 1");
+    sql.push(custom).push(") SELECT ").push_bind(tenant_bind(tenant)).push(", u.id, 1");
     for name in &names {
         sql.push(", u.").push(name);
     }
-    sql.push(", u.custom FROM unnest(").push_bind(Bind::IntegerArray(ids));
+    if any_custom {
+        sql.push(", u.custom");
+    }
+    sql.push(" FROM unnest(").push_bind(Bind::IntegerArray(ids));
     for column in columns {
         sql.push(", ").push_bind(column.into_bind());
     }
-    sql.push(", ").push_bind(Bind::JsonArray(customs)).push(") AS u(id");
+    if any_custom {
+        sql.push(", ").push_bind(Bind::JsonArray(customs));
+    }
+    sql.push(") AS u(id");
     for name in &names {
         sql.push(", ").push(name);
     }
-    sql.push(", custom)");
+    sql.push(custom).push(")");
 
     sql.query().execute(&mut **tx).await.map_err(|e| {
         let id = conflicting_id(&e);
