@@ -7,9 +7,10 @@
 //! The key layout is documented on the `sled_store` module.
 //!
 //! An encoded value starts with a type tag ordered like [`Value::sort_cmp`] orders types,
-//! and within a type its bytes order like the values do. Encodings are self-delimiting
-//! (variable-length ones end in a terminator), so the id that follows never changes the
-//! order, and equal values (`1.0` and `1.00` included) encode to equal bytes.
+//! and within a type its bytes order like the values do; the sled store's in-memory indexes
+//! are ordered by these bytes. Encodings are self-delimiting (variable-length ones end in a
+//! terminator), so no encoding is the start of another and bytes appended after one never
+//! change the order, and equal values (`1.0` and `1.00` included) encode to equal bytes.
 
 use chrono::Datelike;
 use crm_domain::{EntityDesc, Record, RecordId, StoreError, TenantId, Value};
@@ -21,7 +22,7 @@ pub(crate) const SEP: u8 = b'/';
 const SPACE_DESC: u8 = b'd';
 /// Key space of records.
 const SPACE_RECORD: u8 = b'r';
-/// Key space of secondary index entries.
+/// Key space of the secondary index entries earlier versions stored.
 const SPACE_INDEX: u8 = b'i';
 /// Key space of sequences.
 const SPACE_SEQUENCE: u8 = b's';
@@ -57,7 +58,7 @@ pub(crate) fn record_space() -> Vec<u8> {
     vec![SPACE_RECORD, SEP]
 }
 
-/// The prefix of every index key.
+/// The prefix of every index entry earlier versions stored; the store removes them on open.
 pub(crate) fn index_space() -> Vec<u8> {
     vec![SPACE_INDEX, SEP]
 }
@@ -79,25 +80,6 @@ pub(crate) fn record_key(tenant: &TenantId, kind: &str, id: RecordId) -> Vec<u8>
     key
 }
 
-/// The prefix of every index entry of `field` of `kind` in `tenant`.
-pub(crate) fn index_field_prefix(tenant: &TenantId, kind: &str, field: &str) -> Vec<u8> {
-    key(SPACE_INDEX, &[tenant.as_str().as_bytes(), kind.as_bytes(), field.as_bytes(), b""])
-}
-
-/// The index entry saying that record `id` holds `value` in `field`.
-pub(crate) fn index_key(
-    tenant: &TenantId,
-    kind: &str,
-    field: &str,
-    value: &Value,
-    id: RecordId,
-) -> Vec<u8> {
-    let mut key = index_field_prefix(tenant, kind, field);
-    encode_value(value, &mut key);
-    key.extend_from_slice(&id.0.to_be_bytes());
-    key
-}
-
 /// The key of a sequence.
 pub(crate) fn sequence_key(tenant: &TenantId, name: &str) -> Vec<u8> {
     key(SPACE_SEQUENCE, &[tenant.as_str().as_bytes(), name.as_bytes()])
@@ -113,7 +95,7 @@ fn key(space: u8, parts: &[&[u8]]) -> Vec<u8> {
     key
 }
 
-/// The record id in the last eight bytes of a record or index key.
+/// The record id in the last eight bytes of a record key.
 pub(crate) fn id_suffix(key: &[u8]) -> Option<RecordId> {
     let start = key.len().checked_sub(8)?;
     let bytes: [u8; 8] = key.get(start..)?.try_into().ok()?;
@@ -138,32 +120,6 @@ pub(crate) fn parse_record_key(key: &[u8]) -> Option<RecordKey<'_>> {
     let names = rest.get(..rest.len() - 8)?.strip_suffix(&[SEP])?;
     let (tenant, kind) = split_once(names)?;
     Some(RecordKey { tenant: utf8(tenant)?, kind: utf8(kind)?, id })
-}
-
-/// An index key taken apart.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct IndexKey<'a> {
-    /// The tenant name.
-    pub tenant: &'a str,
-    /// The entity kind.
-    pub kind: &'a str,
-    /// The indexed field.
-    pub field: &'a str,
-    /// The encoded value, as [`encode_value`] wrote it.
-    pub value: &'a [u8],
-    /// The record id.
-    pub id: RecordId,
-}
-
-/// Takes an index key apart; `None` when it is not one.
-pub(crate) fn parse_index_key(key: &[u8]) -> Option<IndexKey<'_>> {
-    let rest = key.strip_prefix(&[SPACE_INDEX, SEP])?;
-    let id = id_suffix(rest)?;
-    let rest = rest.get(..rest.len() - 8)?;
-    let (tenant, rest) = split_once(rest)?;
-    let (kind, rest) = split_once(rest)?;
-    let (field, value) = split_once(rest)?;
-    Some(IndexKey { tenant: utf8(tenant)?, kind: utf8(kind)?, field: utf8(field)?, value, id })
 }
 
 fn split_once(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -459,12 +415,6 @@ mod tests {
             parse_record_key(&key),
             Some(RecordKey { tenant: "acme-1", kind: "customer", id: RecordId(258) })
         );
-        let value = Value::from("a/b\0c");
-        let key = index_key(&tenant, "customer", "name", &value, RecordId(7));
-        let parsed = parse_index_key(&key).unwrap();
-        assert_eq!((parsed.tenant, parsed.kind, parsed.field), ("acme-1", "customer", "name"));
-        assert_eq!(parsed.value, enc(&value).as_slice());
-        assert_eq!(parsed.id, RecordId(7));
         assert_eq!(parse_record_key(&sequence_key(&tenant, "x")), None);
     }
 

@@ -1,13 +1,14 @@
-//! The sled store's integrity check: every index entry, record and projection row agrees
-//! with the others.
+//! The sled store's integrity check: every record decodes, and every in-memory index entry
+//! and projection row agrees with the records.
 //!
 //! Indexes and projections are derived data; a bug that lets them drift from the records
 //! would make queries silently wrong. The check reads everything once and reports each
-//! disagreement it finds, so tests and operators can assert a store is sound.
+//! disagreement it finds, so tests and operators can assert a store is sound. Indexes and
+//! projections live in memory and are built on first use, so only the (tenant, kind) pairs
+//! built so far are compared.
 
-use crm_domain::{EntityDesc, StoreError, TenantId};
-use std::collections::HashMap;
-use std::sync::Arc;
+use crm_domain::{RecordId, StoreError, TenantId};
+use std::collections::{BTreeSet, HashSet};
 
 use super::{poisoned, sled_error, SledStore};
 use crate::codec;
@@ -20,7 +21,7 @@ const MAX_DESCRIBED_PROBLEMS: usize = 100;
 pub struct IntegrityReport {
     /// Records read.
     pub records: u64,
-    /// Index entries read.
+    /// In-memory index entries compared with the records.
     pub index_entries: u64,
     /// Sequences read.
     pub sequences: u64,
@@ -47,14 +48,15 @@ impl IntegrityReport {
 }
 
 impl SledStore {
-    /// Checks that every index entry points at a stored record whose field holds the entry's
-    /// value, that every record has the entries of its kind's indexed fields, that stored
-    /// bytes decode, and that the in-memory projections match the records. Commits wait
-    /// while the check runs, so it sees one consistent state.
+    /// Checks that stored bytes decode and, for every (tenant, kind) whose projection is
+    /// built, that the projection matches the records, that every index entry names a
+    /// stored record whose field holds the entry's value, and that every record has the
+    /// entries of its kind's indexed fields. Commits wait while the check runs, so it sees
+    /// one consistent state.
     pub fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
         let cache = self.read_cache()?;
-        let registry: HashMap<String, Arc<EntityDesc>> =
-            self.registry.read().map_err(poisoned)?.clone();
+        let kinds: HashSet<String> =
+            self.registry.read().map_err(poisoned)?.keys().cloned().collect();
         let mut report = IntegrityReport::default();
 
         for item in self.db.scan_prefix(codec::record_space()) {
@@ -75,63 +77,10 @@ impl SledStore {
             if record.id != parsed.id {
                 report.problem(format!("{where_} holds a record with id {}", record.id));
             }
-            let Some(desc) = registry.get(parsed.kind) else {
+            if !kinds.contains(parsed.kind) {
                 report.problem(format!("{where_}: kind is not registered"));
-                continue;
-            };
-            let Ok(tenant) = TenantId::new(parsed.tenant) else {
+            } else if TenantId::new(parsed.tenant).is_err() {
                 report.problem(format!("{where_}: tenant name is not valid"));
-                continue;
-            };
-            for field in desc.fields.iter().filter(|f| f.indexed) {
-                let value = record.get(&field.name);
-                if value.is_null() {
-                    continue; // unset values have no entry
-                }
-                let entry = codec::index_key(&tenant, parsed.kind, &field.name, value, parsed.id);
-                if !self.db.contains_key(entry).map_err(sled_error)? {
-                    report.problem(format!("{where_}: no index entry for {}", field.name));
-                }
-            }
-        }
-
-        for item in self.db.scan_prefix(codec::index_space()) {
-            let (key, bytes) = item.map_err(sled_error)?;
-            report.index_entries += 1;
-            let Some(entry) = codec::parse_index_key(&key) else {
-                report.problem(format!("index key {key:?} cannot be parsed"));
-                continue;
-            };
-            let where_ = format!(
-                "index entry of {}.{} for {} of tenant {}",
-                entry.kind, entry.field, entry.id, entry.tenant
-            );
-            if !bytes.is_empty() {
-                report.problem(format!("{where_} carries a value"));
-            }
-            if !registry
-                .get(entry.kind)
-                .is_some_and(|d| d.field(entry.field).is_some_and(|f| f.indexed))
-            {
-                report.problem(format!("{where_}: the field is not indexed"));
-                continue;
-            }
-            let Ok(tenant) = TenantId::new(entry.tenant) else {
-                report.problem(format!("{where_}: tenant name is not valid"));
-                continue;
-            };
-            let stored = self.db.get(codec::record_key(&tenant, entry.kind, entry.id));
-            let Some(bytes) = stored.map_err(sled_error)? else {
-                report.problem(format!("{where_}: the record is not stored"));
-                continue;
-            };
-            let Ok(record) = codec::decode_record(&bytes) else {
-                continue; // reported with the records
-            };
-            let mut value = Vec::new();
-            codec::encode_value(record.get(entry.field), &mut value);
-            if value != entry.value {
-                report.problem(format!("{where_}: the record holds another value"));
             }
         }
 
@@ -145,16 +94,59 @@ impl SledStore {
 
         for (tenant, kind, projection) in cache.iter() {
             let mut stored = 0usize;
+            // The ids of the stored records, and of those among them that do not decode.
+            let mut ids = BTreeSet::new();
+            let mut unreadable = BTreeSet::new();
+            // Per index: the (encoded value, id) entries the records call for.
+            let mut expected: Vec<BTreeSet<(Vec<u8>, RecordId)>> =
+                vec![BTreeSet::new(); projection.indexes().len()];
             for item in self.db.scan_prefix(codec::record_prefix(tenant, kind)) {
-                let (_, bytes) = item.map_err(sled_error)?;
+                let (key, bytes) = item.map_err(sled_error)?;
                 stored += 1;
-                let Ok(record) = codec::decode_record(&bytes) else { continue };
+                let id = codec::id_suffix(&key);
+                ids.extend(id);
+                let Ok(record) = codec::decode_record(&bytes) else {
+                    unreadable.extend(id);
+                    continue; // reported with the records
+                };
                 report.projection_rows += 1;
                 if projection.get(record.id) != Some(&*projection.values(&record)) {
                     report.problem(format!(
                         "projection of {kind} {} of tenant {tenant} differs from the record",
                         record.id
                     ));
+                }
+                for (index, entries) in projection.indexes().iter().zip(&mut expected) {
+                    let value = record.get(index.field());
+                    if value.is_null() {
+                        continue; // unset values have no entry
+                    }
+                    let mut encoded = Vec::new();
+                    codec::encode_value(value, &mut encoded);
+                    if !index.contains(&encoded, record.id) {
+                        report.problem(format!(
+                            "{kind} {} of tenant {tenant}: no index entry for {}",
+                            record.id,
+                            index.field()
+                        ));
+                    }
+                    entries.insert((encoded, record.id));
+                }
+            }
+            for (index, entries) in projection.indexes().iter().zip(&expected) {
+                for (value, id) in index.iter() {
+                    report.index_entries += 1;
+                    if unreadable.contains(&id) || entries.contains(&(value.to_vec(), id)) {
+                        continue;
+                    }
+                    let field = index.field();
+                    let where_ =
+                        format!("index entry of {kind}.{field} for {id} of tenant {tenant}");
+                    if ids.contains(&id) {
+                        report.problem(format!("{where_}: the record holds another value"));
+                    } else {
+                        report.problem(format!("{where_}: the record is not stored"));
+                    }
                 }
             }
             if stored != projection.len() {

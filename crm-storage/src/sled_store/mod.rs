@@ -1,31 +1,35 @@
 //! The sled store: the embedded default, one ordered keyspace in one sled tree.
 //!
-//! Records, secondary index entries, sequences and registered descriptions share sled's
-//! default tree under this key layout (`/` is a separator byte no tenant, kind or field name
-//! can hold):
+//! Records, sequences and registered descriptions share sled's default tree under this key
+//! layout (`/` is a separator byte no tenant, kind or field name can hold):
 //!
 //! | key | value |
 //! |---|---|
 //! | `d/<kind>` | the registered `EntityDesc`, postcard |
 //! | `r/<tenant>/<kind>/<id: u64 big-endian>` | the `Record`, postcard |
-//! | `i/<tenant>/<kind>/<field>/<encoded value><id: u64 big-endian>` | empty |
 //! | `s/<tenant>/<sequence name>` | the last number handed out, u64 big-endian |
 //!
-//! Every indexed field of every record that holds a value has exactly one index entry;
-//! unset (`Null`) fields have none, and equality with `Null` is answered without the index
-//! (entries for `Null` written by earlier versions are never read and go with updates). An
-//! encoded value starts with a type tag ordered as `Value::sort_cmp` orders types; within a
-//! type its bytes order as the values do, and equal values (`1.0`, `1.00`) encode alike, so
-//! equality, prefix and range filters are prefix or range scans over the index.
+//! A record is one key, so a commit writes one key per changed record. Earlier versions
+//! also stored secondary index entries under `i/`; opening a store removes them.
 //!
 //! Every commit is judged under one writer lock against the stored state plus the batch's
-//! own earlier operations, and then written, records and index entries together, with a
-//! single `apply_batch`, so nothing of a failed or interrupted batch ever lands.
+//! own earlier operations, and then written with a single `apply_batch`, so nothing of a
+//! failed or interrupted batch ever lands.
 //!
-//! Queries use the indexes and, for fuzzy search and sorted lists, in-memory projections of
-//! the searchable and sortable fields of each (tenant, kind), built by one scan on first use
-//! and kept current by every commit. The planner picks an index or projection scan for the
-//! candidates and reads only the records of the requested page when it can.
+//! Secondary indexes live in memory, beside the projections of the searchable and sortable
+//! fields (see `projection`): per (tenant, kind), every indexed field of every record that
+//! holds a value has one entry under the value's encoding; unset (`Null`) fields have none,
+//! and equality with `Null` is answered without the index. An encoded value starts with a
+//! type tag ordered as `Value::sort_cmp` orders types; within a type its bytes order as the
+//! values do, and equal values (`1.0`, `1.00`) encode alike, so equality, prefix and range
+//! filters are lookups or ordered walks over the index. Projection and indexes of a (tenant,
+//! kind) are built together by one scan of its records on first use (the first query, or
+//! the first commit with a `NoneMatch` precondition on the kind) and kept current by every
+//! commit under the cache's write lock. The planner picks an index or projection scan for
+//! the candidates and reads only the records of the requested page when it can.
+//!
+//! The trade-off: the first query or precondition on a (tenant, kind) after opening pays one
+//! scan of its records, and memory grows with records × (indexed + projected) fields.
 //!
 //! Writes become durable when sled flushes, which it does on its own every half second;
 //! call [`SledStore::flush`] where a write must survive a crash right away.
@@ -34,7 +38,7 @@ mod integrity;
 mod plan;
 mod projection;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -59,8 +63,9 @@ pub struct SledStore {
     writer: Mutex<()>,
     /// The registered description of every kind, as stored under `d/<kind>`.
     registry: RwLock<HashMap<String, Arc<EntityDesc>>>,
-    /// Projections for fuzzy search and sorting. Record writes happen only under its write
-    /// lock, so a reader holding the read lock sees records and projections agree.
+    /// Projections for fuzzy search and sorting, with the in-memory indexes. Record writes
+    /// happen only under its write lock, so a reader holding the read lock sees records,
+    /// projections and indexes agree.
     cache: RwLock<Projections>,
 }
 
@@ -116,6 +121,21 @@ impl SledStore {
             let desc = codec::decode_desc(&bytes)?;
             registry.insert(desc.kind.clone(), Arc::new(desc));
         }
+        // Earlier versions kept index entries in sled; the indexes now live in memory.
+        let mut stale = sled::Batch::default();
+        let mut stale_entries = 0u64;
+        for item in db.scan_prefix(codec::index_space()) {
+            let (key, _) = item.map_err(sled_error)?;
+            stale.remove(key);
+            stale_entries += 1;
+        }
+        if stale_entries > 0 {
+            db.apply_batch(stale).map_err(sled_error)?;
+            tracing::info!(
+                entries = stale_entries,
+                "stored index entries of an earlier version removed"
+            );
+        }
         tracing::debug!(kinds = registry.len(), "sled store opened");
         Ok(Self {
             db,
@@ -149,11 +169,13 @@ impl SledStore {
         })
     }
 
-    /// Builds the projection of `desc` in `tenant` unless a current one exists.
+    /// Builds the projection (with the indexes) of `desc` in `tenant` unless a current one
+    /// exists. Takes only the cache's write lock, so a commit holding the writer lock may
+    /// call it.
     fn build_projection(&self, tenant: &TenantId, desc: &EntityDesc) -> Result<(), StoreError> {
         let mut cache = self.write_cache()?;
         let columns = Projection::columns_of(desc);
-        if cache.get(tenant, &desc.kind).is_some_and(|p| p.columns == columns) {
+        if cache.get(tenant, &desc.kind).is_some_and(|p| p.fits(desc, &columns)) {
             return Ok(());
         }
         let projection = Projection::build(&self.db, tenant, desc)?;
@@ -162,79 +184,18 @@ impl SledStore {
         Ok(())
     }
 
-    /// Rewrites the index entries of `kind` in every tenant so that exactly the fields
-    /// `indexed` have entries, adding them to `batch`.
+    /// The sled batch that writes `changes`: one key per record (the indexes live in
+    /// memory).
     ///
-    /// FIXME: the rebuild scans every record and index entry of the database and collects
-    /// all changes in one in-memory batch; a very large database needs a chunked rebuild
-    /// that records its progress so it can resume after a crash.
-    fn reindex(
-        &self,
-        kind: &str,
-        previously: Option<&BTreeSet<String>>,
-        indexed: &BTreeSet<String>,
-        batch: &mut sled::Batch,
-    ) -> Result<u64, StoreError> {
-        let added: BTreeSet<&str> = indexed
-            .iter()
-            .filter(|f| previously.is_none_or(|p| !p.contains(*f)))
-            .map(String::as_str)
-            .collect();
-        let mut changed = 0;
-        for item in self.db.scan_prefix(codec::index_space()) {
-            let (key, _) = item.map_err(sled_error)?;
-            let Some(entry) = codec::parse_index_key(&key) else { continue };
-            let keep = indexed.contains(entry.field) && !added.contains(entry.field);
-            if entry.kind == kind && !keep {
-                batch.remove(key);
-                changed += 1;
-            }
-        }
-        if added.is_empty() {
-            return Ok(changed);
-        }
-        for item in self.db.scan_prefix(codec::record_space()) {
-            let (key, bytes) = item.map_err(sled_error)?;
-            let Some(parsed) = codec::parse_record_key(&key) else { continue };
-            if parsed.kind != kind {
-                continue;
-            }
-            let tenant = TenantId::new(parsed.tenant)
-                .map_err(|e| StoreError::corrupt(format!("record key names a bad tenant: {e}")))?;
-            let record = codec::decode_record(&bytes)?;
-            for field in &added {
-                let value = record.get(field);
-                if value.is_null() {
-                    continue;
-                }
-                let key = codec::index_key(&tenant, kind, field, value, record.id);
-                batch.insert(key, Vec::new());
-                changed += 1;
-            }
-        }
-        Ok(changed)
-    }
-
-    /// The sled batch that writes `changes`: records plus their index entries.
-    ///
-    /// FIXME: bulk inserts cost about seven and a half times a bare write of the records,
-    /// mostly sled's per-key work (about 11 keys per customer with two contacts, against 3
-    /// raw): getting near twice would need about 5, i.e. grouped index entries for fields
-    /// with few values, or fewer indexed fields; leaving out entries for empty text as well
-    /// would need the planner to stop using the index for every filter that matches empty
-    /// text.
-    fn write_batch(
-        &self,
-        tenant: &TenantId,
-        changes: &[Change<'_>],
-        registered: &HashMap<&str, Arc<EntityDesc>>,
-    ) -> Result<sled::Batch, StoreError> {
+    /// FIXME: a bulk insert of customers with two contacts still takes about three times a
+    /// bare sled write of the same rows (30,000 customers): sled's cost grows with bytes as
+    /// well as keys, and a record is stored with the name of every field (about 1,030 bytes
+    /// per customer with its contacts, against about 620 raw); a record encoding that numbers
+    /// the declared fields instead would narrow that.
+    fn write_batch(tenant: &TenantId, changes: &[Change<'_>]) -> Result<sled::Batch, StoreError> {
         let mut batch = sled::Batch::default();
         for change in changes {
             let kind = change.desc.kind.as_str();
-            let desc = registered
-                .get(kind)
-                .ok_or_else(|| StoreError::not_found(format!("{kind} is not registered")))?;
             let key = codec::record_key(tenant, kind, change.id);
             match &change.after {
                 Some(record) => {
@@ -243,20 +204,6 @@ impl SledStore {
                     batch.insert(key, bytes);
                 }
                 None => batch.remove(key),
-            }
-            for field in desc.fields.iter().filter(|f| f.indexed) {
-                let before = change.before.as_ref().map(|r| r.get(&field.name));
-                let after = change.after.as_ref().map(|r| r.get(&field.name));
-                if before == after {
-                    continue;
-                }
-                if let Some(value) = before {
-                    batch.remove(codec::index_key(tenant, kind, &field.name, value, change.id));
-                }
-                if let Some(value) = after.filter(|v| !v.is_null()) {
-                    let key = codec::index_key(tenant, kind, &field.name, value, change.id);
-                    batch.insert(key, Vec::new());
-                }
             }
         }
         Ok(batch)
@@ -323,8 +270,8 @@ impl Store for SledStore {
         "sled"
     }
 
-    /// Stores the description; when its indexed fields changed, rebuilds that kind's index
-    /// entries in every tenant in the same atomic write.
+    /// Stores the description and forgets the kind's projections and indexes in every
+    /// tenant; the next query or precondition that needs them rebuilds them.
     fn register(&self, desc: &EntityDesc) -> Result<(), StoreError> {
         let _writer = self.lock_writer()?;
         let previous = self.registry.read().map_err(poisoned)?.get(&desc.kind).cloned();
@@ -332,25 +279,16 @@ impl Store for SledStore {
             return Ok(());
         }
 
-        let indexed_of = |d: &EntityDesc| -> BTreeSet<String> {
-            d.fields.iter().filter(|f| f.indexed).map(|f| f.name.clone()).collect()
-        };
-        let indexed = indexed_of(desc);
-        let previously = previous.as_deref().map(indexed_of);
         let mut cache = self.write_cache()?;
-        let mut batch = sled::Batch::default();
-        let mut changed = 0;
         // FIXME: a changed description is not checked against the stored records (a field
         // whose type changed keeps its old values); registration should refuse or convert.
-        if previously.as_ref() != Some(&indexed) {
-            changed = self.reindex(&desc.kind, previously.as_ref(), &indexed, &mut batch)?;
-        }
-        batch.insert(codec::desc_key(&desc.kind), codec::encode_desc(desc)?);
-        self.db.apply_batch(batch).map_err(sled_error)?;
+        self.db
+            .insert(codec::desc_key(&desc.kind), codec::encode_desc(desc)?)
+            .map_err(sled_error)?;
 
         self.registry.write().map_err(poisoned)?.insert(desc.kind.clone(), Arc::new(desc.clone()));
         cache.forget_kind(&desc.kind);
-        tracing::info!(kind = %desc.kind, index_entries_changed = changed, "kind registered");
+        tracing::info!(kind = %desc.kind, "kind registered");
         Ok(())
     }
 
@@ -410,6 +348,18 @@ impl Store for SledStore {
             }
         }
 
+        // Preconditions read the indexes, so they are built first: `stored_matching` must
+        // neither scan every record nor see a projection older than the stored records.
+        let mut built: HashSet<&str> = HashSet::new();
+        for op in &batch.ops {
+            if let Op::NoneMatch(desc, _) = op {
+                let registered = registered.get(desc.kind.as_str());
+                if let (true, Some(registered)) = (built.insert(desc.kind.as_str()), registered) {
+                    self.build_projection(tenant, registered)?;
+                }
+            }
+        }
+
         let changes = {
             let cache = self.read_cache()?;
             let before = Before { store: self, tenant, cache: &cache, registered: &registered };
@@ -418,7 +368,7 @@ impl Store for SledStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let write = self.write_batch(tenant, &changes, &registered)?;
+        let write = Self::write_batch(tenant, &changes)?;
 
         let mut cache = self.write_cache()?;
         self.db.apply_batch(write).map_err(sled_error)?;
@@ -500,26 +450,58 @@ mod tests {
         assert!(report.problems[0].contains("thing 1 of tenant acme"), "{report:?}");
     }
 
+    fn encoded(value: &Value) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        codec::encode_value(value, &mut bytes);
+        bytes
+    }
+
+    /// Changes the built in-memory index of `field` of things in `tenant`.
+    fn change_index(
+        store: &SledStore,
+        tenant: &TenantId,
+        field: &str,
+        change: impl FnOnce(&mut projection::FieldIndex),
+    ) {
+        let mut cache = store.write_cache().unwrap();
+        let projection = cache.get_mut(tenant, "thing").expect("the projection is built");
+        change(projection.index_mut(field).expect("the field is indexed"));
+    }
+
+    /// The entries of the built in-memory index of `field` of things in `tenant`.
+    fn index_entries(store: &SledStore, tenant: &TenantId, field: &str) -> Vec<(Vec<u8>, u64)> {
+        let cache = store.read_cache().unwrap();
+        let projection = cache.get(tenant, "thing").expect("the projection is built");
+        let index = projection.index(field).expect("the field is indexed");
+        index.iter().map(|(value, id)| (value.to_vec(), id.0)).collect()
+    }
+
     #[test]
     fn missing_and_stray_index_entries_are_reported() {
         let (store, tenant, desc) = stored_thing();
-        let entry = codec::index_key(&tenant, "thing", "name", &"alpha".into(), RecordId(1));
-        store.db.remove(&entry).unwrap();
+        let query = Query::all().filter(Filter::Eq("name".into(), "alpha".into()));
+        assert_eq!(store.query(&tenant, &desc, &query).unwrap().total, 1);
+        let report = store.check_integrity().unwrap();
+        assert!(report.is_sound(), "{report:?}");
+        assert_eq!(report.index_entries, 1);
+
+        let alpha = encoded(&"alpha".into());
+        change_index(&store, &tenant, "name", |index| index.remove(&alpha, RecordId(1)));
         let report = store.check_integrity().unwrap();
         assert_eq!(report.problems, vec!["thing 1 of tenant acme: no index entry for name"]);
 
-        store.db.insert(entry, &[][..]).unwrap();
-        let stray = codec::index_key(&tenant, "thing", "name", &"beta".into(), RecordId(1));
-        store.db.insert(stray, &[][..]).unwrap();
-        let orphan = codec::index_key(&tenant, "thing", "name", &"alpha".into(), RecordId(9));
-        store.db.insert(orphan, &[][..]).unwrap();
+        change_index(&store, &tenant, "name", |index| {
+            index.insert(&alpha, RecordId(1));
+            index.insert(&encoded(&"beta".into()), RecordId(1));
+            index.insert(&alpha, RecordId(9));
+        });
         let report = store.check_integrity().unwrap();
         assert_eq!(report.problem_count, 2, "{report:?}");
+        assert_eq!(report.index_entries, 3);
         assert!(report.problems.iter().any(|p| p.contains("holds another value")));
         assert!(report.problems.iter().any(|p| p.contains("is not stored")));
 
         // The orphan entry makes an index lookup name a record that is not there.
-        let query = Query::all().filter(Filter::Eq("name".into(), "alpha".into()));
         let error = store.query(&tenant, &desc, &query).unwrap_err();
         assert_eq!(error.kind(), StoreErrorKind::Corrupt);
     }
@@ -545,9 +527,6 @@ mod tests {
         let mut batch = Batch::new();
         batch.insert(&desc, Record::new(RecordId(2)));
         store.commit(&tenant, &batch).unwrap();
-        let entries = store.db.scan_prefix(codec::index_space()).count();
-        assert_eq!(entries, 1);
-        assert!(store.check_integrity().unwrap().is_sound());
 
         let ids = |query: &Query| -> Vec<u64> {
             let page = store.query(&tenant, &desc, query).unwrap();
@@ -560,6 +539,83 @@ mod tests {
         assert_eq!(ids(&either), vec![1, 2]);
         let set = Query::all().filter(Filter::Eq("name".into(), "alpha".into()));
         assert_eq!(ids(&set), vec![1]);
+
+        assert_eq!(index_entries(&store, &tenant, "name"), vec![(encoded(&"alpha".into()), 1)]);
+        assert!(store.check_integrity().unwrap().is_sound());
+
+        // Unsetting a value drops its entry; setting it again brings one back.
+        let mut record = store.get(&tenant, &desc, RecordId(1)).unwrap().unwrap();
+        record.set("name", Value::Null);
+        let mut batch = Batch::new();
+        batch.update(&desc, record.clone());
+        store.commit(&tenant, &batch).unwrap();
+        assert_eq!(index_entries(&store, &tenant, "name"), vec![]);
+        assert_eq!(ids(&unset), vec![1, 2]);
+        record.set("name", "beta");
+        record.version += 1;
+        let mut batch = Batch::new();
+        batch.update(&desc, record);
+        store.commit(&tenant, &batch).unwrap();
+        assert_eq!(index_entries(&store, &tenant, "name"), vec![(encoded(&"beta".into()), 1)]);
+        assert!(store.check_integrity().unwrap().is_sound());
+    }
+
+    #[test]
+    fn preconditions_build_the_index_and_see_the_batch_before() {
+        let (store, tenant, desc) = stored_thing();
+        assert!(store.read_cache().unwrap().get(&tenant, "thing").is_none());
+        let taken = vec![Filter::Eq("name".into(), "alpha".into())];
+        let mut batch = Batch::new();
+        batch.none_match(&desc, taken.clone());
+        let error = store.commit(&tenant, &batch).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Constraint, "{error}");
+        assert!(store.read_cache().unwrap().get(&tenant, "thing").is_some());
+
+        // The index follows every commit, so the next precondition sees the new record.
+        let mut record = Record::new(RecordId(2));
+        record.set("name", "beta");
+        let mut batch = Batch::new();
+        batch.insert(&desc, record);
+        store.commit(&tenant, &batch).unwrap();
+        let mut batch = Batch::new();
+        batch.none_match(&desc, vec![Filter::Prefix("name".into(), "be".into())]);
+        let error = store.commit(&tenant, &batch).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Constraint, "{error}");
+        let mut batch = Batch::new();
+        batch.none_match(&desc, vec![Filter::Eq("name".into(), "gamma".into())]);
+        store.commit(&tenant, &batch).unwrap();
+    }
+
+    #[test]
+    fn registering_other_indexed_fields_rebuilds_the_index() {
+        let (store, tenant, desc) = stored_thing();
+        let by_name = Query::all().filter(Filter::Eq("name".into(), "alpha".into()));
+        assert_eq!(store.query(&tenant, &desc, &by_name).unwrap().total, 1);
+
+        let mut wider = desc.clone();
+        for field in &mut wider.fields {
+            field.indexed = true;
+        }
+        store.register(&wider).unwrap();
+        let by_search = Query::all().filter(Filter::Prefix("search".into(), "al".into()));
+        assert_eq!(store.query(&tenant, &wider, &by_search).unwrap().total, 1);
+        assert_eq!(index_entries(&store, &tenant, "search").len(), 1);
+        let report = store.check_integrity().unwrap();
+        assert!(report.is_sound(), "{report:?}");
+        assert_eq!(report.index_entries, 2);
+    }
+
+    #[test]
+    fn index_entries_of_earlier_versions_go_on_open() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let mut stale = codec::index_space();
+        stale.extend_from_slice(b"acme/thing/name/\x07alpha\0\0\0\0\0\0\0\0\0\x01");
+        db.insert(&stale, &[][..]).unwrap();
+        db.insert(codec::desc_key("thing"), codec::encode_desc(&desc()).unwrap()).unwrap();
+        let store = SledStore::with_db(db.clone()).unwrap();
+        assert_eq!(db.scan_prefix(codec::index_space()).count(), 0);
+        assert!(db.contains_key(codec::desc_key("thing")).unwrap());
+        assert!(store.check_integrity().unwrap().is_sound());
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! The result always equals [`Query::apply`] over the kind's records. What changes is how
 //! much is read to get there:
 //!
+//! - The secondary indexes are in-memory and part of the projection (see `projection`), so
+//!   a plan that reads an index or the projection wants the projection built; a query asks
+//!   for that build, and a commit builds it before judging `NoneMatch` preconditions. Only
+//!   when no projection can be had (`may_build` off) does a plan fall back to decoding every
+//!   record of the kind.
 //! - The driving filter gives the candidate ids: an `Eq`/`In` on an indexed field first, then
 //!   a `Fuzzy` filter answered from the projection, then a `Prefix`/`Range` on an indexed
 //!   field or an `Any` whose members all are index filters (the union of their entries);
@@ -98,8 +103,9 @@ fn answered_by_index(registered: &EntityDesc, filter: &Filter) -> bool {
 
 impl SledStore {
     /// Runs `query` over `registered`'s records of `tenant`. The first query of a (tenant,
-    /// kind) that wants a projection pays for building it with one scan of the records. With `may_build`, a query that
-    /// wants a projection not yet built says so instead of taking the slow path.
+    /// kind) that wants the projection or an index pays for building them with one scan of
+    /// the records. With `may_build`, a query that wants a projection not yet built says so
+    /// instead of taking the slow path.
     pub(super) fn run_query(
         &self,
         cache: &Projections,
@@ -110,7 +116,7 @@ impl SledStore {
     ) -> Result<Outcome, StoreError> {
         let kind = registered.kind.as_str();
         let columns = Projection::columns_of(registered);
-        let projection = cache.get(tenant, kind).filter(|p| p.columns == columns);
+        let projection = cache.get(tenant, kind).filter(|p| p.fits(registered, &columns));
         let indexed = |f: &Filter| answered_by_index(registered, f);
         let projected = |field: &str| columns.iter().any(|c| c == field);
 
@@ -136,31 +142,30 @@ impl SledStore {
         let needs_records =
             residual.iter().any(|f| !indexed(f) && !f.fields().into_iter().all(projected))
                 || query.sorts.iter().any(|s| !projected(&s.field));
-        if !needs_records {
-            let driver_indexed = driver.is_some_and(&indexed);
-            let use_projection =
+        let driver_indexed = driver.is_some_and(&indexed);
+        // The indexes live in the projection: a plan that reads either wants it built.
+        if projection.is_none() && may_build && (!needs_records || driver_indexed) {
+            return Ok(Outcome::NeedProjection);
+        }
+        if let (false, Some(projection)) = (needs_records, projection) {
+            let use_rows =
                 !driver_indexed || !query.sorts.is_empty() || residual.iter().any(|f| !indexed(f));
-            match projection {
-                Some(projection) if use_projection => {
-                    return self
-                        .fast_path(tenant, kind, query, driver, &residual, Some(projection))
-                        .map(Outcome::Done);
+            let page = match driver {
+                Some(driver) if !use_rows => {
+                    self.index_path(tenant, kind, query, driver, &residual, projection)?
                 }
-                None if use_projection && may_build => return Ok(Outcome::NeedProjection),
-                _ if !use_projection => {
-                    return self
-                        .fast_path(tenant, kind, query, driver, &residual, None)
-                        .map(Outcome::Done);
-                }
-                _ => {}
-            }
+                _ => self.fast_path(tenant, kind, query, driver, &residual, projection)?,
+            };
+            return Ok(Outcome::Done(page));
         }
 
         // The slow path: decode the candidates and let the reference semantics decide.
-        let records = match driver {
-            Some(f) if indexed(f) => self.fetch(tenant, kind, &self.index_ids(tenant, kind, f)?)?,
-            Some(f @ Filter::Fuzzy(..)) if projection.is_some() => {
-                let rows = projection.map_or_else(Vec::new, |p| fuzzy_rows(p, f).0);
+        let records = match (driver, projection) {
+            (Some(f), Some(projection)) if indexed(f) => {
+                self.fetch(tenant, kind, &index_ids(projection, f)?)?
+            }
+            (Some(f @ Filter::Fuzzy(..)), Some(projection)) => {
+                let rows = fuzzy_rows(projection, f).0;
                 let mut ids: Vec<RecordId> = rows.iter().map(|row| row.id).collect();
                 ids.sort_unstable();
                 self.fetch(tenant, kind, &ids)?
@@ -171,6 +176,29 @@ impl SledStore {
         Ok(Outcome::Done(Page { records, total }))
     }
 
+    /// Answers a query without sorts whose every filter an index answers, by intersecting
+    /// id lists.
+    fn index_path(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        query: &Query,
+        driver: &Filter,
+        residual: &[&Filter],
+        projection: &Projection,
+    ) -> Result<Page, StoreError> {
+        let mut ids = index_ids(projection, driver)?;
+        for filter in residual {
+            let allowed: HashSet<RecordId> = index_ids(projection, filter)?.into_iter().collect();
+            ids.retain(|id| allowed.contains(id));
+        }
+        let total = ids.len() as u64;
+        let page = page_bounds(query, ids.len()).and_then(|r| ids.get(r)).unwrap_or_default();
+        Ok(Page { records: self.fetch(tenant, kind, page)?, total })
+    }
+
+    /// Answers a query whose filters and sorts the indexes and the projection answer, on
+    /// projection rows.
     fn fast_path(
         &self,
         tenant: &TenantId,
@@ -178,24 +206,8 @@ impl SledStore {
         query: &Query,
         driver: Option<&Filter>,
         residual: &[&Filter],
-        projection: Option<&Projection>,
+        projection: &Projection,
     ) -> Result<Page, StoreError> {
-        let Some(projection) = projection else {
-            // Every filter is answered by an index and there is no sort: intersect id lists.
-            let Some(driver) = driver else {
-                return Err(StoreError::corrupt("query plan without candidates"));
-            };
-            let mut ids = self.index_ids(tenant, kind, driver)?;
-            for filter in residual {
-                let allowed: HashSet<RecordId> =
-                    self.index_ids(tenant, kind, filter)?.into_iter().collect();
-                ids.retain(|id| allowed.contains(id));
-            }
-            let total = ids.len() as u64;
-            let page = page_bounds(query, ids.len()).and_then(|r| ids.get(r)).unwrap_or_default();
-            return Ok(Page { records: self.fetch(tenant, kind, page)?, total });
-        };
-
         // Candidates carry their slot, so narrowing and sorting never look up ids.
         // Whether `rows` come in id order, the order of a query without sorts.
         let mut ordered = true;
@@ -206,7 +218,7 @@ impl SledStore {
                 rows
             }
             Some(filter) => {
-                let ids = self.index_ids(tenant, kind, filter)?;
+                let ids = index_ids(projection, filter)?;
                 let mut rows = Vec::with_capacity(ids.len());
                 for id in ids {
                     rows.push(row_of(projection, kind, id)?);
@@ -238,7 +250,7 @@ impl SledStore {
                 });
             } else {
                 let allowed: HashSet<RecordId> =
-                    self.index_ids(tenant, kind, filter)?.into_iter().collect();
+                    index_ids(projection, filter)?.into_iter().collect();
                 rows.retain(|row| allowed.contains(&row.id));
             }
         }
@@ -253,82 +265,6 @@ impl SledStore {
         let page: Vec<RecordId> =
             rows.get(bounds).unwrap_or_default().iter().map(|row| row.id).collect();
         Ok(Page { records: self.fetch(tenant, kind, &page)?, total })
-    }
-
-    /// The ids whose index entries satisfy `filter`, ascending, without duplicates.
-    pub(super) fn index_ids(
-        &self,
-        tenant: &TenantId,
-        kind: &str,
-        filter: &Filter,
-    ) -> Result<Vec<RecordId>, StoreError> {
-        let Some(field) = filter.field() else {
-            let Filter::Any(members) = filter else {
-                return Err(StoreError::corrupt("a filter without a field has no index to scan"));
-            };
-            let mut ids = Vec::new();
-            for member in members {
-                ids.extend(self.index_ids(tenant, kind, member)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            return Ok(ids);
-        };
-        let field_prefix = codec::index_field_prefix(tenant, kind, field);
-        let with = |encode: &dyn Fn(&mut Vec<u8>)| {
-            let mut key = field_prefix.clone();
-            encode(&mut key);
-            key
-        };
-        let mut ids = Vec::new();
-        match filter {
-            Filter::Eq(_, value) => {
-                self.scan_index(&with(&|k| codec::encode_value(value, k)), &mut ids)?;
-            }
-            Filter::In(_, values) => {
-                for value in values {
-                    self.scan_index(&with(&|k| codec::encode_value(value, k)), &mut ids)?;
-                }
-            }
-            Filter::Prefix(_, prefix) => {
-                self.scan_index(&with(&|k| codec::text_prefix(prefix, k)), &mut ids)?;
-            }
-            Filter::Range { min, max, .. } => {
-                // Unset values never match a range, so the scan starts after the `Null` tag.
-                let first = with(&|k| k.push(codec::FIRST_NON_NULL_TAG));
-                let start = match min {
-                    Some(min) => with(&|k| codec::encode_value(min, k)).max(first),
-                    None => first,
-                };
-                let end = max.as_ref().map(|max| {
-                    with(&|k| {
-                        codec::encode_value(max, k);
-                        k.extend_from_slice(&[0xff; 8]);
-                    })
-                });
-                for item in self.db.range(start..) {
-                    let (key, _) = item.map_err(sled_error)?;
-                    if !key.starts_with(&field_prefix) || end.as_ref().is_some_and(|e| *key > **e) {
-                        break;
-                    }
-                    ids.push(entry_id(&key)?);
-                }
-            }
-            Filter::Fuzzy(..) | Filter::Any(_) => {
-                return Err(StoreError::corrupt("fuzzy filters have no index to scan"));
-            }
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
-    }
-
-    fn scan_index(&self, prefix: &[u8], ids: &mut Vec<RecordId>) -> Result<(), StoreError> {
-        for item in self.db.scan_prefix(prefix) {
-            let (key, _) = item.map_err(sled_error)?;
-            ids.push(entry_id(&key)?);
-        }
-        Ok(())
     }
 
     /// The records with `ids`, in that order. Every id must be stored: ids come from the
@@ -363,8 +299,62 @@ impl SledStore {
     }
 }
 
-fn entry_id(key: &[u8]) -> Result<RecordId, StoreError> {
-    codec::id_suffix(key).ok_or_else(|| StoreError::corrupt("index entry without a record id"))
+/// The ids whose index entries satisfy `filter`, ascending, without duplicates.
+pub(super) fn index_ids(
+    projection: &Projection,
+    filter: &Filter,
+) -> Result<Vec<RecordId>, StoreError> {
+    let Some(field) = filter.field() else {
+        let Filter::Any(members) = filter else {
+            return Err(StoreError::corrupt("a filter without a field has no index to scan"));
+        };
+        let mut ids = Vec::new();
+        for member in members {
+            ids.extend(index_ids(projection, member)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        return Ok(ids);
+    };
+    let index = projection
+        .index(field)
+        .ok_or_else(|| StoreError::corrupt(format!("{field} has no index to scan")))?;
+    let encoded = |value: &Value| {
+        let mut bytes = Vec::new();
+        codec::encode_value(value, &mut bytes);
+        bytes
+    };
+    let mut ids = Vec::new();
+    match filter {
+        Filter::Eq(_, value) => index.equal(&encoded(value), &mut ids),
+        Filter::In(_, values) => {
+            for value in values {
+                index.equal(&encoded(value), &mut ids);
+            }
+        }
+        Filter::Prefix(_, prefix) => {
+            let mut start = Vec::new();
+            codec::text_prefix(prefix, &mut start);
+            index.walk(&start, |value| value.starts_with(&start), &mut ids);
+        }
+        Filter::Range { min, max, .. } => {
+            // Unset values never match a range (and have no entries): start after `Null`.
+            let first = vec![codec::FIRST_NON_NULL_TAG];
+            let start = match min {
+                Some(min) => encoded(min).max(first),
+                None => first,
+            };
+            let end = max.as_ref().map(encoded);
+            // Encodings are self-delimiting, so no value starting with `end` lies past it.
+            index.walk(&start, |value| end.as_deref().is_none_or(|end| value <= end), &mut ids);
+        }
+        Filter::Fuzzy(..) | Filter::Any(_) => {
+            return Err(StoreError::corrupt("fuzzy filters have no index to scan"));
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The rows `offset..offset + limit` of `len` candidates; `None` when the page is empty.

@@ -1,10 +1,13 @@
-//! In-memory projections of the sled store: the searchable and sortable field values of
-//! every record of a (tenant, kind), so fuzzy search and sorted lists do not decode records.
+//! In-memory projections and indexes of the sled store: the searchable and sortable field
+//! values of every record of a (tenant, kind), so fuzzy search and sorted lists do not
+//! decode records, and the secondary index of every indexed field.
 //!
-//! A projection is built lazily by one scan the first time a query needs it, then kept
-//! current by every commit while the commit holds the cache's write lock, the same lock
-//! under which the commit writes to sled. Queries hold the read lock for their whole run,
-//! so the projection and the stored records they read always agree.
+//! A projection is built lazily by one scan the first time a query or a `NoneMatch`
+//! precondition needs it, then kept current by every commit while the commit holds the
+//! cache's write lock, the same lock under which the commit writes to sled. Queries hold
+//! the read lock for their whole run, so the projection, the indexes and the stored records
+//! they read always agree. A projection is current only for the projected and indexed
+//! fields it was built for ([`Projection::fits`]); registering a kind drops its projections.
 //!
 //! Rows live in slots of a slab. The text of every searchable column is also kept in one
 //! contiguous buffer per column, slot after slot, each text followed by a NUL byte, so a
@@ -16,8 +19,16 @@
 //! one array, so sorting many rows compares integers that sit side by side and reads the
 //! texts only when two prefixes tie. Other types gain little from a prefix (it holds only
 //! their type), so their sorts compare the values.
+//!
+//! Every indexed field has a [`FieldIndex`]: an ordered map from the
+//! [`codec::encode_value`] bytes of each value held (inline when short) to the ids holding
+//! it (one id inline, several in a set), so a unique field costs one map entry per record
+//! and a field with few values little more than its ids. Unset values have no entry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 
 use crm_domain::{EntityDesc, FieldType, Record, RecordId, StoreError, TenantId, Value};
 
@@ -110,7 +121,193 @@ impl SortPrefixes {
     }
 }
 
-/// The projected values of every record of one (tenant, kind).
+/// Encoded values up to this many bytes are kept inline in the index, without an allocation
+/// of their own: codes, references, numbers, dates and timestamps.
+const INLINE_VALUE: usize = 22;
+
+/// One encoded value as an index keeps it: inline when short, on the heap otherwise. Orders,
+/// compares and borrows as its bytes.
+enum Encoded {
+    /// The length and the bytes, zero-padded.
+    Inline(u8, [u8; INLINE_VALUE]),
+    Heap(Box<[u8]>),
+}
+
+impl Encoded {
+    fn new(bytes: &[u8]) -> Self {
+        let mut inline = [0; INLINE_VALUE];
+        match (inline.get_mut(..bytes.len()), u8::try_from(bytes.len())) {
+            (Some(head), Ok(len)) => {
+                head.copy_from_slice(bytes);
+                Encoded::Inline(len, inline)
+            }
+            _ => Encoded::Heap(bytes.into()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Inline(len, bytes) => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Encoded::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl Borrow<[u8]> for Encoded {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Encoded {}
+
+impl PartialOrd for Encoded {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Encoded {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.bytes())
+    }
+}
+
+/// The ids of the records holding one value of an indexed field. Most values of a
+/// unique or nearly unique field (numbers, codes, logins) belong to one record, which needs
+/// no set of its own.
+#[derive(Debug)]
+enum Ids {
+    One(RecordId),
+    Many(BTreeSet<RecordId>),
+}
+
+impl Ids {
+    fn contains(&self, id: RecordId) -> bool {
+        match self {
+            Ids::One(one) => *one == id,
+            Ids::Many(ids) => ids.contains(&id),
+        }
+    }
+
+    fn insert(&mut self, id: RecordId) {
+        match self {
+            Ids::One(one) if *one == id => {}
+            Ids::One(one) => *self = Ids::Many(BTreeSet::from([*one, id])),
+            Ids::Many(ids) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Drops `id`; the caller drops the value once [`Ids::is_empty`] says none is left.
+    fn remove(&mut self, id: RecordId) {
+        match self {
+            Ids::One(one) if *one == id => *self = Ids::Many(BTreeSet::new()),
+            Ids::One(_) => {}
+            Ids::Many(ids) => {
+                ids.remove(&id);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Ids::Many(ids) if ids.is_empty())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = RecordId> + '_ {
+        let (one, many) = match self {
+            Ids::One(id) => (Some(*id), None),
+            Ids::Many(ids) => (None, Some(ids.iter().copied())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+/// The in-memory index of one indexed field: every record holding a value (unset fields
+/// have no entry) under the [`codec::encode_value`] bytes of that value. Byte order is the
+/// order of [`Value::sort_cmp`] and equal values encode alike, so equality is one lookup
+/// and prefix and range filters are one ordered walk.
+#[derive(Debug)]
+pub(super) struct FieldIndex {
+    /// The indexed field.
+    field: String,
+    /// Encoded value to the records holding it.
+    entries: BTreeMap<Encoded, Ids>,
+}
+
+impl FieldIndex {
+    fn new(field: &str) -> Self {
+        Self { field: field.to_owned(), entries: BTreeMap::new() }
+    }
+
+    /// Adds the entry of record `id` holding the encoded `value`.
+    pub(super) fn insert(&mut self, value: &[u8], id: RecordId) {
+        match self.entries.get_mut(value) {
+            Some(ids) => ids.insert(id),
+            None => {
+                self.entries.insert(Encoded::new(value), Ids::One(id));
+            }
+        }
+    }
+
+    /// Drops the entry of record `id` holding the encoded `value`.
+    pub(super) fn remove(&mut self, value: &[u8], id: RecordId) {
+        let Some(ids) = self.entries.get_mut(value) else { return };
+        ids.remove(id);
+        if ids.is_empty() {
+            self.entries.remove(value);
+        }
+    }
+
+    /// The indexed field.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Whether record `id` has an entry for the encoded `value`.
+    pub fn contains(&self, value: &[u8], id: RecordId) -> bool {
+        self.entries.get(value).is_some_and(|ids| ids.contains(id))
+    }
+
+    /// Appends the ids holding exactly the encoded `value`.
+    pub fn equal(&self, value: &[u8], out: &mut Vec<RecordId>) {
+        if let Some(ids) = self.entries.get(value) {
+            out.extend(ids.iter());
+        }
+    }
+
+    /// Appends the ids of every value from the encoded `start` on, for as long as `more`
+    /// holds of the values, in value order.
+    pub fn walk(&self, start: &[u8], more: impl Fn(&[u8]) -> bool, out: &mut Vec<RecordId>) {
+        let range = self.entries.range::<[u8], _>((Bound::Included(start), Bound::Unbounded));
+        for (value, ids) in range {
+            if !more(value.bytes()) {
+                break;
+            }
+            out.extend(ids.iter());
+        }
+    }
+
+    /// Every entry in value order: the encoded value and the record id.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], RecordId)> + '_ {
+        self.entries.iter().flat_map(|(value, ids)| ids.iter().map(move |id| (value.bytes(), id)))
+    }
+}
+
+/// The projected values and the indexes of every record of one (tenant, kind).
 #[derive(Debug)]
 pub(super) struct Projection {
     /// The projected fields, in description order: searchable or sortable declared fields.
@@ -129,12 +326,25 @@ pub(super) struct Projection {
     highest: Option<RecordId>,
     /// Whether the live slots ascend by id (true until a record is re-slotted out of order).
     ordered: bool,
+    /// The indexes of the indexed fields, in description order.
+    indexes: Vec<FieldIndex>,
 }
 
 impl Projection {
     /// The fields a projection of `desc` holds.
     pub fn columns_of(desc: &EntityDesc) -> Vec<String> {
         desc.fields.iter().filter(|f| f.searchable || f.sortable).map(|f| f.name.clone()).collect()
+    }
+
+    /// Whether this projection was built for the projected and indexed fields `desc` has,
+    /// given `columns` = [`Projection::columns_of`] `desc`.
+    pub fn fits(&self, desc: &EntityDesc, columns: &[String]) -> bool {
+        self.columns == columns
+            && self.indexes.iter().map(|i| i.field.as_str()).eq(desc
+                .fields
+                .iter()
+                .filter(|f| f.indexed)
+                .map(|f| f.name.as_str()))
     }
 
     /// An empty projection of `desc`.
@@ -157,6 +367,12 @@ impl Projection {
             dead: 0,
             highest: None,
             ordered: true,
+            indexes: desc
+                .fields
+                .iter()
+                .filter(|f| f.indexed)
+                .map(|f| FieldIndex::new(&f.name))
+                .collect(),
         }
     }
 
@@ -170,7 +386,7 @@ impl Projection {
         for item in tree.scan_prefix(codec::record_prefix(tenant, &desc.kind)) {
             let (_, bytes) = item.map_err(super::sled_error)?;
             let record = codec::decode_record(&bytes)?;
-            projection.put(&record);
+            projection.change(None, Some(&record));
         }
         Ok(projection)
     }
@@ -228,8 +444,56 @@ impl Projection {
         }
     }
 
+    /// The index of `field`, if it is indexed.
+    pub fn index(&self, field: &str) -> Option<&FieldIndex> {
+        self.indexes.iter().find(|i| i.field == field)
+    }
+
+    /// Every index, in description order.
+    pub fn indexes(&self) -> &[FieldIndex] {
+        &self.indexes
+    }
+
+    /// The index of `field`, to change behind the records' back in tests.
+    #[cfg(test)]
+    pub fn index_mut(&mut self, field: &str) -> Option<&mut FieldIndex> {
+        self.indexes.iter_mut().find(|i| i.field == field)
+    }
+
+    /// Carries one record change into the rows and the indexes: `before` is the stored
+    /// record the change replaces (`None` for an insert), `after` what is stored now
+    /// (`None` for a delete).
+    pub fn change(&mut self, before: Option<&Record>, after: Option<&Record>) {
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for index in &mut self.indexes {
+            old.clear();
+            new.clear();
+            let value = |record: Option<&Record>, out: &mut Vec<u8>| {
+                let value = record.map(|r| r.get(&index.field)).filter(|v| !v.is_null());
+                value.map(|v| codec::encode_value(v, out)).is_some()
+            };
+            let had = value(before, &mut old);
+            let has = value(after, &mut new);
+            if had == has && old == new {
+                continue; // the same record keeps its value
+            }
+            if let (true, Some(record)) = (had, before) {
+                index.remove(&old, record.id);
+            }
+            if let (true, Some(record)) = (has, after) {
+                index.insert(&new, record.id);
+            }
+        }
+        match (before, after) {
+            (_, Some(record)) => self.put(record),
+            (Some(record), None) => self.remove(record.id),
+            (None, None) => {}
+        }
+    }
+
     /// Stores or replaces the row of `record`.
-    pub fn put(&mut self, record: &Record) {
+    fn put(&mut self, record: &Record) {
         self.kill(record.id);
         let row = self.values(record);
         self.push_derived(&row);
@@ -243,7 +507,7 @@ impl Projection {
     }
 
     /// Drops the row of record `id`.
-    pub fn remove(&mut self, id: RecordId) {
+    fn remove(&mut self, id: RecordId) {
         self.kill(id);
         self.by_id.remove(&id);
         self.compact_if_sparse();
@@ -322,8 +586,8 @@ impl Projection {
 /// Every projection built so far, by tenant and kind.
 ///
 /// FIXME: projections are never evicted, so a process that searches many tenants keeps the
-/// searchable and sortable values of each of them in memory; a size bound with least
-/// recently used eviction would cap that.
+/// searchable, sortable and indexed values of each of them in memory; a size bound with
+/// least recently used eviction would cap that.
 #[derive(Debug, Default)]
 pub(super) struct Projections {
     tables: HashMap<TenantId, HashMap<String, Projection>>,
@@ -333,6 +597,12 @@ impl Projections {
     /// The projection of `kind` in `tenant`, if built.
     pub fn get(&self, tenant: &TenantId, kind: &str) -> Option<&Projection> {
         self.tables.get(tenant)?.get(kind)
+    }
+
+    /// The projection of `kind` in `tenant`, to change behind the records' back in tests.
+    #[cfg(test)]
+    pub fn get_mut(&mut self, tenant: &TenantId, kind: &str) -> Option<&mut Projection> {
+        self.tables.get_mut(tenant)?.get_mut(kind)
     }
 
     /// Stores a freshly built projection.
@@ -345,10 +615,7 @@ impl Projections {
         let Some(tables) = self.tables.get_mut(tenant) else { return };
         for change in changes {
             let Some(projection) = tables.get_mut(&change.desc.kind) else { continue };
-            match &change.after {
-                Some(record) => projection.put(record),
-                None => projection.remove(change.id),
-            }
+            projection.change(change.before.as_ref(), change.after.as_ref());
         }
     }
 
@@ -445,6 +712,90 @@ mod tests {
         let listed: Vec<u64> = projection.iter().map(|row| row.id.0).collect();
         assert_eq!(listed, vec![1, 2]);
         assert_prefixes_follow_values(&projection);
+    }
+
+    #[test]
+    fn indexes_follow_changes_of_shared_and_unique_values() {
+        let desc = EntityDesc::new(
+            "thing",
+            vec![
+                FieldDesc::new("code", FieldType::Text, "Code", "编码").indexed(),
+                FieldDesc::new("qty", FieldType::Decimal, "Quantity", "数量").indexed(),
+            ],
+        )
+        .unwrap();
+        let mut projection = Projection::new(&desc);
+        let thing = |id: u64, code: &str, qty: &str| {
+            let mut record = Record::new(RecordId(id));
+            record.set("code", code);
+            record.set("qty", Value::Decimal(qty.parse().unwrap()));
+            record
+        };
+        let encoded = |value: Value| {
+            let mut bytes = Vec::new();
+            codec::encode_value(&value, &mut bytes);
+            bytes
+        };
+        let equal = |projection: &Projection, field: &str, value: Value| {
+            let mut ids = Vec::new();
+            projection.index(field).unwrap().equal(&encoded(value), &mut ids);
+            ids.iter().map(|id| id.0).collect::<Vec<_>>()
+        };
+        let (a, b, c) = (thing(1, "a", "1.0"), thing(2, "b", "1.00"), thing(3, "c", "2"));
+        for record in [&a, &b, &c] {
+            projection.change(None, Some(record));
+        }
+        assert_eq!(equal(&projection, "qty", Value::Decimal(1.into())), vec![1, 2]);
+        assert_eq!(equal(&projection, "code", "b".into()), vec![2]);
+
+        let b2 = thing(2, "a", "2");
+        projection.change(Some(&b), Some(&b2));
+        assert_eq!(equal(&projection, "qty", Value::Decimal(1.into())), vec![1]);
+        assert_eq!(equal(&projection, "qty", Value::Decimal(2.into())), vec![2, 3]);
+        assert_eq!(equal(&projection, "code", "a".into()), vec![1, 2]);
+        assert!(equal(&projection, "code", "b".into()).is_empty());
+
+        projection.change(Some(&a), None);
+        projection.change(Some(&b2), None);
+        assert!(equal(&projection, "code", "a".into()).is_empty());
+        let entries: Vec<(Vec<u8>, u64)> = projection
+            .indexes()
+            .iter()
+            .flat_map(|index| index.iter().map(|(value, id)| (value.to_vec(), id.0)))
+            .collect();
+        assert_eq!(entries, vec![(encoded("c".into()), 3), (encoded(Value::Decimal(2.into())), 3)]);
+        let mut walked = Vec::new();
+        projection.index("code").unwrap().walk(&[], |_| true, &mut walked);
+        assert_eq!(walked, vec![RecordId(3)]);
+        assert_eq!(projection.len(), 1);
+    }
+
+    #[test]
+    fn short_and_long_values_order_as_their_bytes() {
+        let texts = ["", "a", "ab", "abcdefghijklmnopqrst", "abcdefghijklmnopqrstu", "b"];
+        let mut values: Vec<Vec<u8>> = texts
+            .iter()
+            .map(|t| {
+                let mut bytes = Vec::new();
+                codec::encode_value(&Value::from(*t), &mut bytes);
+                bytes
+            })
+            .collect();
+        values.push(vec![0xff; INLINE_VALUE]);
+        values.push(vec![0xff; INLINE_VALUE + 1]);
+        assert!(values.iter().any(|v| v.len() <= INLINE_VALUE));
+        assert!(values.iter().any(|v| v.len() > INLINE_VALUE));
+        let mut index = FieldIndex::new("code");
+        for (id, value) in (1..).zip(values.iter().rev()) {
+            index.insert(value, RecordId(id));
+        }
+        let walked: Vec<Vec<u8>> = index.iter().map(|(value, _)| value.to_vec()).collect();
+        assert_eq!(walked, values);
+        for (id, value) in (1..).zip(values.iter().rev()) {
+            assert!(index.contains(value, RecordId(id)));
+            index.remove(value, RecordId(id));
+        }
+        assert_eq!(index.iter().count(), 0);
     }
 
     /// Every live slot's sort prefix is the prefix of its value, and only sortable text
