@@ -4,8 +4,10 @@
 //! Run with `cargo bench -p crm-benches --bench macro`; `CRM_BENCH_CUSTOMERS` sets the number
 //! of customers (default 100,000), `CRM_BENCH_CHUNK` the customers per batch (default 1,000,
 //! that is 3,000 rows with the contacts), `CRM_BENCH_ONLY` limits the run to `sled` or
-//! `postgres`, `CRM_BENCH_SKIP_SEARCH=1` leaves out the searches (to profile the inserts). Without `--bench` (as `cargo test --benches` runs it) it does a small smoke run
-//! and fails when the engine and a baseline disagree on what a search finds.
+//! `postgres`, `CRM_BENCH_SKIP_SEARCH=1` leaves out the searches (to profile the inserts),
+//! `CRM_BENCH_ROUNDS` sets the insert rounds whose medians are reported (default 3). Without
+//! `--bench` (as `cargo test --benches` runs it) it does a small smoke run and fails when the
+//! engine and a baseline disagree on what a search finds.
 //!
 //! PostgreSQL comes from `crm-test-support`: a throwaway cluster, or a fresh database on the
 //! server named by `CRM_TEST_PG_URL`.
@@ -27,6 +29,12 @@ use sqlx::Connection;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Both sides run under the allocator a bulk-loading host would pick: the engine's records
+/// are many small maps and strings, which the system allocator serves slowly once its free
+/// lists fragment.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The page size of every search, as a search box shows it.
 const PAGE: usize = 50;
 
@@ -46,6 +54,8 @@ struct Config {
     postgres: bool,
     /// Whether to time the searches (off for profiling the inserts alone).
     search: bool,
+    /// Insert rounds per store; the figures are their medians.
+    rounds: usize,
     /// A smoke run under `cargo test`: small, and disagreements fail it.
     smoke: bool,
 }
@@ -78,7 +88,8 @@ impl Config {
             other => return Err(format!("CRM_BENCH_ONLY={other:?}: use sled or postgres").into()),
         };
         let search = std::env::var("CRM_BENCH_SKIP_SEARCH").map_or(true, |v| v.trim() != "1");
-        Ok(Self { customers, chunk, sled, postgres, search, smoke })
+        let rounds = number("CRM_BENCH_ROUNDS", if smoke { 1 } else { 3 })?;
+        Ok(Self { customers, chunk, sled, postgres, search, rounds, smoke })
     }
 
     /// Rows written per customer: the customer and its contacts.
@@ -93,6 +104,12 @@ fn engine_chunks(
     chunk: usize,
 ) -> Vec<Vec<(Customer, Vec<Contact>)>> {
     rows.chunks(chunk).map(<[_]>::to_vec).collect()
+}
+
+/// The middle one of `times` (the upper middle of an even count).
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or_default()
 }
 
 /// Inserts every chunk through the engine; the caller adds the flush.
@@ -233,37 +250,58 @@ fn bench_sled(
 ) -> Result<Vec<String>, BoxError> {
     let tenant = TenantId::new(raw_pg::TENANT)?;
 
-    eprintln!("sled: raw baseline insert of {} rows", config.rows());
-    let raw_dir = tempfile::tempdir()?;
-    let raw_db = sled::Config::new().path(raw_dir.path()).open()?;
-    let (inserted, raw_time) = timed(|| raw_sled::insert_all(&raw_db, raw, config.chunk));
-    inserted?;
-    let stored = raw_sled::count(&raw_db);
-    if stored != (config.customers, config.customers * CONTACTS_PER_CUSTOMER) {
-        return Err(format!("raw sled holds {stored:?} after the insert").into());
-    }
-    raw_sled::verify(&raw_db, &raw[raw.len() / 2].customer)?;
+    // Each round inserts everything into fresh databases, the baseline first; the figures
+    // are the rounds' medians, so one stall of the disk does not decide a ratio. The last
+    // round's databases serve the searches.
+    let mut raw_times = Vec::new();
+    let mut engine_times = Vec::new();
+    let mut last = None;
+    for round in 1..=config.rounds {
+        eprintln!("sled: round {round}: raw baseline insert of {} rows", config.rows());
+        let raw_dir = tempfile::tempdir()?;
+        let raw_db = sled::Config::new().path(raw_dir.path()).open()?;
+        let (inserted, raw_time) = timed(|| raw_sled::insert_all(&raw_db, raw, config.chunk));
+        inserted?;
+        let stored = raw_sled::count(&raw_db);
+        if stored != (config.customers, config.customers * CONTACTS_PER_CUSTOMER) {
+            return Err(format!("raw sled holds {stored:?} after the insert").into());
+        }
+        raw_sled::verify(&raw_db, &raw[raw.len() / 2].customer)?;
+        raw_times.push(raw_time);
 
-    eprintln!("sled: engine insert of {} rows", config.rows());
-    let engine_dir = tempfile::tempdir()?;
-    let (crm, store, timed_store) = open_sled(engine_dir.path())?;
-    let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
-    let chunks = engine_chunks(rows, config.chunk);
-    timed_store.reset();
-    let mut flush_time = Duration::ZERO;
-    let (created, engine_time) = timed(|| -> Result<usize, BoxError> {
-        let created = engine_insert(&crm, &admin, chunks)?;
-        let (flushed, took) = timed(|| store.flush());
-        flushed?;
-        flush_time = took;
-        Ok(created)
-    });
-    let created = created?;
-    if created != config.customers {
-        return Err(
-            format!("the engine created {created} of {} customers", config.customers).into()
-        );
+        eprintln!("sled: round {round}: engine insert of {} rows", config.rows());
+        let engine_dir = tempfile::tempdir()?;
+        let (crm, store, timed_store) = open_sled(engine_dir.path())?;
+        let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
+        let chunks = engine_chunks(rows, config.chunk);
+        timed_store.reset();
+        let mut flush_time = Duration::ZERO;
+        let (created, engine_time) = timed(|| -> Result<usize, BoxError> {
+            let created = engine_insert(&crm, &admin, chunks)?;
+            let (flushed, took) = timed(|| store.flush());
+            flushed?;
+            flush_time = took;
+            Ok(created)
+        });
+        let created = created?;
+        if created != config.customers {
+            return Err(
+                format!("the engine created {created} of {} customers", config.customers).into()
+            );
+        }
+        engine_times.push(engine_time);
+        report.note(breakdown(
+            &format!("sled round {round}"),
+            engine_time,
+            timed_store.times(),
+            Some(flush_time),
+        ));
+        last = Some((raw_dir, raw_db, engine_dir, admin));
     }
+    let Some((_raw_dir, raw_db, engine_dir, admin)) = last else {
+        return Err("no insert round ran".into());
+    };
+    let (raw_time, engine_time) = (median(raw_times), median(engine_times));
     report.throughput("sled insert (rows/s)", config.rows(), engine_time, raw_time);
     let insert_ratio = ratio(engine_time, raw_time);
     report.verdict(
@@ -271,11 +309,12 @@ fn bench_sled(
         insert_ratio <= INSERT_RATIO_TARGET,
         &format!("{insert_ratio:.2}x"),
     );
-    report.note("sled: both sides flushed to disk inside the insert timing");
-    report.note(breakdown("sled", engine_time, timed_store.times(), Some(flush_time)));
+    report.note(format!(
+        "sled: both sides flushed to disk inside the insert timing; medians of {} rounds",
+        config.rounds
+    ));
 
     // Reopen the engine's database raw to see what it wrote; the engine then reopens cold.
-    drop((crm, store, timed_store));
     let engine_footprint =
         raw_sled::footprint(&sled::Config::new().path(engine_dir.path()).open()?)?;
     let raw_footprint = raw_sled::footprint(&raw_db)?;
@@ -335,17 +374,24 @@ fn bench_postgres(
     let raw_url = cluster.create_database("bench_raw")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
-    eprintln!("postgres: raw baseline insert of {} rows", config.rows());
+    // As on sled: rounds into fresh tables, the median time; the last round's tables serve
+    // the searches.
     let mut raw_conn = runtime.block_on(sqlx::PgConnection::connect(&raw_url))?;
-    runtime.block_on(raw_pg::create_tables(&mut raw_conn))?;
-    let (inserted, raw_time) =
-        timed(|| runtime.block_on(raw_pg::insert_all(&mut raw_conn, raw, config.chunk)));
-    inserted?;
-    let stored = runtime.block_on(raw_pg::count(&mut raw_conn))?;
-    let expected = (config.customers as i64, (config.customers * CONTACTS_PER_CUSTOMER) as i64);
-    if stored != expected {
-        return Err(format!("raw postgres holds {stored:?} after the insert").into());
+    let mut raw_times = Vec::new();
+    for round in 1..=config.rounds {
+        eprintln!("postgres: round {round}: raw baseline insert of {} rows", config.rows());
+        runtime.block_on(raw_pg::create_tables(&mut raw_conn))?;
+        let (inserted, raw_time) =
+            timed(|| runtime.block_on(raw_pg::insert_all(&mut raw_conn, raw, config.chunk)));
+        inserted?;
+        let stored = runtime.block_on(raw_pg::count(&mut raw_conn))?;
+        let expected = (config.customers as i64, (config.customers * CONTACTS_PER_CUSTOMER) as i64);
+        if stored != expected {
+            return Err(format!("raw postgres holds {stored:?} after the insert").into());
+        }
+        raw_times.push(raw_time);
     }
+    let raw_time = median(raw_times);
 
     // The default store scans for fuzzy search; the second run adds trigram indexes, to show
     // what they cost on insert and give on search.
@@ -354,10 +400,9 @@ fn bench_postgres(
         ("postgres", PgOptions::default()),
         ("postgres+trigram", PgOptions { trigram_indexes: true }),
     ] {
-        let engine_url = cluster.create_database(&format!("bench_{}", label.replace('+', "_")))?;
         let found = engine_postgres(
             config,
-            (label, options, &engine_url),
+            (label, options, &cluster),
             rows,
             terms,
             (&runtime, &mut raw_conn, raw_time),
@@ -372,32 +417,48 @@ fn bench_postgres(
 /// searches, each beside the raw baseline.
 fn engine_postgres(
     config: &Config,
-    (label, options, engine_url): (&str, PgOptions, &str),
+    (label, options, cluster): (&str, PgOptions, &PgCluster),
     rows: &[(Customer, Vec<Contact>)],
     terms: &[String],
     (runtime, raw_conn, raw_time): (&tokio::runtime::Runtime, &mut sqlx::PgConnection, Duration),
     report: &mut Report,
 ) -> Result<Vec<String>, BoxError> {
     let tenant = TenantId::new(raw_pg::TENANT)?;
-    eprintln!("{label}: engine insert of {} rows", config.rows());
-    let store = PgStore::connect_with(engine_url, options)?;
-    let trigram = store.has_trigram_indexes();
-    if trigram != options.trigram_indexes {
-        return Err(format!("{label}: pg_trgm is not available").into());
+    let mut engine_times = Vec::new();
+    let mut last = None;
+    for round in 1..=config.rounds {
+        eprintln!("{label}: round {round}: engine insert of {} rows", config.rows());
+        let engine_url = cluster.create_database(&format!("bench_{}", label.replace('+', "_")))?;
+        let store = PgStore::connect_with(&engine_url, options)?;
+        if store.has_trigram_indexes() != options.trigram_indexes {
+            return Err(format!("{label}: pg_trgm is not available").into());
+        }
+        let timed_store = Arc::new(TimedStore::new(Arc::new(store)));
+        let crm = Crm::open(Arc::clone(&timed_store) as Arc<dyn Store>)?;
+        let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
+        let chunks = engine_chunks(rows, config.chunk);
+        timed_store.reset();
+        let (created, engine_time) = timed(|| engine_insert(&crm, &admin, chunks));
+        report.note(breakdown(
+            &format!("{label} round {round}"),
+            engine_time,
+            timed_store.times(),
+            None,
+        ));
+        let created = created?;
+        if created != config.customers {
+            return Err(
+                format!("the engine created {created} of {} customers", config.customers).into()
+            );
+        }
+        engine_times.push(engine_time);
+        last = Some((engine_url, crm, admin));
     }
-    let timed_store = Arc::new(TimedStore::new(Arc::new(store)));
-    let crm = Crm::open(Arc::clone(&timed_store) as Arc<dyn Store>)?;
-    let admin = crm.bootstrap_tenant(&tenant, "admin", "Bench administrator")?;
-    let chunks = engine_chunks(rows, config.chunk);
-    timed_store.reset();
-    let (created, engine_time) = timed(|| engine_insert(&crm, &admin, chunks));
-    report.note(breakdown(label, engine_time, timed_store.times(), None));
-    let created = created?;
-    if created != config.customers {
-        return Err(
-            format!("the engine created {created} of {} customers", config.customers).into()
-        );
-    }
+    let Some((engine_url, crm, admin)) = last else {
+        return Err("no insert round ran".into());
+    };
+    let engine_time = median(engine_times);
+    let trigram = options.trigram_indexes;
     report.throughput(&format!("{label} insert (rows/s)"), config.rows(), engine_time, raw_time);
     let insert_ratio = ratio(engine_time, raw_time);
     if !trigram {
@@ -409,7 +470,7 @@ fn engine_postgres(
     }
 
     // Fresh statistics on both sides, so neither planner works from an empty table's guess.
-    let mut engine_conn = runtime.block_on(sqlx::PgConnection::connect(engine_url))?;
+    let mut engine_conn = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
     runtime.block_on(sqlx::query("ANALYZE").execute(&mut engine_conn))?;
     runtime.block_on(sqlx::query("ANALYZE").execute(&mut *raw_conn))?;
     let size = "SELECT pg_database_size(current_database())";

@@ -6,9 +6,10 @@
 //! atomic step, or nothing at all when evaluation fails, so a failing last operation leaves
 //! no trace of the earlier ones.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError};
+use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, Value};
 
 /// What evaluation needs to read from the state before the batch.
 pub(crate) trait StoredState {
@@ -89,8 +90,9 @@ pub(crate) struct Change<'a> {
     pub id: RecordId,
     /// The stored record before the batch.
     pub before: Option<Record>,
-    /// The record after the batch; `None` when it is absent afterwards.
-    pub after: Option<Record>,
+    /// The record after the batch; `None` when it is absent afterwards. An inserted record
+    /// that already is in stored form is borrowed from the batch rather than copied.
+    pub after: Option<Cow<'a, Record>>,
 }
 
 /// One record the batch touched, with whether any write (not only a check) named it.
@@ -103,7 +105,7 @@ struct Slot<'a> {
 /// Nothing is written; an error names the first operation that failed.
 pub(crate) fn evaluate<'a>(
     state: &impl StoredState,
-    batch: &Batch<'a>,
+    batch: &'a Batch<'_>,
 ) -> Result<Vec<Change<'a>>, StoreError> {
     let mut slots: Vec<Slot<'a>> = Vec::new();
     let mut by_key: HashMap<(&'a str, RecordId), usize> = HashMap::new();
@@ -124,15 +126,13 @@ pub(crate) fn evaluate<'a>(
                         desc.kind, record.id
                     )));
                 }
-                let mut stored = normalized(record);
-                stored.version = 1;
-                slot.change.after = Some(stored);
+                slot.change.after = Some(inserted(record));
                 slot.written = true;
             }
             Op::Update(desc, record) => {
                 check_record(desc, record)?;
                 let slot = slot(state, &mut slots, &mut by_key, desc, record.id)?;
-                expect_version(desc, record.id, record.version, slot.change.after.as_ref())?;
+                expect_version(desc, record.id, record.version, slot.change.after.as_deref())?;
                 let mut stored = normalized(record);
                 stored.version = record.version.checked_add(1).ok_or_else(|| {
                     StoreError::new(
@@ -140,18 +140,18 @@ pub(crate) fn evaluate<'a>(
                         format!("{} {}: version overflow", desc.kind, record.id),
                     )
                 })?;
-                slot.change.after = Some(stored);
+                slot.change.after = Some(Cow::Owned(stored));
                 slot.written = true;
             }
             Op::Delete(desc, id, version) => {
                 let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
-                expect_version(desc, *id, *version, slot.change.after.as_ref())?;
+                expect_version(desc, *id, *version, slot.change.after.as_deref())?;
                 slot.change.after = None;
                 slot.written = true;
             }
             Op::Check(desc, id, version) => {
                 let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
-                expect_version(desc, *id, *version, slot.change.after.as_ref())?;
+                expect_version(desc, *id, *version, slot.change.after.as_deref())?;
             }
             Op::NoneMatch(desc, filters) => {
                 let query = Query { filters: filters.clone(), ..Query::default() };
@@ -163,7 +163,7 @@ pub(crate) fn evaluate<'a>(
                     found = slots
                         .iter()
                         .filter(|s| s.change.desc.kind == kind)
-                        .filter_map(|s| s.change.after.as_ref())
+                        .filter_map(|s| s.change.after.as_deref())
                         .find(|record| query.matches(record))
                         .map(|record| record.id);
                 }
@@ -211,7 +211,7 @@ fn new_slot<'s, 'a>(
 ) -> Result<&'s mut Slot<'a>, StoreError> {
     let at = *by_key.entry((desc.kind.as_str(), id)).or_insert_with(|| {
         slots.push(Slot {
-            change: Change { desc, id, before: stored.clone(), after: stored },
+            change: Change { desc, id, before: stored.clone(), after: stored.map(Cow::Owned) },
             written: false,
         });
         slots.len() - 1
@@ -244,6 +244,18 @@ fn check_record(desc: &EntityDesc, record: &Record) -> Result<(), StoreError> {
 
 fn constraint(message: String) -> StoreError {
     StoreError::new(crm_domain::StoreErrorKind::Constraint, message)
+}
+
+/// An inserted record as stores keep it, at version 1: borrowed when it already is (callers
+/// that insert in bulk build records that way), a normalised copy otherwise.
+fn inserted(record: &Record) -> Cow<'_, Record> {
+    let has_null = record.fields.values().chain(record.custom.values()).any(Value::is_null);
+    if record.version == 1 && !has_null {
+        return Cow::Borrowed(record);
+    }
+    let mut stored = normalized(record);
+    stored.version = 1;
+    Cow::Owned(stored)
 }
 
 /// The record as stores keep it: `Null` values are not kept, a missing field reads as

@@ -2,8 +2,8 @@
 //!
 //! - [`MemoryStore`]: maps in process memory; the executable reference of the contract,
 //!   for unit tests.
-//! - [`SledStore`] (feature `sled`, on by default): the embedded default, one sled tree
-//!   with secondary indexes and in-memory search projections.
+//! - [`SledStore`] (feature `sled`, on by default): the embedded default, records in one
+//!   sled tree, with secondary indexes and search projections kept in memory.
 //! - `PgStore` (feature `postgres`): PostgreSQL through sqlx.
 //!
 //! Every adapter passes the same conformance suite (`tests/conformance`), which is the

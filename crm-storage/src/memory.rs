@@ -140,7 +140,7 @@ impl Store for MemoryStore {
         for change in changes {
             let table = tables.entry(change.desc.kind.clone()).or_default();
             match change.after {
-                Some(record) => table.insert(change.id, record),
+                Some(record) => table.insert(change.id, record.into_owned()),
                 None => table.remove(&change.id),
             };
         }

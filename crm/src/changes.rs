@@ -35,7 +35,10 @@ impl Changes {
     /// Inserts a new entity (its id already allocated). The mapping onto a record checks
     /// every field against the description, and the store checks the record again.
     pub(crate) fn create<E: Entity>(&mut self, entity: &E) -> Result<()> {
-        let record = entity.to_record()?;
+        let mut record = entity.to_record()?;
+        // Stores keep a new record at version 1; giving it that version here lets them keep
+        // the batch's record instead of a copy.
+        record.version = 1;
         self.audits.push((&E::desc().kind, record.id, AuditAction::Create, Vec::new()));
         self.batch.insert(E::desc(), record);
         Ok(())

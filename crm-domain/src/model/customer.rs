@@ -279,7 +279,7 @@ static CONTACT: LazyLock<EntityDesc> = LazyLock::new(|| {
             FieldDesc::new("phone", T::Text, "Contact phone", "联系人电话"),
             FieldDesc::new("email", T::Text, "Contact email", "联系人邮箱"),
             // Not indexed: nothing filters contacts by birthday, sorting needs no index, and
-            // an index entry would cost every contact created another write.
+            // every index costs each contact created another entry to keep.
             FieldDesc::new("birthday", T::Date, "Birthday", "生日").sortable(),
             FieldDesc::new("remarks", T::Text, "Contact remarks", "联系人备注"),
         ],

@@ -197,7 +197,7 @@ impl SledStore {
         for change in changes {
             let kind = change.desc.kind.as_str();
             let key = codec::record_key(tenant, kind, change.id);
-            match &change.after {
+            match change.after.as_deref() {
                 Some(record) => {
                     let bytes = codec::encode_record(record)?;
                     debug_assert_eq!(codec::decode_record(&bytes).ok().as_ref(), Some(record));

@@ -615,7 +615,7 @@ impl Projections {
         let Some(tables) = self.tables.get_mut(tenant) else { return };
         for change in changes {
             let Some(projection) = tables.get_mut(&change.desc.kind) else { continue };
-            projection.change(change.before.as_ref(), change.after.as_ref());
+            projection.change(change.before.as_ref(), change.after.as_deref());
         }
     }
 

@@ -453,7 +453,10 @@ fn round_trip_every_value_type(ctx: &Ctx) {
     let mut with_version = full.clone();
     with_version.version = 7;
     let empty = rec(2, vec![("plain", Value::Null)]);
-    ctx.insert_all(item(), [with_version, empty.clone()]);
+    // Already in stored form (version 1, no `Null`), as bulk callers build records.
+    let mut ready = rec(3, vec![("plain", int(5)), ("custom.tag", text("t"))]);
+    ready.version = 1;
+    ctx.insert_all(item(), [with_version, empty.clone(), ready.clone()]);
 
     let read = ctx.get(1).expect("record 1 is stored");
     assert_eq!(read, as_stored(&full, 1), "what is written is what is read");
@@ -468,11 +471,12 @@ fn round_trip_every_value_type(ctx: &Ctx) {
     let read = ctx.get(2).expect("record 2 is stored");
     assert_eq!(read, as_stored(&empty, 1));
     assert!(read.fields.is_empty() && read.custom.is_empty());
-    assert_eq!(ctx.get(3), None);
+    assert_eq!(ctx.get(3), Some(ready.clone()));
+    assert_eq!(ctx.get(4), None);
 
     let page = ctx.store.query(&ctx.tenant, item(), &Query::all()).expect("query");
-    assert_eq!(page.records, vec![as_stored(&full, 1), as_stored(&empty, 1)]);
-    assert_eq!(page.total, 2);
+    assert_eq!(page.records, vec![as_stored(&full, 1), as_stored(&empty, 1), ready]);
+    assert_eq!(page.total, 3);
 }
 
 fn get_many_keeps_order_and_skips_missing(ctx: &Ctx) {
