@@ -225,7 +225,8 @@ fn encode_decimal(d: rust_decimal::Decimal, out: &mut Vec<u8>) {
 
 /// Encodes a record for storage.
 pub(crate) fn encode_record(record: &Record) -> Result<Vec<u8>, StoreError> {
-    postcard::to_stdvec(record)
+    // Most records fit in this, so the buffer rarely grows while fields are written.
+    postcard::to_extend(record, Vec::with_capacity(512))
         .map_err(|e| StoreError::corrupt(format!("record {} cannot be encoded: {e}", record.id)))
 }
 

@@ -23,13 +23,16 @@ pub(crate) fn ensure_current(kind: &str, id: RecordId, given: u64, stored: u64) 
 /// Collects inserts, updates and deletes with their audit entries.
 pub(crate) struct Changes {
     batch: Batch<'static>,
-    /// Kind, record, action and changed fields of every write, for the audit entries.
+    /// Kind, record, action and changed fields of every update and delete, for the audit
+    /// entries.
     audits: Vec<(&'static str, RecordId, AuditAction, Vec<crm_domain::audit::FieldChange>)>,
+    /// Kind and record of every insert; their audit entries cover runs of ids.
+    created: Vec<(&'static str, RecordId)>,
 }
 
 impl Changes {
     pub(crate) fn new() -> Self {
-        Self { batch: Batch::new(), audits: Vec::new() }
+        Self { batch: Batch::new(), audits: Vec::new(), created: Vec::new() }
     }
 
     /// Inserts a new entity (its id already allocated). The mapping onto a record checks
@@ -39,7 +42,7 @@ impl Changes {
         // Stores keep a new record at version 1; giving it that version here lets them keep
         // the batch's record instead of a copy.
         record.version = 1;
-        self.audits.push((&E::desc().kind, record.id, AuditAction::Create, Vec::new()));
+        self.created.push((&E::desc().kind, record.id));
         self.batch.insert(E::desc(), record);
         Ok(())
     }
@@ -87,12 +90,11 @@ impl Changes {
         }
         let mut entries = Vec::with_capacity(self.audits.len());
         let mut created: BTreeMap<&str, Vec<RecordId>> = BTreeMap::new();
+        for (entity, record_id) in std::mem::take(&mut self.created) {
+            created.entry(entity).or_default().push(record_id);
+        }
         for (entity, record_id, action, changes) in std::mem::take(&mut self.audits) {
-            if action == AuditAction::Create {
-                created.entry(entity).or_default().push(record_id);
-            } else {
-                entries.push((entity.to_owned(), record_id, None, action, changes));
-            }
+            entries.push((entity.to_owned(), record_id, None, action, changes));
         }
         for (entity, ids) in created {
             for (first, last) in runs(ids) {

@@ -38,7 +38,7 @@ mod integrity;
 mod plan;
 mod projection;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -54,6 +54,10 @@ use crate::batch::{evaluate, Change, StoredState};
 use crate::codec;
 use plan::Outcome;
 use projection::{Projection, Projections};
+
+/// Batches with at least this many record changes update the in-memory projections on a
+/// second thread while sled writes; smaller ones do not pay for the thread.
+const PARALLEL_APPLY_MIN_CHANGES: usize = 256;
 
 /// A store kept in an embedded sled database.
 pub struct SledStore {
@@ -371,9 +375,27 @@ impl Store for SledStore {
         let write = Self::write_batch(tenant, &changes)?;
 
         let mut cache = self.write_cache()?;
-        self.db.apply_batch(write).map_err(sled_error)?;
-        cache.apply(tenant, &changes);
-        Ok(())
+        if changes.len() < PARALLEL_APPLY_MIN_CHANGES {
+            self.db.apply_batch(write).map_err(sled_error)?;
+            cache.apply(tenant, &changes);
+            return Ok(());
+        }
+        // A large batch updates the projections on a second thread while sled writes. Should
+        // either fail, the projections of the kinds the batch touched are dropped, to be built
+        // again from what sled holds; the batch counts as written exactly when sled wrote it.
+        let projections = &mut *cache;
+        let (written, updated) = std::thread::scope(|scope| {
+            let updated = scope.spawn(|| projections.apply(tenant, &changes));
+            let written = self.db.apply_batch(write);
+            (written, updated.join().is_ok())
+        });
+        if written.is_err() || !updated {
+            let kinds: BTreeSet<&str> = changes.iter().map(|c| c.desc.kind.as_str()).collect();
+            for kind in kinds {
+                cache.forget_kind(kind);
+            }
+        }
+        written.map_err(sled_error)
     }
 
     fn next_in_sequence(
@@ -652,6 +674,26 @@ mod tests {
         let error = sled_error(sled::Error::ReportableBug("bug".into()));
         assert_eq!(error.kind(), StoreErrorKind::Unavailable);
         assert!(error.to_string().starts_with("sled: "));
+    }
+
+    #[test]
+    fn large_batches_keep_projections_and_indexes_current() {
+        let (store, tenant, desc) = stored_thing();
+        let fuzzy = Query::all().filter(Filter::Fuzzy("search".into(), "bulk".into()));
+        assert_eq!(store.query(&tenant, &desc, &fuzzy).unwrap().total, 0);
+        let count = PARALLEL_APPLY_MIN_CHANGES as u64 + 10;
+        let mut batch = Batch::new();
+        for id in 2..2 + count {
+            let mut record = Record::new(RecordId(id));
+            record.set("name", if id % 2 == 0 { "even" } else { "odd" });
+            record.set("search", format!("bulk {id}"));
+            batch.insert(&desc, record);
+        }
+        store.commit(&tenant, &batch).unwrap();
+        assert_eq!(store.query(&tenant, &desc, &fuzzy).unwrap().total, count);
+        let even = Query::all().filter(Filter::Eq("name".into(), "even".into()));
+        assert_eq!(store.query(&tenant, &desc, &even).unwrap().total, count / 2);
+        assert!(store.check_integrity().unwrap().is_sound());
     }
 
     #[test]
