@@ -48,6 +48,31 @@ pub(crate) fn desc_key(kind: &str) -> Vec<u8> {
     key(SPACE_DESC, &[kind.as_bytes()])
 }
 
+/// The key of the store's format number. It sits among the description keys under a name no
+/// kind can have (kinds are lowercase identifiers), and its value is no description, so a
+/// release from before in-memory indexes refuses to open the store instead of reading it
+/// with indexes it would expect to find stored.
+pub(crate) fn format_key() -> Vec<u8> {
+    key(SPACE_DESC, &[b"~format"])
+}
+
+/// The format this release writes: 2, records and sequences only, indexes in memory. Format
+/// 1 (no format key) also stored an entry per indexed value.
+pub(crate) const FORMAT: u8 = 2;
+
+/// The value of the format key: a marker no description decodes from, then the number.
+pub(crate) fn encode_format() -> [u8; 6] {
+    [0xff, 0xff, 0xff, 0xff, 0xff, FORMAT]
+}
+
+/// The format number in a stored format value.
+pub(crate) fn decode_format(bytes: &[u8]) -> Result<u8, StoreError> {
+    match bytes {
+        [0xff, 0xff, 0xff, 0xff, 0xff, format] => Ok(*format),
+        _ => Err(StoreError::corrupt("the stored format number cannot be read")),
+    }
+}
+
 /// The prefix of every description key.
 pub(crate) fn desc_space() -> Vec<u8> {
     vec![SPACE_DESC, SEP]

@@ -25,9 +25,13 @@ pub enum Error {
     /// decided"); see [`crm_workflow::WorkflowError::as_action`].
     #[error(transparent)]
     Workflow(#[from] crm_workflow::WorkflowError),
-    /// The store location is not understood.
+    /// The store location is not understood (the location is given with any password
+    /// masked).
     #[error("unknown or incomplete store {0:?}: use sled:PATH, memory: or a postgres://USER@HOST/DATABASE URL")]
     StoreLocation(String),
+    /// A store option in the location is not understood: what is wrong with it.
+    #[error("store option: {0}")]
+    StoreOption(String),
 }
 
 impl Error {

@@ -159,7 +159,7 @@ impl Crm {
     /// gives PostgreSQL trigram indexes for fuzzy search (see
     /// `crm_storage::PgOptions::trigram_indexes`); `crm_trigram=off`, the default, drops them.
     pub fn open_location(location: &str) -> Result<Self> {
-        let incomplete = || Error::StoreLocation(location.to_owned());
+        let incomplete = || Error::StoreLocation(redact_location(location));
         if location.strip_prefix("sled:").is_some_and(|path| path.trim().is_empty()) {
             return Err(incomplete());
         }
@@ -189,7 +189,7 @@ impl Crm {
         } else if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
-                let (url, options) = pg_options(location).ok_or_else(incomplete)?;
+                let (url, options) = pg_options(location)?;
                 Arc::new(crm_storage::PgStore::connect_with(&url, options)?)
             }
             #[cfg(not(feature = "postgres"))]
@@ -349,30 +349,70 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(6)
 }
 
-/// Takes the store's own parameter `crm_trigram=on|off` out of a PostgreSQL URL; `None` when
-/// it holds another value.
+/// Takes the store's own parameter `crm_trigram=on|off` (any case) out of a PostgreSQL URL.
+/// Any other parameter starting `crm_`, the parameter without a value or given twice, is
+/// refused: a mistyped option must not silently open the store without trigram indexes,
+/// which drops them.
 #[cfg(feature = "postgres")]
-fn pg_options(location: &str) -> Option<(String, crm_storage::PgOptions)> {
+fn pg_options(location: &str) -> Result<(String, crm_storage::PgOptions)> {
     let mut options = crm_storage::PgOptions::default();
     let Some((base, query)) = location.split_once('?') else {
-        return Some((location.to_owned(), options));
+        return Ok((location.to_owned(), options));
     };
     let mut kept = Vec::new();
+    let mut seen = false;
     for pair in query.split('&') {
-        match pair.strip_prefix("crm_trigram=") {
-            Some("on") => options.trigram_indexes = true,
-            Some("off") => options.trigram_indexes = false,
-            Some(_) => return None,
-            None => kept.push(pair),
+        let (key, value) = match pair.split_once('=') {
+            Some((key, value)) => (key, Some(value)),
+            None => (pair, None),
+        };
+        if !key.to_ascii_lowercase().starts_with("crm_") {
+            kept.push(pair);
+            continue;
         }
+        if key != "crm_trigram" {
+            return Err(Error::StoreOption(format!(
+                "{key:?} is not an option of the store; the PostgreSQL store knows crm_trigram"
+            )));
+        }
+        if std::mem::replace(&mut seen, true) {
+            return Err(Error::StoreOption("crm_trigram is given twice".into()));
+        }
+        options.trigram_indexes = match value.map(str::to_ascii_lowercase).as_deref() {
+            Some("on") => true,
+            Some("off") => false,
+            _ => {
+                return Err(Error::StoreOption(
+                    "crm_trigram takes on or off (crm_trigram=on gives fuzzy search trigram \
+                     indexes)"
+                        .into(),
+                ))
+            }
+        };
     }
     let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
-    Some((url, options))
+    Ok((url, options))
+}
+
+/// `location` with the password of a URL replaced by `***`, for messages and logs.
+pub fn redact_location(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return location.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+        None => location.to_owned(),
+    }
 }
 
 #[cfg(all(test, feature = "postgres"))]
 mod tests {
-    use super::pg_options;
+    use super::{pg_options, redact_location, Error};
 
     #[test]
     fn the_trigram_parameter_is_the_store_s_and_leaves_the_url() {
@@ -383,8 +423,37 @@ mod tests {
                 .unwrap();
         assert_eq!(url, "postgres://u@h/db?sslmode=disable&application_name=x");
         assert!(options.trigram_indexes);
-        let (url, options) = pg_options("postgres://u@h/db?crm_trigram=off").unwrap();
+        let (url, options) = pg_options("postgres://u@h/db?crm_trigram=OFF").unwrap();
         assert_eq!((url.as_str(), options.trigram_indexes), ("postgres://u@h/db", false));
-        assert!(pg_options("postgres://u@h/db?crm_trigram=yes").is_none());
+        assert!(pg_options("postgres://u@h/db?crm_trigram=On").unwrap().1.trigram_indexes);
+    }
+
+    #[test]
+    fn mistyped_store_options_are_refused() {
+        for (url, says) in [
+            ("postgres://u@h/db?crm_trigram=yes", "takes on or off"),
+            ("postgres://u@h/db?crm_trigram=", "takes on or off"),
+            ("postgres://u@h/db?crm_trigram", "takes on or off"),
+            ("postgres://u@h/db?crm_trigrams=on", "\"crm_trigrams\" is not an option"),
+            ("postgres://u@h/db?CRM_TRIGRAM=on", "\"CRM_TRIGRAM\" is not an option"),
+            ("postgres://u@h/db?crm_trigram=on&crm_trigram=off", "given twice"),
+        ] {
+            match pg_options(url) {
+                Err(Error::StoreOption(message)) => assert!(message.contains(says), "{message}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn passwords_are_masked_in_locations() {
+        assert_eq!(
+            redact_location("postgres://crm:s3cr%3Ft@db.local:5432/crm?crm_trigram=on"),
+            "postgres://crm:***@db.local:5432/crm?crm_trigram=on"
+        );
+        assert_eq!(redact_location("postgres://crm@h/db"), "postgres://crm@h/db");
+        assert_eq!(redact_location("sled:./crm-data"), "sled:./crm-data");
+        let error = crate::Crm::open_location("postgres://u:pw@/db").unwrap_err();
+        assert!(!error.to_string().contains("pw"), "{error}");
     }
 }

@@ -6,11 +6,15 @@
 //! | key | value |
 //! |---|---|
 //! | `d/<kind>` | the registered `EntityDesc`, postcard |
+//! | `d/~format` | the store's format number (2), after a marker no description decodes from |
 //! | `r/<tenant>/<kind>/<id: u64 big-endian>` | the `Record`, postcard |
 //! | `s/<tenant>/<sequence name>` | the last number handed out, u64 big-endian |
 //!
-//! A record is one key, so a commit writes one key per changed record. Earlier versions
-//! also stored secondary index entries under `i/`; opening a store removes them.
+//! A record is one key, so a commit writes one key per changed record. Format 1 stores (no
+//! format key) also held secondary index entries under `i/`; opening one removes them in
+//! bounded batches and then writes the format key, which releases of format 1 cannot read:
+//! they refuse the store rather than miss the index entries they expect. A store of a
+//! newer format is refused with a message saying so.
 //!
 //! Every commit is judged under one writer lock against the stored state plus the batch's
 //! own earlier operations, and then written with a single `apply_batch`, so nothing of a
@@ -119,26 +123,30 @@ impl SledStore {
     }
 
     fn with_db(db: sled::Db) -> Result<Self, StoreError> {
+        let format_key = codec::format_key();
+        match db.get(&format_key).map_err(sled_error)? {
+            Some(bytes) if codec::decode_format(&bytes)? > codec::FORMAT => {
+                return Err(StoreError::unavailable(format!(
+                    "the store was written by a newer release (format {}); open it with that \
+                     release",
+                    codec::decode_format(&bytes)?
+                )));
+            }
+            Some(_) => {}
+            None => {
+                Self::remove_stored_index_entries(&db)?;
+                db.insert(&format_key, &codec::encode_format()[..]).map_err(sled_error)?;
+                db.flush().map_err(sled_error)?;
+            }
+        }
         let mut registry = HashMap::new();
         for item in db.scan_prefix(codec::desc_space()) {
-            let (_, bytes) = item.map_err(sled_error)?;
+            let (key, bytes) = item.map_err(sled_error)?;
+            if *key == *format_key {
+                continue;
+            }
             let desc = codec::decode_desc(&bytes)?;
             registry.insert(desc.kind.clone(), Arc::new(desc));
-        }
-        // Earlier versions kept index entries in sled; the indexes now live in memory.
-        let mut stale = sled::Batch::default();
-        let mut stale_entries = 0u64;
-        for item in db.scan_prefix(codec::index_space()) {
-            let (key, _) = item.map_err(sled_error)?;
-            stale.remove(key);
-            stale_entries += 1;
-        }
-        if stale_entries > 0 {
-            db.apply_batch(stale).map_err(sled_error)?;
-            tracing::info!(
-                entries = stale_entries,
-                "stored index entries of an earlier version removed"
-            );
         }
         tracing::debug!(kinds = registry.len(), "sled store opened");
         Ok(Self {
@@ -147,6 +155,33 @@ impl SledStore {
             registry: RwLock::new(registry),
             cache: RwLock::new(Projections::default()),
         })
+    }
+
+    /// Removes the index entries format 1 kept in sled (the indexes now live in memory), in
+    /// batches of bounded size: a large store is upgraded without holding its entries in
+    /// memory at once, and an upgrade cut short goes on at the next open, as the format key
+    /// is written only after.
+    fn remove_stored_index_entries(db: &sled::Db) -> Result<(), StoreError> {
+        const KEYS_PER_BATCH: usize = 10_000;
+        let mut removed = 0u64;
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut keys = 0;
+            for item in db.scan_prefix(codec::index_space()).take(KEYS_PER_BATCH) {
+                let (key, _) = item.map_err(sled_error)?;
+                batch.remove(key);
+                keys += 1;
+            }
+            if keys == 0 {
+                break;
+            }
+            db.apply_batch(batch).map_err(sled_error)?;
+            removed += keys as u64;
+        }
+        if removed > 0 {
+            tracing::info!(entries = removed, "stored index entries of an earlier version removed");
+        }
+        Ok(())
     }
 
     /// Writes everything committed so far to disk and waits until it is there.
@@ -630,14 +665,36 @@ mod tests {
     #[test]
     fn index_entries_of_earlier_versions_go_on_open() {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let mut stale = codec::index_space();
-        stale.extend_from_slice(b"acme/thing/name/\x07alpha\0\0\0\0\0\0\0\0\0\x01");
-        db.insert(&stale, &[][..]).unwrap();
+        // More than one removal batch holds.
+        for id in 0..25_000u64 {
+            let mut stale = codec::index_space();
+            stale.extend_from_slice(b"acme/thing/name/\x07alpha\0");
+            stale.extend_from_slice(&id.to_be_bytes());
+            db.insert(&stale, &[][..]).unwrap();
+        }
         db.insert(codec::desc_key("thing"), codec::encode_desc(&desc()).unwrap()).unwrap();
         let store = SledStore::with_db(db.clone()).unwrap();
         assert_eq!(db.scan_prefix(codec::index_space()).count(), 0);
         assert!(db.contains_key(codec::desc_key("thing")).unwrap());
         assert!(store.check_integrity().unwrap().is_sound());
+        assert_eq!(store.registry.read().unwrap().len(), 1, "the format key is no kind");
+
+        // A release of format 1 reads every `d/` value as a description: the format value
+        // makes it fail instead of running without its stored indexes.
+        let format = db.get(codec::format_key()).unwrap().unwrap();
+        assert_eq!(codec::decode_format(&format).unwrap(), codec::FORMAT);
+        assert!(codec::decode_desc(&format).is_err());
+    }
+
+    #[test]
+    fn stores_of_a_newer_format_are_refused() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let mut newer = codec::encode_format();
+        newer[5] = codec::FORMAT + 1;
+        db.insert(codec::format_key(), &newer[..]).unwrap();
+        let error = SledStore::with_db(db).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+        assert!(error.to_string().contains("newer release (format 3)"), "{error}");
     }
 
     #[test]

@@ -446,7 +446,7 @@ enum CustomerCommand {
     /// List customers.
     List {
         /// Sort: name, -name, newest, oldest, updated, code.
-        #[arg(long, default_value = "name")]
+        #[arg(long, default_value = "name", allow_hyphen_values = true)]
         sort: String,
         /// Only this category code.
         #[arg(long)]
@@ -466,7 +466,7 @@ enum CustomerCommand {
         /// The text to look for.
         text: String,
         /// Sort: name, -name, newest, oldest, updated, code.
-        #[arg(long, default_value = "name")]
+        #[arg(long, default_value = "name", allow_hyphen_values = true)]
         sort: String,
     },
     /// Show one customer with contacts, hierarchy and history.
@@ -524,8 +524,8 @@ fn main() {
 }
 
 fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
-    let crm =
-        Crm::open_location(&cli.store).with_context(|| format!("cannot open {}", cli.store))?;
+    let crm = Crm::open_location(&cli.store)
+        .with_context(|| format!("cannot open {}", crm::redact_location(&cli.store)))?;
     let tenant = TenantId::new(cli.tenant.clone())?;
     let admin = crm.bootstrap_tenant(&tenant, "admin", "Administrator")?;
     let who = if cli.user == "admin" {

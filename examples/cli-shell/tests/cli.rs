@@ -54,6 +54,9 @@ fn demo_search_show_and_parent_on_sled() {
 
     let listed = stdout(&crm(&store, &["customers", "list", "--sort=-name", "--limit", "3"]));
     assert!(listed.contains("3 of 91 customers"), "{listed}");
+    // The descending sort reads as written in the help, as its own word too.
+    let spaced = stdout(&crm(&store, &["customers", "list", "--sort", "-name", "--limit", "3"]));
+    assert_eq!(spaced, listed);
     let leads = stdout(&crm(&store, &["leads", "list"]));
     assert!(leads.contains("Exotic Liquids"), "{leads}");
 }
