@@ -3,11 +3,12 @@
 use crm_domain::hierarchy::check_new_parent;
 use crm_domain::model::{Membership, Position, Unit, UnitKind, User};
 use crm_domain::{
-    DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, TenantId, Value,
+    DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, StoreErrorKind,
+    TenantId, Value,
 };
 
 use crate::changes::Changes;
-use crate::{Crm, Result};
+use crate::{Crm, Error, Result};
 
 /// Organisation units and users as seen by one principal.
 pub struct Org<'a> {
@@ -64,8 +65,17 @@ pub(crate) fn bootstrap(
         vec![Filter::Eq("login".into(), Value::Text(user.login.clone()))],
     );
     changes.create(&user)?;
-    changes.commit(crm, &acting)?;
-    Ok(acting)
+    match changes.commit(crm, &acting) {
+        Ok(()) => Ok(acting),
+        // Another caller bootstrapped the same tenant first: its administrator is the one.
+        Err(Error::Store(error)) if error.kind() == StoreErrorKind::Constraint => {
+            match find_user(crm, tenant, login)? {
+                Some(user) => Ok(principal_of(tenant, &user)),
+                None => Err(Error::Store(error)),
+            }
+        }
+        Err(error) => Err(error),
+    }
 }
 
 fn find_user(crm: &Crm, tenant: &TenantId, login: &str) -> Result<Option<User>> {

@@ -27,6 +27,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("deep_chain_walks_without_recursion", deep_chain_walks_without_recursion),
         ("move_subtree_is_one_operation", move_subtree_is_one_operation),
         ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
+        ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
@@ -297,6 +298,28 @@ fn concurrent_opposite_moves_never_cycle(crm: &Crm) {
         assert!(!(a_parent == Some(b.id) && b_parent == Some(a.id)), "cycle in round {round}");
         assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "round {round}: {results:?}");
     }
+}
+
+fn concurrent_bootstraps_agree_on_one_admin(crm: &Crm) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tenant = TenantId::new(format!("b{}_{n}", std::process::id())).unwrap();
+    let barrier = std::sync::Barrier::new(4);
+    let admins: Vec<Principal> = std::thread::scope(|scope| {
+        let started: Vec<_> = (0..4)
+            .map(|_| {
+                let (barrier, tenant) = (&barrier, &tenant);
+                scope.spawn(move || {
+                    barrier.wait();
+                    crm.bootstrap_tenant(tenant, "admin", "Administrator")
+                })
+            })
+            .collect();
+        started.into_iter().map(|t| t.join().unwrap().unwrap()).collect()
+    });
+    assert!(admins.windows(2).all(|w| w[0].user == w[1].user), "{admins:?}");
+    let again = crm.bootstrap_tenant(&tenant, "admin", "Administrator").unwrap();
+    assert_eq!(again.user, admins[0].user);
 }
 
 fn fuzzy_search_folds_and_is_literal(crm: &Crm) {
