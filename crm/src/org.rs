@@ -3,8 +3,8 @@
 use crm_domain::hierarchy::check_new_parent;
 use crm_domain::model::{Membership, Position, Unit, UnitKind, User};
 use crm_domain::{
-    DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, StoreErrorKind,
-    TenantId, Value,
+    DomainError, Entity, Filter, Principal, Query, RecordId, Role, Sort, StoreErrorKind, TenantId,
+    Value,
 };
 
 use crate::changes::Changes;
