@@ -57,12 +57,14 @@ pub(crate) fn format_key() -> Vec<u8> {
 }
 
 /// The format this release writes: 2, records and sequences only, indexes in memory. Format
-/// 1 (no format key) also stored an entry per indexed value.
+/// 1 also stored an entry per indexed value; a store without a format key is of format 1,
+/// and format 1 written under the key marks an upgrade to 2 under way.
 pub(crate) const FORMAT: u8 = 2;
 
-/// The value of the format key: a marker no description decodes from, then the number.
-pub(crate) fn encode_format() -> [u8; 6] {
-    [0xff, 0xff, 0xff, 0xff, 0xff, FORMAT]
+/// The value of the format key for `format`: a marker no description decodes from, then
+/// the number.
+pub(crate) fn encode_format(format: u8) -> [u8; 6] {
+    [0xff, 0xff, 0xff, 0xff, 0xff, format]
 }
 
 /// The format number in a stored format value.

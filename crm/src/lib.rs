@@ -182,7 +182,7 @@ impl Crm {
             #[cfg(not(feature = "sled"))]
             {
                 let _ = path;
-                return Err(Error::StoreLocation(location.to_owned()));
+                return Err(Error::StoreLocation(redact_location(location)));
             }
         } else if location == "memory:" {
             Arc::new(crm_storage::MemoryStore::new())
@@ -194,10 +194,10 @@ impl Crm {
             }
             #[cfg(not(feature = "postgres"))]
             {
-                return Err(Error::StoreLocation(location.to_owned()));
+                return Err(Error::StoreLocation(redact_location(location)));
             }
         } else {
-            return Err(Error::StoreLocation(location.to_owned()));
+            return Err(Error::StoreLocation(redact_location(location)));
         };
         Self::open(store)
     }
@@ -350,9 +350,10 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Takes the store's own parameter `crm_trigram=on|off` (any case) out of a PostgreSQL URL.
-/// Any other parameter starting `crm_`, the parameter without a value or given twice, is
-/// refused: a mistyped option must not silently open the store without trigram indexes,
-/// which drops them.
+/// Any other parameter that reads as a store option (`crm_…` or `crm-…` in any case, also
+/// percent-encoded or padded), the parameter without a value or given twice, is refused: a
+/// mistyped option must not silently open the store without trigram indexes, which drops
+/// them.
 #[cfg(feature = "postgres")]
 fn pg_options(location: &str) -> Result<(String, crm_storage::PgOptions)> {
     let mut options = crm_storage::PgOptions::default();
@@ -366,13 +367,24 @@ fn pg_options(location: &str) -> Result<(String, crm_storage::PgOptions)> {
             Some((key, value)) => (key, Some(value)),
             None => (pair, None),
         };
-        if !key.to_ascii_lowercase().starts_with("crm_") {
+        let read = percent_decoded(key).trim().to_ascii_lowercase().replace('-', "_");
+        if !read.starts_with("crm_") {
             kept.push(pair);
             continue;
         }
+        if key != "crm_trigram" && read == "crm_trigram" {
+            return Err(Error::StoreOption(
+                "write the option exactly as crm_trigram (lowercase, with an underscore)".into(),
+            ));
+        }
         if key != "crm_trigram" {
+            let named = if read.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                format!("{read:?}")
+            } else {
+                "a parameter starting with crm_".to_owned()
+            };
             return Err(Error::StoreOption(format!(
-                "{key:?} is not an option of the store; the PostgreSQL store knows crm_trigram"
+                "{named} is not an option of the store; write crm_trigram=on or crm_trigram=off"
             )));
         }
         if std::mem::replace(&mut seen, true) {
@@ -394,20 +406,62 @@ fn pg_options(location: &str) -> Result<(String, crm_storage::PgOptions)> {
     Ok((url, options))
 }
 
-/// `location` with the password of a URL replaced by `***`, for messages and logs.
+/// `text` with `%XX` escapes decoded where they make ASCII; anything else is kept as written.
+#[cfg(feature = "postgres")]
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(u8::is_ascii);
+        match escaped {
+            Some(byte) => {
+                out.push(char::from(byte));
+                i += 3;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
+/// `location` with any password masked by `***`, for messages and logs. It masks rather too
+/// much than too little: everything between the first `:` after the scheme and the last `@`
+/// (a password typed raw may hold `/`, `?`, `#` or `@`), what follows a `:` that is no port
+/// when there is no `@`, and the value of a `password` parameter.
 pub fn redact_location(location: &str) -> String {
     let Some((scheme, rest)) = location.split_once("://") else {
         return location.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return location.to_owned();
+    let mut masked = match (rest.find(':'), rest.rfind('@')) {
+        (Some(colon), Some(at)) if colon < at => {
+            format!("{}:***{}", &rest[..colon], &rest[at..])
+        }
+        (Some(colon), None) => {
+            let end = rest[colon + 1..].find(['/', '?', '#']).map_or(rest.len(), |i| colon + 1 + i);
+            let after = &rest[colon + 1..end];
+            if after.bytes().all(|b| b.is_ascii_digit()) {
+                rest.to_owned()
+            } else {
+                format!("{}:***{}", &rest[..colon], &rest[end..])
+            }
+        }
+        _ => rest.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-        None => location.to_owned(),
+    if let Some(at) = masked.to_ascii_lowercase().find("password=") {
+        let start = at + "password=".len();
+        let end = masked[start..].find(['&', '#']).map_or(masked.len(), |i| start + i);
+        masked.replace_range(start..end, "***");
     }
+    format!("{scheme}://{masked}")
 }
 
 #[cfg(all(test, feature = "postgres"))]
@@ -435,7 +489,8 @@ mod tests {
             ("postgres://u@h/db?crm_trigram=", "takes on or off"),
             ("postgres://u@h/db?crm_trigram", "takes on or off"),
             ("postgres://u@h/db?crm_trigrams=on", "\"crm_trigrams\" is not an option"),
-            ("postgres://u@h/db?CRM_TRIGRAM=on", "\"CRM_TRIGRAM\" is not an option"),
+            ("postgres://u@h/db?CRM_TRIGRAM=on", "exactly as crm_trigram"),
+            ("postgres://u@h/db?crm_trigrm=on", "\"crm_trigrm\" is not an option"),
             ("postgres://u@h/db?crm_trigram=on&crm_trigram=off", "given twice"),
         ] {
             match pg_options(url) {
@@ -452,8 +507,33 @@ mod tests {
             "postgres://crm:***@db.local:5432/crm?crm_trigram=on"
         );
         assert_eq!(redact_location("postgres://crm@h/db"), "postgres://crm@h/db");
+        assert_eq!(redact_location("postgres://h:5432/db"), "postgres://h:5432/db");
         assert_eq!(redact_location("sled:./crm-data"), "sled:./crm-data");
-        let error = crate::Crm::open_location("postgres://u:pw@/db").unwrap_err();
-        assert!(!error.to_string().contains("pw"), "{error}");
+        for (location, secret) in [
+            ("postgres://crm:WRONG/SECRET@127.0.0.1:5/crm", "SECRET"),
+            ("postgres://crm:p@ss:w/rd?#x@h:5/crm", "rd?#x"),
+            ("postgres://crm:WRONG?crm_SECRET@h/crm", "SECRET"),
+            ("postgres://crm:WRONGSECRET", "SECRET"),
+            ("postgres://crm@h/crm?sslmode=disable&password=SECRET&x=1", "SECRET"),
+            ("postgress://crm:SECRET@h/db", "SECRET"),
+        ] {
+            let masked = redact_location(location);
+            assert!(!masked.contains(secret), "{location} -> {masked}");
+            if let Err(error) = crate::Crm::open_location(location) {
+                assert!(!error.to_string().contains(secret), "{location}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn options_that_look_like_the_store_s_are_read_as_such() {
+        for url in [
+            "postgres://u@h/db?crm%5Ftrigram=on",
+            "postgres://u@h/db?crm-trigram=on",
+            "postgres://u@h/db?%20crm_trigram=on",
+        ] {
+            assert!(matches!(pg_options(url), Err(Error::StoreOption(_))), "{url}");
+        }
+        assert!(pg_options("postgres://u@h/db?application_name=crm-web").is_ok());
     }
 }

@@ -11,10 +11,11 @@
 //! | `s/<tenant>/<sequence name>` | the last number handed out, u64 big-endian |
 //!
 //! A record is one key, so a commit writes one key per changed record. Format 1 stores (no
-//! format key) also held secondary index entries under `i/`; opening one removes them in
-//! bounded batches and then writes the format key, which releases of format 1 cannot read:
-//! they refuse the store rather than miss the index entries they expect. A store of a
-//! newer format is refused with a message saying so.
+//! format key) also held secondary index entries under `i/`. Opening one first writes the
+//! format key saying 1 (an upgrade under way), which releases of format 1 cannot read, so
+//! from then on they refuse the store rather than miss index entries they expect; then it
+//! removes the entries in bounded batches and writes 2. An upgrade cut short resumes on the
+//! next open. A store of a newer format is refused with a message saying so.
 //!
 //! Every commit is judged under one writer lock against the stored state plus the batch's
 //! own earlier operations, and then written with a single `apply_batch`, so nothing of a
@@ -124,20 +125,24 @@ impl SledStore {
 
     fn with_db(db: sled::Db) -> Result<Self, StoreError> {
         let format_key = codec::format_key();
-        match db.get(&format_key).map_err(sled_error)? {
-            Some(bytes) if codec::decode_format(&bytes)? > codec::FORMAT => {
-                return Err(StoreError::unavailable(format!(
-                    "the store was written by a newer release (format {}); open it with that \
-                     release",
-                    codec::decode_format(&bytes)?
-                )));
-            }
-            Some(_) => {}
-            None => {
-                Self::remove_stored_index_entries(&db)?;
-                db.insert(&format_key, &codec::encode_format()[..]).map_err(sled_error)?;
-                db.flush().map_err(sled_error)?;
-            }
+        let format = match db.get(&format_key).map_err(sled_error)? {
+            Some(bytes) => codec::decode_format(&bytes)?,
+            None => 0,
+        };
+        if format > codec::FORMAT {
+            return Err(StoreError::unavailable(format!(
+                "the store was written by a newer release (format {format}); open it with that \
+                 release"
+            )));
+        }
+        if format < codec::FORMAT {
+            // The key goes in before anything is removed, so a release of format 1 refuses the
+            // store from then on, and an upgrade cut short is taken up again on the next open.
+            db.insert(&format_key, &codec::encode_format(1)[..]).map_err(sled_error)?;
+            db.flush().map_err(sled_error)?;
+            Self::remove_stored_index_entries(&db)?;
+            db.insert(&format_key, &codec::encode_format(codec::FORMAT)[..]).map_err(sled_error)?;
+            db.flush().map_err(sled_error)?;
         }
         let mut registry = HashMap::new();
         for item in db.scan_prefix(codec::desc_space()) {
@@ -158,9 +163,8 @@ impl SledStore {
     }
 
     /// Removes the index entries format 1 kept in sled (the indexes now live in memory), in
-    /// batches of bounded size: a large store is upgraded without holding its entries in
-    /// memory at once, and an upgrade cut short goes on at the next open, as the format key
-    /// is written only after.
+    /// batches of bounded size, so a large store is upgraded without holding its entries in
+    /// memory at once.
     fn remove_stored_index_entries(db: &sled::Db) -> Result<(), StoreError> {
         const KEYS_PER_BATCH: usize = 10_000;
         let mut removed = 0u64;
@@ -683,10 +687,27 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_cut_short_resumes_on_the_next_open() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        // As left by an open killed while removing: the key says 1, entries remain.
+        db.insert(codec::format_key(), &codec::encode_format(1)[..]).unwrap();
+        let mut stale = codec::index_space();
+        stale.extend_from_slice(b"acme/thing/name/\x07alpha\0\0\0\0\0\0\0\0\0\x01");
+        db.insert(&stale, &[][..]).unwrap();
+        // A release of format 1 reads the key as a description and fails.
+        let marker = db.get(codec::format_key()).unwrap().unwrap();
+        assert!(codec::decode_desc(&marker).is_err());
+
+        SledStore::with_db(db.clone()).unwrap();
+        assert_eq!(db.scan_prefix(codec::index_space()).count(), 0);
+        let format = db.get(codec::format_key()).unwrap().unwrap();
+        assert_eq!(codec::decode_format(&format).unwrap(), codec::FORMAT);
+    }
+
+    #[test]
     fn stores_of_a_newer_format_are_refused() {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let mut newer = codec::encode_format();
-        newer[5] = codec::FORMAT + 1;
+        let newer = codec::encode_format(codec::FORMAT + 1);
         db.insert(codec::format_key(), &newer[..]).unwrap();
         let error = SledStore::with_db(db).unwrap_err();
         assert_eq!(error.kind(), StoreErrorKind::Unavailable);

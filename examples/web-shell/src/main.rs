@@ -55,7 +55,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = args.store.clone();
     let setup = tokio::task::spawn_blocking(move || {
-        let crm = crm::Crm::open_location(&store).with_context(|| format!("open {store}"))?;
+        let crm = crm::Crm::open_location(&store)
+            .with_context(|| format!("open {}", crm::redact_location(&store)))?;
         prepare(crm, &options)
     })
     .await
