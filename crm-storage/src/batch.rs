@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, Value};
 
@@ -81,6 +82,45 @@ impl<'a> KnownAbsent<'a> {
     }
 }
 
+/// Where each record the batch names has its slot, by kind and id.
+type SlotIndex<'a> = HashMap<(&'a str, RecordId), usize, BuildHasherDefault<KeyHasher>>;
+
+/// A quick hash for slot keys: kind names and record ids come from the engine's descriptions
+/// and allocated ids, not from what a user types, so the hash need not resist chosen keys,
+/// and a bulk insert hashes thousands of them.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    const FACTOR: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::FACTOR);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        for byte in chunks.remainder() {
+            self.mix(u64::from(*byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+}
+
 /// The net effect of a batch on one record.
 #[derive(Debug)]
 pub(crate) struct Change<'a> {
@@ -107,8 +147,8 @@ pub(crate) fn evaluate<'a>(
     state: &impl StoredState,
     batch: &'a Batch<'_>,
 ) -> Result<Vec<Change<'a>>, StoreError> {
-    let mut slots: Vec<Slot<'a>> = Vec::new();
-    let mut by_key: HashMap<(&'a str, RecordId), usize> = HashMap::new();
+    let mut slots: Vec<Slot<'a>> = Vec::with_capacity(batch.ops.len());
+    let mut by_key = SlotIndex::with_capacity_and_hasher(batch.ops.len(), Default::default());
     let absent = KnownAbsent::read(state, batch)?;
 
     for op in &batch.ops {
@@ -186,7 +226,7 @@ pub(crate) fn evaluate<'a>(
 fn slot<'s, 'a>(
     state: &impl StoredState,
     slots: &'s mut Vec<Slot<'a>>,
-    by_key: &mut HashMap<(&'a str, RecordId), usize>,
+    by_key: &mut SlotIndex<'a>,
     desc: &'a EntityDesc,
     id: RecordId,
 ) -> Result<&'s mut Slot<'a>, StoreError> {
@@ -204,7 +244,7 @@ fn slot<'s, 'a>(
 /// earlier keeps its slot.
 fn new_slot<'s, 'a>(
     slots: &'s mut Vec<Slot<'a>>,
-    by_key: &mut HashMap<(&'a str, RecordId), usize>,
+    by_key: &mut SlotIndex<'a>,
     desc: &'a EntityDesc,
     id: RecordId,
     stored: Option<Record>,
