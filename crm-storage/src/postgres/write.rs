@@ -13,7 +13,7 @@
 use crm_domain::{
     Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind, TenantId,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
 
 use super::decode::{decode, select_list};
@@ -339,6 +339,21 @@ async fn none_match(
     desc: &EntityDesc,
     filters: &[Filter],
 ) -> Result<(), StoreError> {
+    if let Some(probe) = lookup_probe(desc, tenant, filters)? {
+        let found = probe
+            .query()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|e| map_error(&format!("match {}", desc.kind), e))?;
+        return match found {
+            Some(row) => Err(constraint(format!(
+                "{} {} matches a filter the batch requires to match nothing",
+                desc.kind,
+                row.try_get::<i64, _>(0).map_err(|e| map_error("read a matching id", e))?
+            ))),
+            None => Ok(()),
+        };
+    }
     let mut sql =
         Sql::new(&format!("SELECT {} FROM {} WHERE tenant_id = ", select_list(desc), table(desc)));
     sql.push_bind(tenant_bind(tenant));
@@ -361,4 +376,50 @@ async fn none_match(
         }
     }
     Ok(())
+}
+
+/// The probe of a "no record has one of these values" precondition on an indexed field (a
+/// batch's new customer numbers): one index lookup per value, returning the id of the first
+/// record found. `None` when the filters have another shape, or SQL cannot decide the rest
+/// of them; the general query then runs.
+///
+/// Written as `field = ANY(values)`, the planner picks its plan by the estimated share of the
+/// tenant's rows, and for a tenant it has no statistics on (a new tenant, a table filled since
+/// the last `ANALYZE`) it walks every row of the tenant: one probe took 30 ms at 100,000
+/// customers instead of 1 ms.
+fn lookup_probe(
+    desc: &EntityDesc,
+    tenant: &TenantId,
+    filters: &[Filter],
+) -> Result<Option<Sql>, StoreError> {
+    let Some((Filter::In(name, values), rest)) = filters.split_first() else {
+        return Ok(None);
+    };
+    let Some(field) = desc.field(name).filter(|f| f.indexed) else {
+        return Ok(None);
+    };
+    if values.is_empty() || values.iter().any(crm_domain::Value::is_null) {
+        return Ok(None);
+    }
+    let mut array = ColumnArray::new(field.ty, values.len());
+    for value in values {
+        // A member of another type can equal no stored value: leave it out.
+        array.push(value);
+    }
+    if array.is_empty() {
+        return Ok(None);
+    }
+    let mut sql = Sql::new("SELECT m.id FROM unnest(");
+    sql.push_bind(array.into_bind());
+    sql.push(&format!(
+        ") AS v(x) CROSS JOIN LATERAL (SELECT id FROM {} WHERE tenant_id = ",
+        table(desc)
+    ));
+    sql.push_bind(tenant_bind(tenant));
+    sql.push(" AND ").push(&ident(&field.name)).push(" = v.x");
+    if !push_filters(&mut sql, desc, rest)? {
+        return Ok(None);
+    }
+    sql.push(" LIMIT 1) AS m LIMIT 1");
+    Ok(Some(sql))
 }

@@ -627,6 +627,28 @@ fn none_match_op_guards_a_batch(ctx: &Ctx) {
     batch.none_match(item(), vec![eq("custom.tag", text("vip"))]);
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "custom fields");
 
+    // Many values of an indexed field (a batch's new numbers), alone and with other filters;
+    // members of another type match nothing.
+    let numbers = |codes: &[&str]| codes.iter().map(|c| text(c)).collect::<Vec<_>>();
+    let mut batch = Batch::new();
+    batch.none_match(item(), vec![one_of("code", numbers(&["X1", "B1", "Y1"]))]);
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "one of many taken");
+    let mut batch = Batch::new();
+    batch.none_match(item(), vec![one_of("code", [numbers(&["X1", "Y1"]), vec![int(1)]].concat())]);
+    ctx.commit(&batch).expect("no record holds X1 or Y1");
+    let mut batch = Batch::new();
+    batch.none_match(
+        item(),
+        vec![one_of("code", numbers(&["X1", "B1"])), range("qty", Some(int(4)), None)],
+    );
+    ctx.commit(&batch).expect("B1 is held, but by a record with qty 3");
+    let mut batch = Batch::new();
+    batch.none_match(
+        item(),
+        vec![one_of("code", numbers(&["X1", "B1"])), range("qty", Some(int(3)), None)],
+    );
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "held with qty 3");
+
     let mut batch = Batch::new();
     batch.none_match(item(), vec![eq("nope", text("x"))]);
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::InvalidQuery);
