@@ -43,6 +43,22 @@ pub(crate) fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Doma
 /// characters that reorder how text around them reads (U+202A–U+202E, U+2066–U+2069), with
 /// which a title could show another amount than the one stored.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.is_ascii() {
+        // One pass over the bytes: no direction controls in ASCII, one character per byte.
+        if value.len() > max {
+            return Err(DomainError::invalid(field, format!("longer than {max} characters")));
+        }
+        return match value
+            .bytes()
+            .find(|b| b.is_ascii_control() && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            Some(b) => Err(DomainError::invalid(
+                field,
+                format!("contains the control character U+{:04X}", u32::from(b)),
+            )),
+            None => Ok(()),
+        };
+    }
     max_chars(field, value, max)?;
     if let Some(c) = value.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
         return Err(DomainError::invalid(
@@ -199,5 +215,24 @@ mod tests {
         assert!(email("email", "ab.cn").is_err());
         assert!(email("email", "a@b").is_err());
         assert!(email("email", "a b@c.cn").is_err());
+    }
+
+    #[test]
+    fn text_is_checked_alike_in_ascii_and_beyond() {
+        for (value, ok) in [
+            ("plain\ttext\r\n", true),
+            ("bell\u{7}", false),
+            ("del\u{7f}", false),
+            ("北京\ttext", true),
+            ("北京\u{7}", false),
+            ("北京\u{85}", false),
+            ("报销 \u{202E}001", false),
+        ] {
+            assert_eq!(text("name", value, 20).is_ok(), ok, "{value:?}");
+        }
+        assert!(text("name", "abcde", 5).is_ok());
+        assert!(text("name", "abcdef", 5).is_err());
+        assert!(text("name", "北京北京北", 5).is_ok());
+        assert!(text("name", "北京北京北京", 5).is_err());
     }
 }

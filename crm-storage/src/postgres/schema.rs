@@ -7,7 +7,7 @@
 //! unchanged. DDL runs under a transaction-scoped advisory lock, so processes and threads
 //! that open or register at the same time never race on it.
 
-use crm_domain::{EntityDesc, FieldType, StoreError, StoreErrorKind};
+use crm_domain::{EntityDesc, FieldDesc, FieldType, StoreError, StoreErrorKind};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::error::map_error;
@@ -140,6 +140,25 @@ pub(crate) fn index_name(kind: &str, field: &str, suffix: &str) -> String {
     format!("{}_{:012x}", &name[..50], hash & 0xffff_ffff_ffff)
 }
 
+/// Suffix of the B-tree index over every row of a tenant.
+const FULL_INDEX: &str = "idx";
+/// Suffix of the B-tree index over the rows where the field is set.
+const NON_NULL_INDEX: &str = "nn";
+
+/// Which lookup index an indexed field gets, by suffix. A reference that lists do not sort
+/// by (a parent, an owner) is often empty — most customers have no parent, pool customers
+/// no owner — and every lookup asks for a value, so its index leaves out the rows without
+/// one and costs their inserts nothing; PostgreSQL uses such a partial index for `=`,
+/// `IN`, range and prefix filters, which all imply `IS NOT NULL`. Other fields get a full
+/// index, which also serves sorting.
+fn lookup_index(field: &FieldDesc) -> Option<&'static str> {
+    match field {
+        FieldDesc { indexed: false, .. } => None,
+        FieldDesc { ty: FieldType::Ref, sortable: false, .. } => Some(NON_NULL_INDEX),
+        _ => Some(FULL_INDEX),
+    }
+}
+
 /// Creates the kind's table, adds columns for fields declared since, and creates the
 /// indexes of indexed fields and, with `trigram`, the trigram indexes of searchable fields
 /// (dropping trigram indexes `trigram` no longer wants).
@@ -219,11 +238,23 @@ pub(crate) async fn register(
     for field in &desc.fields {
         let column = ident(&field.name);
         let mut statements = Vec::new();
-        if field.indexed {
-            let name = ident(&index_name(&desc.kind, &field.name, "idx"));
-            statements.push(format!(
-                "CREATE INDEX IF NOT EXISTS {name} ON {table} (tenant_id, {column})"
-            ));
+        let wanted = lookup_index(field);
+        for suffix in [FULL_INDEX, NON_NULL_INDEX] {
+            let name = index_name(&desc.kind, &field.name, suffix);
+            if wanted == Some(suffix) {
+                let predicate = if suffix == NON_NULL_INDEX {
+                    format!(" WHERE {column} IS NOT NULL")
+                } else {
+                    String::new()
+                };
+                statements.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} (tenant_id, {column}){predicate}",
+                    ident(&name)
+                ));
+            } else if indexes.contains(&name) {
+                // Left from an earlier description or release: it would cost every insert.
+                statements.push(format!("DROP INDEX {}", ident(&name)));
+            }
         }
         let trigram_index = ident(&index_name(&desc.kind, &field.name, "trgm"));
         if field.searchable && trigram {
