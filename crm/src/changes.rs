@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crm_domain::audit::{diff, runs, AuditAction, AuditEntry};
-use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, RecordId};
+use crm_domain::{Batch, Entity, EntityDesc, Filter, Principal, Record, RecordId};
 
 use crate::{Crm, Result};
 
@@ -45,6 +45,13 @@ impl Changes {
         self.created.push((&E::desc().kind, record.id));
         self.batch.insert(E::desc(), record);
         Ok(())
+    }
+
+    /// Inserts a new record of `desc` already mapped from its entity, at version 1.
+    pub(crate) fn create_record(&mut self, desc: &'static EntityDesc, record: Record) {
+        debug_assert_eq!(record.version, 1, "new records are stored at version 1");
+        self.created.push((&desc.kind, record.id));
+        self.batch.insert(desc, record);
     }
 
     /// Replaces `old` by `new`, guarded by `old`'s version. Writes nothing when nothing changed.

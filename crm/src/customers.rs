@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use crm_domain::hierarchy::check_new_parent;
 use crm_domain::model::{Contact, Customer, CustomerStatus, Relative, SettingList};
-use crm_domain::{DomainError, Entity, Filter, Principal, Query, RecordId, Sort, Value};
+use crm_domain::{DomainError, Entity, Filter, Principal, Query, Record, RecordId, Sort, Value};
 
 use crate::changes::Changes;
 use crate::scope::Scope;
@@ -258,36 +258,69 @@ impl<'a> Customers<'a> {
             let values = chunk.iter().map(|c| Value::Text((*c).to_owned())).collect();
             changes.none_match(Customer::desc(), vec![Filter::In("code".into(), values)]);
         }
-        let mut created = Vec::with_capacity(rows.len());
+        // Ids go out in row order; the rows are then prepared (checked, owned, folded for
+        // search, mapped onto records) on every core, and taken in row order again, so the
+        // first bad row is the one reported whatever the split.
         let mut contact_id = first_contact;
-        for (offset, (mut customer, contacts)) in rows.into_iter().enumerate() {
+        let mut numbered = Vec::with_capacity(rows.len());
+        for (offset, (mut customer, mut contacts)) in rows.into_iter().enumerate() {
             customer.id = RecordId(first_id + offset as u64);
-            customer.version = 0;
-            self.prepare(&mut customer, &settings)?;
-            customer.created_at = now;
-            customer.updated_at = now;
-            let mut stored_contacts = Vec::with_capacity(contacts.len());
-            for mut contact in contacts {
+            for contact in &mut contacts {
                 contact.id = RecordId(contact_id);
                 contact_id += 1;
-                contact.version = 0;
-                contact.customer = customer.id;
-                contact.validate()?;
-                stored_contacts.push(contact);
             }
-            customer.refresh_search(&stored_contacts);
+            numbered.push((customer, contacts));
+        }
+        let prepared = crate::parallel::map(numbered, |(customer, contacts)| {
+            self.prepare_new(customer, contacts, &settings, now)
+        });
+        let mut created = Vec::with_capacity(prepared.len());
+        for row in prepared {
+            let (customer, record, contact_records) = row?;
             if let Some(parent) = customer.parent {
                 self.get_for_change(parent)?;
             }
-            changes.create(&customer)?;
-            for contact in &stored_contacts {
-                changes.create(contact)?;
+            changes.create_record(Customer::desc(), record);
+            for record in contact_records {
+                changes.create_record(Contact::desc(), record);
             }
-            customer.version = 1;
             created.push(customer);
         }
         changes.commit(self.crm, self.who).map_err(|e| duplicate_code(e, "code"))?;
         Ok(created)
+    }
+
+    /// A new customer (ids given) and its contacts made ready to store: checked, owned,
+    /// stamped at `now`, folded for search and mapped onto records at version 1.
+    fn prepare_new(
+        &self,
+        mut customer: Customer,
+        contacts: Vec<Contact>,
+        settings: &crate::settings::Codes,
+        now: DateTime<Utc>,
+    ) -> Result<(Customer, Record, Vec<Record>)> {
+        customer.version = 0;
+        self.prepare(&mut customer, settings)?;
+        customer.created_at = now;
+        customer.updated_at = now;
+        let mut ready = Vec::with_capacity(contacts.len());
+        for mut contact in contacts {
+            contact.version = 0;
+            contact.customer = customer.id;
+            contact.validate()?;
+            ready.push(contact);
+        }
+        customer.refresh_search(&ready);
+        let mut record = customer.to_record()?;
+        record.version = 1;
+        let mut contact_records = Vec::with_capacity(ready.len());
+        for contact in &ready {
+            let mut record = contact.to_record()?;
+            record.version = 1;
+            contact_records.push(record);
+        }
+        customer.version = 1;
+        Ok((customer, record, contact_records))
     }
 
     /// Checks the fields and the setting codes, and fills the owner.

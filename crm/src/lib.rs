@@ -31,6 +31,7 @@ pub mod forms;
 pub mod imports;
 pub mod leads;
 pub mod org;
+mod parallel;
 pub mod sales;
 pub mod scope;
 pub mod settings;

@@ -28,6 +28,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("move_subtree_is_one_operation", move_subtree_is_one_operation),
         ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
         ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
+        ("bulk_create_reports_the_first_bad_row", bulk_create_reports_the_first_bad_row),
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
@@ -320,6 +321,41 @@ fn concurrent_bootstraps_agree_on_one_admin(crm: &Crm) {
     assert!(admins.windows(2).all(|w| w[0].user == w[1].user), "{admins:?}");
     let again = crm.bootstrap_tenant(&tenant, "admin", "Administrator").unwrap();
     assert_eq!(again.user, admins[0].user);
+}
+
+/// A bulk create large enough to be prepared on several threads still reports the first bad
+/// row, stores nothing when one is bad, and keeps the rows' order in ids and numbers.
+fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let rows = |count: usize| -> Vec<(Customer, Vec<Contact>)> {
+        (0..count)
+            .map(|i| (customer(&format!("Bulk {i:04}")), vec![contact(&format!("Person {i}"))]))
+            .collect()
+    };
+    let mut bad = rows(1500);
+    bad[1400].1[0].email = "not an address".into();
+    bad[900].0.email = "also not an address".into();
+    bad[1200].0.parent = Some(RecordId(u64::MAX));
+    match service.create_many(bad) {
+        Err(Error::Domain(DomainError::Invalid { field, .. })) => assert_eq!(field, "email"),
+        other => panic!("expected the email of row 900 to be refused: {other:?}"),
+    }
+    let mut bad = rows(1500);
+    bad[1200].0.parent = Some(RecordId(u64::MAX));
+    bad[1400].1[0].email = "not an address".into();
+    assert!(service.create_many(bad).is_err());
+    assert_eq!(service.search(&CustomerSearch::default()).unwrap().total, 0, "nothing stored");
+
+    let created = service.create_many(rows(1500)).unwrap();
+    assert!(created.windows(2).all(|w| w[0].id.0 + 1 == w[1].id.0 && w[0].code < w[1].code));
+    assert!(created.iter().enumerate().all(|(i, c)| c.name == format!("Bulk {i:04}")));
+    let last = service.get(created[1499].id).unwrap();
+    let parts: Vec<&str> = last.search.split('\u{1f}').collect();
+    assert_eq!(parts, ["bulk 1499", last.code.to_lowercase().as_str(), "person 1499"]);
+    let contacts = service.contacts(created[1499].id).unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].name, "Person 1499");
 }
 
 fn fuzzy_search_folds_and_is_literal(crm: &Crm) {

@@ -1,0 +1,72 @@
+//! Spreading independent per-row work of a bulk call over the machine's cores.
+
+/// Below this many items the work stays on the calling thread: starting a thread costs more
+/// than it saves.
+const MIN_ITEMS: usize = 256;
+
+/// `f` applied to every item, results in item order. With at least [`MIN_ITEMS`] items and
+/// more than one core, contiguous runs of items go to scoped threads, the calling thread
+/// taking the first run.
+pub(crate) fn map<T, R, F>(items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers = cores.min(items.len() / (MIN_ITEMS / 2)).max(1);
+    if workers == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let per_worker = items.len().div_ceil(workers);
+    let mut runs: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter();
+    for _ in 0..workers {
+        runs.push(items.by_ref().take(per_worker).collect());
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let first = runs.next().unwrap_or_default();
+        let others: Vec<_> = runs
+            .map(|run| scope.spawn(move || run.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut results: Vec<R> = first.into_iter().map(f).collect();
+        for other in others {
+            match other.join() {
+                Ok(run) => results.extend(run),
+                // A panic in `f` is a bug; carry it to the caller as the sequential path would.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_keep_item_order_at_every_size() {
+        for len in [0, 1, 255, 256, 257, 1000, 4099] {
+            let items: Vec<usize> = (0..len).collect();
+            let doubled = map(items, |i| i * 2);
+            assert_eq!(doubled, (0..len).map(|i| i * 2).collect::<Vec<_>>(), "{len} items");
+        }
+    }
+
+    #[test]
+    fn work_reaches_other_threads_for_large_inputs() {
+        let caller = std::thread::current().id();
+        let threads = map((0..4096).collect(), |_: i32| std::thread::current().id());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let others = threads.iter().filter(|id| **id != caller).count();
+        if cores > 1 {
+            assert!(others > 0, "no item ran on another thread");
+            assert!(threads[0] == caller, "the caller takes the first run");
+        } else {
+            assert_eq!(others, 0);
+        }
+    }
+}
