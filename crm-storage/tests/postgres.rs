@@ -9,8 +9,8 @@
 
 use crm_domain::model::{Contact, Customer};
 use crm_domain::{
-    Batch, Entity, EntityDesc, FieldDesc, FieldType, Filter, Query, Record, RecordId, Sort, Store,
-    StoreErrorKind, TenantId, Value,
+    Batch, Entity, EntityDesc, FieldDesc, FieldType, Filter, Op, Query, Record, RecordId, Sort,
+    Store, StoreErrorKind, TenantId, Value,
 };
 use crm_storage::{MemoryStore, PgOptions, PgStore};
 use crm_test_support::PgCluster;
@@ -587,6 +587,23 @@ fn bulk_inserts_span_chunks_atomically(context: &Context) -> Result<(), Failed> 
     let failed = store.commit(&acme, &batch).err().map(|e| e.kind());
     ensure(failed == Some(StoreErrorKind::Conflict), format!("{failed:?}"))?;
     ensure(store.query(&acme, bulk, &Query::all().page(0, 1))?.total == 0, "partial batch")?;
+
+    // A check that fails before the first insert stops the batch while its statements are
+    // still being encoded; a bad record at the end refuses it before anything runs.
+    let mut early = batch.clone();
+    early.ops.pop();
+    early.ops.insert(0, Op::Check(bulk, RecordId(99), 1));
+    let mut late = batch.clone();
+    late.ops.pop();
+    late.insert(bulk, record(30_000, &[("day", Value::Text("not a day".into()))]));
+    for (when, batch, kind) in [
+        ("failed check", early, StoreErrorKind::Conflict),
+        ("bad record", late, StoreErrorKind::Constraint),
+    ] {
+        let failed = store.commit(&acme, &batch).err().map(|e| e.kind());
+        ensure(failed == Some(kind), format!("{when}: {failed:?}"))?;
+        ensure(store.query(&acme, bulk, &Query::all().page(0, 1))?.total == 0, when)?;
+    }
 
     batch.ops.pop();
     let started = std::time::Instant::now();

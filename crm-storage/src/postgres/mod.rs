@@ -523,7 +523,10 @@ impl Store for PgStore {
     }
 
     fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
-        self.block_on(write::commit(&self.pool, tenant, batch))
+        let steps = write::plan(batch)?;
+        write::with_statements(tenant, &steps, |statements| {
+            self.block_on(write::apply(&self.pool, tenant, &steps, statements))
+        })
     }
 
     fn next_in_sequence(

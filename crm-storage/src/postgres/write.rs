@@ -15,6 +15,7 @@ use crm_domain::{
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use super::decode::{decode, select_list};
 use super::error::{conflicting_id, map_error};
@@ -37,15 +38,26 @@ fn constraint(message: String) -> StoreError {
     StoreError::new(StoreErrorKind::Constraint, message)
 }
 
-/// Applies `batch` atomically: every operation or none.
-pub(crate) async fn commit(
-    pool: &PgPool,
-    tenant: &TenantId,
-    batch: &Batch<'_>,
-) -> Result<(), StoreError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
+/// Fewer inserted records than this are encoded on the applying thread; from this many on, a
+/// second thread encodes each insert statement while PostgreSQL runs the ones before it.
+const ENCODE_AHEAD_MIN_RECORDS: usize = 256;
+
+/// One step of applying a batch.
+pub(crate) enum Step<'b> {
+    /// One `INSERT … unnest` statement: records of one description, at most [`INSERT_CHUNK`].
+    Insert(&'b EntityDesc, Vec<&'b Record>),
+    /// Any operation but an insert.
+    Other(&'b Op<'b>),
+}
+
+/// The steps that apply `batch`, in order, after checking every record against its
+/// description and every precondition's filters.
+///
+/// Inserts wait in one group per description and go out together when an operation that
+/// could observe them comes (any other operation on the same kind) or the batch ends.
+/// Operations on other kinds cannot see them, so moving inserts past those keeps every
+/// result; inserts of one kind keep their order.
+pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Result<Vec<Step<'b>>, StoreError> {
     for op in &batch.ops {
         if let Op::Insert(desc, record) | Op::Update(desc, record) = op {
             record
@@ -57,18 +69,92 @@ pub(crate) async fn commit(
         }
     }
 
-    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
-    match apply(&mut tx, tenant, batch).await {
-        Ok(()) => tx.commit().await.map_err(|e| map_error("commit a batch", e)),
-        Err(error) => {
-            // Dropping the transaction rolls back too; doing it here returns the connection
-            // clean and reports a failed rollback in the log.
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(%rollback, "postgres store could not roll back a failed batch");
+    let mut steps = Vec::new();
+    let mut pending: Vec<(&EntityDesc, Vec<&Record>)> = Vec::new();
+    let flush = |steps: &mut Vec<Step<'b>>,
+                 pending: &mut Vec<(&'b EntityDesc, Vec<&'b Record>)>| {
+        for (desc, records) in pending.drain(..) {
+            steps.extend(
+                records.chunks(INSERT_CHUNK).map(|chunk| Step::Insert(desc, chunk.to_vec())),
+            );
+        }
+    };
+    for op in &batch.ops {
+        let desc = desc_of(op);
+        let same_kind = |(d, _): &(&EntityDesc, Vec<&Record>)| d.kind == desc.kind;
+        let same_desc = |d: &EntityDesc| std::ptr::eq(d, desc) || d == desc;
+        if let Op::Insert(_, record) = op {
+            match pending.iter_mut().find(|group| same_kind(group)) {
+                Some((d, records)) if same_desc(d) => records.push(record),
+                Some(_) => {
+                    // The same kind under another description: keep the order of its inserts.
+                    flush(&mut steps, &mut pending);
+                    pending.push((desc, vec![record]));
+                }
+                None => pending.push((desc, vec![record])),
             }
-            Err(error)
+            continue;
+        }
+        if pending.iter().any(same_kind) {
+            flush(&mut steps, &mut pending);
+        }
+        steps.push(Step::Other(op));
+    }
+    flush(&mut steps, &mut pending);
+    Ok(steps)
+}
+
+/// Where the insert statements of a plan come from.
+pub(crate) enum Statements<'t> {
+    /// Encoded on the applying thread when their step comes.
+    Inline(&'t TenantId),
+    /// Encoded ahead by another thread, in step order.
+    Ahead(Receiver<Result<Sql, StoreError>>),
+}
+
+impl Statements<'_> {
+    /// The statement of the next insert step, `desc` and `records`.
+    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<Sql, StoreError> {
+        match self {
+            Self::Inline(tenant) => insert_statement(tenant, desc, records),
+            Self::Ahead(receiver) => receiver.recv().unwrap_or_else(|_| {
+                Err(StoreError::unavailable("postgres: the statement encoder stopped"))
+            }),
         }
     }
+}
+
+/// Runs `apply` with the insert statements of `steps`: for a large batch a scoped thread
+/// encodes them one ahead of PostgreSQL, so the client's encoding and the server's work
+/// overlap; for a small one they are encoded inline.
+pub(crate) fn with_statements<T>(
+    tenant: &TenantId,
+    steps: &[Step<'_>],
+    apply: impl FnOnce(Statements<'_>) -> T,
+) -> T {
+    let inserts = || {
+        steps.iter().filter_map(|step| match step {
+            Step::Insert(desc, records) => Some((*desc, records.as_slice())),
+            Step::Other(_) => None,
+        })
+    };
+    let records: usize = inserts().map(|(_, records)| records.len()).sum();
+    if records < ENCODE_AHEAD_MIN_RECORDS {
+        return apply(Statements::Inline(tenant));
+    }
+    std::thread::scope(|scope| {
+        // One statement waits while another runs: a few megabytes at most.
+        let (send, receive) = sync_channel(1);
+        scope.spawn(move || {
+            for (desc, records) in inserts() {
+                // A refused send means the batch stopped early; nothing more is wanted.
+                if send.send(insert_statement(tenant, desc, records)).is_err() {
+                    break;
+                }
+            }
+        });
+        apply(Statements::Ahead(receive))
+    })
 }
 
 fn desc_of<'a>(op: &Op<'a>) -> &'a EntityDesc {
@@ -90,11 +176,43 @@ fn lock_key(tenant: &TenantId, kind: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-async fn apply(tx: &mut Tx, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
+/// Applies the steps of a batch in one transaction: every operation or none.
+pub(crate) async fn apply(
+    pool: &PgPool,
+    tenant: &TenantId,
+    steps: &[Step<'_>],
+    statements: Statements<'_>,
+) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
+    match apply_in(&mut tx, tenant, steps, &statements).await {
+        Ok(()) => tx.commit().await.map_err(|e| map_error("commit a batch", e)),
+        Err(error) => {
+            // Dropping the transaction rolls back too; doing it here returns the connection
+            // clean and reports a failed rollback in the log.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%rollback, "postgres store could not roll back a failed batch");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn apply_in(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    steps: &[Step<'_>],
+    statements: &Statements<'_>,
+) -> Result<(), StoreError> {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
-    for op in &batch.ops {
-        let exclusive = matches!(op, Op::NoneMatch(..));
-        *locks.entry(lock_key(tenant, &desc_of(op).kind)).or_default() |= exclusive;
+    for step in steps {
+        let (desc, exclusive) = match step {
+            Step::Insert(desc, _) => (*desc, false),
+            Step::Other(op) => (desc_of(op), matches!(op, Op::NoneMatch(..))),
+        };
+        *locks.entry(lock_key(tenant, &desc.kind)).or_default() |= exclusive;
     }
     for (key, exclusive) in locks {
         let sql = if exclusive {
@@ -105,50 +223,23 @@ async fn apply(tx: &mut Tx, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), 
         sqlx::query(sql).bind(key).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
     }
 
-    // Inserts wait in one group per description and go out together when an operation that
-    // could observe them comes (any other operation on the same kind) or the batch ends.
-    // Operations on other kinds cannot see them, so moving inserts past those keeps every
-    // result; inserts of one kind keep their order.
-    let mut pending: Vec<(&EntityDesc, Vec<&Record>)> = Vec::new();
-    for op in &batch.ops {
-        let desc = desc_of(op);
-        let same_kind = |(d, _): &(&EntityDesc, Vec<&Record>)| d.kind == desc.kind;
-        let same_desc = |d: &EntityDesc| std::ptr::eq(d, desc) || d == desc;
-        if let Op::Insert(_, record) = op {
-            match pending.iter_mut().find(|group| same_kind(group)) {
-                Some((d, records)) if same_desc(d) => records.push(record),
-                Some(_) => {
-                    // The same kind under another description: keep the order of its inserts.
-                    flush(tx, tenant, &mut pending).await?;
-                    pending.push((desc, vec![record]));
-                }
-                None => pending.push((desc, vec![record])),
+    for step in steps {
+        match step {
+            Step::Insert(desc, records) => {
+                let sql = statements.next(desc, records)?;
+                insert(tx, desc, sql).await?;
             }
-            continue;
-        }
-        if pending.iter().any(same_kind) {
-            flush(tx, tenant, &mut pending).await?;
-        }
-        match op {
-            Op::Insert(..) => {}
-            Op::Update(desc, record) => update(tx, tenant, desc, record).await?,
-            Op::Delete(desc, id, version) => delete(tx, tenant, desc, *id, *version).await?,
-            Op::Check(desc, id, version) => check(tx, tenant, desc, *id, *version).await?,
-            Op::NoneMatch(desc, filters) => none_match(tx, tenant, desc, filters).await?,
-        }
-    }
-    flush(tx, tenant, &mut pending).await
-}
-
-/// Writes the waiting inserts, one statement per description and chunk.
-async fn flush(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    pending: &mut Vec<(&EntityDesc, Vec<&Record>)>,
-) -> Result<(), StoreError> {
-    for (desc, records) in pending.drain(..) {
-        for chunk in records.chunks(INSERT_CHUNK) {
-            insert(tx, tenant, desc, chunk).await?;
+            Step::Other(Op::Insert(..)) => {}
+            Step::Other(Op::Update(desc, record)) => update(tx, tenant, desc, record).await?,
+            Step::Other(Op::Delete(desc, id, version)) => {
+                delete(tx, tenant, desc, *id, *version).await?;
+            }
+            Step::Other(Op::Check(desc, id, version)) => {
+                check(tx, tenant, desc, *id, *version).await?;
+            }
+            Step::Other(Op::NoneMatch(desc, filters)) => {
+                none_match(tx, tenant, desc, filters).await?;
+            }
         }
     }
     Ok(())
@@ -166,14 +257,15 @@ fn custom_column(record: &Record) -> serde_json::Value {
     serde_json::Value::Object(object)
 }
 
-// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
-// is refused as a constraint error, where the other stores keep it.
-async fn insert(
-    tx: &mut Tx,
+/// The `INSERT … SELECT FROM unnest(…)` of `records`, one typed array per column.
+///
+/// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
+/// is refused as a constraint error, where the other stores keep it.
+fn insert_statement(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-) -> Result<(), StoreError> {
+) -> Result<Sql, StoreError> {
     let mut ids = Vec::with_capacity(records.len());
     let mut columns: Vec<ColumnArray> =
         desc.fields.iter().map(|f| ColumnArray::new(f.ty, records.len())).collect();
@@ -222,7 +314,11 @@ async fn insert(
         sql.push(", ").push(name);
     }
     sql.push(custom).push(")");
+    Ok(sql)
+}
 
+/// Runs an insert statement of `desc`; a taken id is a conflict naming it.
+async fn insert(tx: &mut Tx, desc: &EntityDesc, sql: Sql) -> Result<(), StoreError> {
     sql.query().execute(&mut **tx).await.map_err(|e| {
         let id = conflicting_id(&e);
         let error = map_error(&format!("insert {}", desc.kind), e);
