@@ -131,6 +131,9 @@ impl Changes {
             }
         }
         crm.store.commit(&who.tenant, &self.batch)?;
+        if self.batch.ops.len() >= crate::parallel::MIN_ITEMS {
+            crate::parallel::drop_elsewhere(std::mem::take(&mut self.batch));
+        }
         Ok(())
     }
 }

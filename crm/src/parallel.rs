@@ -2,7 +2,7 @@
 
 /// Below this many items the work stays on the calling thread: starting a thread costs more
 /// than it saves.
-const MIN_ITEMS: usize = 256;
+pub(crate) const MIN_ITEMS: usize = 256;
 
 /// `f` applied to every item, results in item order. With at least [`MIN_ITEMS`] items and
 /// more than one core, contiguous runs of items go to scoped threads, the calling thread
@@ -43,6 +43,14 @@ where
     })
 }
 
+/// Drops `value` on a thread of its own, so a caller that built a large structure (a bulk
+/// batch of records, each a map of strings) returns without spending its time freeing it.
+/// When no thread can be started, it is dropped here.
+pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // On failure `spawn` drops the closure, and with it `value`, on this thread.
+    let _ = std::thread::Builder::new().name("crm-drop".into()).spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +76,19 @@ mod tests {
         } else {
             assert_eq!(others, 0);
         }
+    }
+
+    #[test]
+    fn values_dropped_elsewhere_are_dropped_on_another_thread() {
+        struct Signal(std::sync::mpsc::Sender<std::thread::ThreadId>);
+        impl Drop for Signal {
+            fn drop(&mut self) {
+                let _ = self.0.send(std::thread::current().id());
+            }
+        }
+        let (send, receive) = std::sync::mpsc::channel();
+        drop_elsewhere(Signal(send));
+        let dropped_on = receive.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_ne!(dropped_on, std::thread::current().id());
     }
 }
