@@ -29,7 +29,7 @@ use super::sql::{
 /// FIXME: bulk inserts of customers with two contacts run about 2.7 times slower than the
 /// same rows into bare tables (primary keys only): every row also updates the lookup index of
 /// each indexed field (six on customers, one on contacts; about 1.5 times the bare cost on
-/// their own), and the engine adds about 1.8 times over raw SQL into tables with those same
+/// their own), and the engine adds 1.6 to 1.9 times over raw SQL into tables with those same
 /// indexes (records mapped field by field, audit entries, number checks, sequences). With
 /// trigram indexes on, about 6.5 times. Fewer B-trees on fields with few distinct values, a
 /// uniqueness constraint in place of the number check, or a COPY path would narrow it.
