@@ -198,6 +198,19 @@ fn find_field(parts: &[Part<'_>], folded: &str) -> Option<(usize, usize, Option<
     None
 }
 
+/// The header, as the file writes it, of the column an import reads `field` of `desc` from:
+/// for messages about a field's values found after the rows were read (a number already
+/// taken, a setting that does not exist), which should name the column as the user does.
+pub fn header_of<'t>(table: &'t Table, desc: &EntityDesc, field: &str) -> Option<&'t str> {
+    let index = desc.fields.iter().position(|f| f.name == field)?;
+    let parts = [Part { desc, prefix: None, system: &[], not_portable: &[] }];
+    table.headers.iter().map(String::as_str).find(|header| {
+        let trimmed = header.trim();
+        !trimmed.is_empty()
+            && find_field(&parts, &fold(trimmed)).is_some_and(|(_, found, _)| found == index)
+    })
+}
+
 /// The custom field name in a `custom.<name>` or `自定义.<name>` header, trimmed; the prefix
 /// is matched without regard to case.
 fn custom_name(header: &str) -> Option<&str> {
@@ -338,5 +351,17 @@ mod tests {
             error.to_string(),
             "columns \"custom.a\" and \"CUSTOM.a\" both map to field custom.a"
         );
+    }
+
+    #[test]
+    fn a_field_s_header_is_named_as_the_file_writes_it() {
+        let file = table(&["  客户编号 ", "NAME", "Ｃａｔｅｇｏｒｙ", "contact.email"]);
+        let desc = Customer::desc();
+        assert_eq!(header_of(&file, desc, "code"), Some("  客户编号 "));
+        assert_eq!(header_of(&file, desc, "name"), Some("NAME"));
+        assert_eq!(header_of(&file, desc, "category"), Some("Ｃａｔｅｇｏｒｙ"));
+        assert_eq!(header_of(&file, desc, "source"), None);
+        assert_eq!(header_of(&file, desc, "email"), None, "a contact column is not the customer's");
+        assert_eq!(header_of(&file, desc, "no_such_field"), None);
     }
 }

@@ -23,6 +23,7 @@ mod import;
 mod table;
 
 pub use cell::{Cell, Number, MAX_CELL_CHARS};
+pub use columns::header_of;
 pub use convert::convert_cell;
 pub use error::{ColumnWarning, IoError, RowError, SheetLimit};
 pub use export::{

@@ -286,8 +286,36 @@ impl<'a> Customers<'a> {
             }
             created.push(customer);
         }
-        changes.commit(self.crm, self.who).map_err(|e| duplicate_code(e, "code"))?;
+        if let Err(error) = changes.commit(self.crm, self.who) {
+            return Err(self.name_taken_number(error, &created));
+        }
         Ok(created)
+    }
+
+    /// The error of a bulk create whose commit failed: when another writer took one of
+    /// `customers`' numbers in the meantime (their check passed before), which one.
+    fn name_taken_number(&self, error: crate::Error, customers: &[Customer]) -> crate::Error {
+        let error = duplicate_code(error, "code");
+        if !matches!(&error, crate::Error::Domain(DomainError::Invalid { field, .. }) if field == "code")
+        {
+            return error;
+        }
+        for chunk in customers.chunks(1000) {
+            let codes = chunk.iter().map(|c| Value::Text(c.code.clone())).collect();
+            // Numbers are unique in the whole tenant, so the lookup ignores the scope.
+            let query = Query::all().filter(Filter::In("code".into(), codes)).page(0, 1);
+            if let Ok(page) = self.crm.store.query(&self.who.tenant, Customer::desc(), &query) {
+                if let Some(taken) = page.records.first() {
+                    let code = taken.get("code").display();
+                    return DomainError::invalid(
+                        "code",
+                        format!("customer number {code:?} is already taken"),
+                    )
+                    .into();
+                }
+            }
+        }
+        error
     }
 
     /// A new customer (ids given) and its contacts made ready to store: checked, owned,

@@ -16,7 +16,7 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An import found bad rows; nothing was stored.
-    #[error("import refused: {} bad row(s); first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    #[error("import refused: {} bad row(s); first: {}", bad_rows(.0), .0.first().map(ToString::to_string).unwrap_or_default())]
     Import(Vec<RowError>),
     /// A file could not be read or written.
     #[error(transparent)]
@@ -32,6 +32,11 @@ pub enum Error {
     /// A store option in the location is not understood: what is wrong with it.
     #[error("store option: {0}")]
     StoreOption(String),
+}
+
+/// How many rows `errors` name (a row with two bad cells counts once).
+fn bad_rows(errors: &[RowError]) -> usize {
+    errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len()
 }
 
 impl Error {

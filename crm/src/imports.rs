@@ -55,7 +55,7 @@ impl<'a> Imports<'a> {
                     Some(code) => *text = code,
                     None => errors.push(RowError {
                         row: row.row,
-                        column: column_label(field),
+                        column: column_label(&table, field),
                         field: field.to_owned(),
                         reason: format!(
                             "{text:?} is not a {} in the settings",
@@ -80,7 +80,7 @@ impl<'a> Imports<'a> {
                 if let Some((row, _)) = chunk.iter().find(|(_, c)| *c == code) {
                     errors.push(RowError {
                         row: *row,
-                        column: column_label("code"),
+                        column: column_label(&table, "code"),
                         field: "code".into(),
                         reason: format!("customer number {code:?} already exists"),
                     });
@@ -115,9 +115,9 @@ impl<'a> Imports<'a> {
                     Some(code) => row.lead.source = code,
                     None => errors.push(RowError {
                         row: row.row,
-                        column: Lead::desc()
-                            .field("source")
-                            .map(|f| f.label.en.clone())
+                        column: crm_io::header_of(&table, Lead::desc(), "source")
+                            .map(str::to_owned)
+                            .or_else(|| Lead::desc().field("source").map(|f| f.label.en.clone()))
                             .unwrap_or_default(),
                         field: "source".into(),
                         reason: format!(
@@ -151,6 +151,13 @@ impl<'a> Imports<'a> {
     }
 }
 
-fn column_label(field: &str) -> String {
-    Customer::desc().field(field).map(|f| f.label.en.clone()).unwrap_or_else(|| field.to_owned())
+/// How to name the column of customer field `field` in a row error: its header in the file,
+/// or the field's English label when the file has no such column.
+fn column_label(table: &crm_io::Table, field: &str) -> String {
+    crm_io::header_of(table, Customer::desc(), field).map(str::to_owned).unwrap_or_else(|| {
+        Customer::desc()
+            .field(field)
+            .map(|f| f.label.en.clone())
+            .unwrap_or_else(|| field.to_owned())
+    })
 }

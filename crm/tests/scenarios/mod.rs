@@ -347,6 +347,21 @@ fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
     assert!(service.create_many(bad).is_err());
     assert_eq!(service.search(&CustomerSearch::default()).unwrap().total, 0, "nothing stored");
 
+    // A number taken when the batch commits is named.
+    let mut taken = rows(300);
+    taken[299].0.code = "TAKEN-1".into();
+    service.create(Customer { code: "TAKEN-1".into(), ..customer("Holder") }, vec![]).unwrap();
+    match service.create_many(taken) {
+        Err(Error::Domain(DomainError::Invalid { field, reason })) => {
+            assert_eq!(field, "code");
+            assert!(reason.contains("\"TAKEN-1\""), "{reason}");
+        }
+        other => panic!("expected the taken number to be named: {other:?}"),
+    }
+    let holder = service.search(&CustomerSearch::default()).unwrap();
+    assert_eq!(holder.total, 1, "only the holder is stored");
+    service.delete(holder.items[0].id).unwrap();
+
     let created = service.create_many(rows(1500)).unwrap();
     assert!(created.windows(2).all(|w| w[0].id.0 + 1 == w[1].id.0 && w[0].code < w[1].code));
     assert!(created.iter().enumerate().all(|(i, c)| c.name == format!("Bulk {i:04}")));
@@ -647,6 +662,16 @@ fn import_is_all_or_nothing(crm: &Crm) {
     let again = imports.customers(GOOD_CSV.as_bytes(), Format::Csv, false).unwrap_err();
     assert!(matches!(again, Error::Import(ref rows) if rows.len() == 2), "{again}");
     assert_eq!(crm.customers(&admin).search(&CustomerSearch::default()).unwrap().total, 2);
+
+    // Errors found after reading name the columns as the file does, and count rows, not
+    // cells.
+    let chinese =
+        "客户编号,客户名称,客户类别,客户来源\nK1,Again,没有这个类别,没有这个来源\nK9,New,,\n";
+    let error = imports.customers(chinese.as_bytes(), Format::Csv, false).unwrap_err();
+    assert!(error.to_string().starts_with("import refused: 1 bad row(s); first: row 2"), "{error}");
+    let Error::Import(rows) = error else { panic!("expected row errors") };
+    let columns: Vec<&str> = rows.iter().map(|r| r.column.as_str()).collect();
+    assert_eq!(columns, ["客户来源", "客户类别", "客户编号"], "{rows:?}");
 }
 
 fn import_dry_run_stores_nothing(crm: &Crm) {

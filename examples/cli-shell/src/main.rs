@@ -513,10 +513,15 @@ fn main() {
     let mut out = std::io::stdout().lock();
     if let Err(error) = run(cli, &mut out) {
         let _ = out.flush();
-        eprintln!("error: {error:#}");
+        // Written without `eprintln!`, which panics when stderr is a closed pipe
+        // (`crm … 2>&1 | head -1`); the exit code still says it failed.
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: {error:#}");
         if let Some(crm::Error::Import(rows)) = error.downcast_ref::<crm::Error>() {
             for row in rows {
-                eprintln!("  {row}");
+                if writeln!(err, "  {row}").is_err() {
+                    break;
+                }
             }
         }
         std::process::exit(1);
@@ -1288,11 +1293,13 @@ fn customers(
                 writeln!(out, "  child: {} {}", child.id, child.name)?;
             }
             for contact in service.contacts(id)? {
-                writeln!(
-                    out,
-                    "  contact: {} {} {} {}",
-                    contact.name, contact.title, contact.phone, contact.email
-                )?;
+                let details: Vec<&str> =
+                    [&contact.title, &contact.mobile, &contact.phone, &contact.email]
+                        .into_iter()
+                        .map(String::as_str)
+                        .filter(|text| !text.is_empty())
+                        .collect();
+                writeln!(out, "  contact: {} {}", contact.name, details.join(" "))?;
                 for relative in service.relatives(contact.id)? {
                     writeln!(
                         out,
@@ -1307,14 +1314,14 @@ fn customers(
                     .iter()
                     .map(|c| format!("{}: {:?} -> {:?}", c.field, c.old, c.new))
                     .collect();
-                writeln!(
-                    out,
+                let line = format!(
                     "  history: {} {:?} by {} {}",
                     entry.at.format("%Y-%m-%d %H:%M"),
                     entry.action,
                     user_label(crm, who, entry.actor),
                     fields.join("; ")
-                )?;
+                );
+                writeln!(out, "{}", line.trim_end())?;
             }
             Ok(())
         }

@@ -99,6 +99,10 @@ fn the_readme_sample_sheet_imports() {
     assert!(found.contains("北京100%纯净_食品有限公司"), "{found}");
     let shown = stdout(&crm(&store, &["customers", "show", &id_of(&found, "BJ0002")]));
     assert!(shown.contains("刘洋"), "{shown}");
+    let found = stdout(&crm(&store, &["customers", "search", "星河"]));
+    let shown = stdout(&crm(&store, &["customers", "show", &id_of(&found, "SZ0001")]));
+    assert!(shown.contains("contact: 陈静 采购经理 013800138000"), "{shown}");
+    assert!(shown.lines().all(|line| line == line.trim_end()), "no trailing blanks: {shown}");
 }
 
 #[test]
@@ -409,4 +413,27 @@ fn passwords_are_set_from_the_environment_or_standard_input_and_hashed() {
     assert!(chen.password_hash.starts_with("$argon2id$"), "{}", chen.password_hash);
     assert!(crm::org::verify_password("从标准输入读取的密码", &chen.password_hash));
     assert!(!crm::org::verify_password("geheim-2027", &chen.password_hash));
+}
+
+#[test]
+fn errors_to_a_closed_pipe_end_with_exit_code_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sled_store(dir.path());
+    // 2,000 bad dates: far more error text than a pipe holds, so writing meets a closed pipe.
+    let mut csv = String::from("客户名称,联系人,生日\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("客户{i},联系人{i},2023-02-30\n"));
+    }
+    let file = dir.path().join("bad.csv");
+    std::fs::write(&file, csv).unwrap();
+    let script = format!(
+        "set -o pipefail; {:?} --store {:?} import customers {:?} 2>&1 >/dev/null | head -c 1 \
+         >/dev/null; echo \"status ${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_crm"),
+        store,
+        file.to_str().unwrap()
+    );
+    let output = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(said.trim(), "status 1", "{said} {}", String::from_utf8_lossy(&output.stderr));
 }
