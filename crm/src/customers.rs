@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use crm_domain::hierarchy::check_new_parent;
 use crm_domain::model::{Contact, Customer, CustomerStatus, Relative, SettingList};
-use crm_domain::{DomainError, Entity, Filter, Principal, Query, Record, RecordId, Sort, Value};
+use crm_domain::{
+    DomainError, Entity, Filter, Principal, Query, Record, RecordId, Sort, StoreErrorKind, Value,
+};
 
 use crate::changes::Changes;
 use crate::scope::Scope;
@@ -287,21 +289,21 @@ impl<'a> Customers<'a> {
             created.push(customer);
         }
         if let Err(error) = changes.commit(self.crm, self.who) {
-            return Err(self.name_taken_number(error, &created));
+            let claimed: Vec<&str> = created.iter().map(|c| c.code.as_str()).collect();
+            return Err(self.name_taken_number(error, &claimed));
         }
         Ok(created)
     }
 
-    /// The error of a bulk create whose commit failed: when another writer took one of
-    /// `customers`' numbers in the meantime (their check passed before), which one.
-    fn name_taken_number(&self, error: crate::Error, customers: &[Customer]) -> crate::Error {
-        let error = duplicate_code(error, "code");
-        if !matches!(&error, crate::Error::Domain(DomainError::Invalid { field, .. }) if field == "code")
-        {
+    /// The error of a create or update whose commit failed: when one of the customer
+    /// numbers it claimed is held by another customer now (their check passed before the
+    /// batch, or another writer won the race), which one; otherwise the error as it came.
+    fn name_taken_number(&self, error: crate::Error, claimed: &[&str]) -> crate::Error {
+        if !matches!(&error, crate::Error::Store(e) if e.kind() == StoreErrorKind::Constraint) {
             return error;
         }
-        for chunk in customers.chunks(1000) {
-            let codes = chunk.iter().map(|c| Value::Text(c.code.clone())).collect();
+        for chunk in claimed.chunks(1000) {
+            let codes = chunk.iter().map(|c| Value::Text((*c).to_owned())).collect();
             // Numbers are unique in the whole tenant, so the lookup ignores the scope.
             let query = Query::all().filter(Filter::In("code".into(), codes)).page(0, 1);
             if let Ok(page) = self.crm.store.query(&self.who.tenant, Customer::desc(), &query) {
@@ -396,7 +398,11 @@ impl<'a> Customers<'a> {
             );
         }
         if changes.update(&old, &customer)? {
-            changes.commit(self.crm, self.who).map_err(|e| duplicate_code(e, "code"))?;
+            if let Err(error) = changes.commit(self.crm, self.who) {
+                let claimed: &[&str] =
+                    if customer.code == old.code { &[] } else { &[customer.code.as_str()] };
+                return Err(self.name_taken_number(error, claimed));
+            }
             customer.version = old.version + 1;
             Ok(customer)
         } else {
@@ -694,14 +700,4 @@ impl<'a> Customers<'a> {
 /// text never holds them, and some stores refuse them in parameters).
 pub(crate) fn searchable(input: &str) -> String {
     input.trim().chars().filter(|c| !c.is_control()).collect()
-}
-
-/// Turns the "no record matches" failure of a uniqueness precondition into a field error.
-fn duplicate_code(error: crate::Error, field: &str) -> crate::Error {
-    match error {
-        crate::Error::Store(e) if e.kind() == crm_domain::StoreErrorKind::Constraint => {
-            DomainError::invalid(field, "this customer number is already taken").into()
-        }
-        other => other,
-    }
 }

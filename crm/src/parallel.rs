@@ -28,19 +28,56 @@ where
     std::thread::scope(|scope| {
         let mut runs = runs.into_iter();
         let first = runs.next().unwrap_or_default();
-        let others: Vec<_> = runs
-            .map(|run| scope.spawn(move || run.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
+        let mut started = Vec::with_capacity(workers - 1);
+        for run in runs {
+            started.push(start(scope, f, run));
+        }
         let mut results: Vec<R> = first.into_iter().map(f).collect();
-        for other in others {
-            match other.join() {
-                Ok(run) => results.extend(run),
-                // A panic in `f` is a bug; carry it to the caller as the sequential path would.
-                Err(panic) => std::panic::resume_unwind(panic),
+        for run in started {
+            match run {
+                Run::Thread(thread) => match thread.join() {
+                    Ok(run) => results.extend(run),
+                    // A panic in `f` is a bug; carry it to the caller as the sequential path
+                    // would.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Run::Here(run) => results.extend(run.into_iter().map(f)),
             }
         }
         results
     })
+}
+
+/// A run of items handed to a thread, or kept for the calling thread.
+enum Run<'scope, T, R> {
+    Thread(std::thread::ScopedJoinHandle<'scope, Vec<R>>),
+    Here(Vec<T>),
+}
+
+/// Starts a thread for `run`; when the process cannot start one (it is at its thread limit),
+/// the run stays with the caller instead of failing the call.
+fn start<'scope, T, R, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: &'scope F,
+    run: Vec<T>,
+) -> Run<'scope, T, R>
+where
+    T: Send + 'scope,
+    R: Send + 'scope,
+    F: Fn(T) -> R + Sync,
+{
+    // The run goes over a channel once the thread exists, so a failed start keeps it.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+    let thread = std::thread::Builder::new().spawn_scoped(scope, move || {
+        receive.recv().map(|run| run.into_iter().map(f).collect()).unwrap_or_default()
+    });
+    match thread {
+        Ok(thread) => match send.send(run) {
+            Ok(()) => Run::Thread(thread),
+            Err(std::sync::mpsc::SendError(run)) => Run::Here(run),
+        },
+        Err(_) => Run::Here(run),
+    }
 }
 
 /// Drops `value` on a thread of its own, so a caller that built a large structure (a bulk

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use super::{email, plausible_date, required, text};
+use super::{custom_name, email, plausible_date, required, text};
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T, Record};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -201,6 +201,7 @@ impl Customer {
             text(field, value, max)?;
         }
         for (name, value) in &self.custom {
+            custom_name(name)?;
             if let Value::Text(value) = value {
                 text(&format!("custom.{name}"), value, 4000)?;
             }

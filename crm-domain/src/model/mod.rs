@@ -30,6 +30,30 @@ pub(crate) fn required(field: &str, value: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Refuses a custom field name that is blank, longer than 64 characters, or holds a control
+/// character (line breaks and tabs included) or a character [`text`] refuses: names become
+/// JSON keys, columns of exports and labels on forms.
+pub(crate) fn custom_name(name: &str) -> Result<(), DomainError> {
+    if name.trim().is_empty() {
+        return Err(DomainError::invalid("custom", "a custom field needs a name"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(DomainError::invalid(
+            "custom",
+            format!(
+                "the custom field name {name:?}: contains the control character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    text("custom", name, 64).map_err(|error| match error {
+        DomainError::Invalid { reason, .. } => {
+            DomainError::invalid("custom", format!("the custom field name {name:?}: {reason}"))
+        }
+        other => other,
+    })
+}
+
 /// Refuses text longer than `max` characters.
 pub(crate) fn max_chars(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.chars().count() > max {
@@ -234,5 +258,21 @@ mod tests {
         assert!(text("name", "abcdef", 5).is_err());
         assert!(text("name", "北京北京北", 5).is_ok());
         assert!(text("name", "北京北京北京", 5).is_err());
+    }
+
+    #[test]
+    fn custom_field_names_are_checked() {
+        assert!(custom_name("tag").is_ok());
+        assert!(custom_name("标签").is_ok());
+        for bad in ["", "  ", "tag\u{0}", "a\nb", "x\u{202E}y", &"n".repeat(65)] {
+            match custom_name(bad) {
+                Err(DomainError::Invalid { field, .. }) => assert_eq!(field, "custom", "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let mut customer = crate::model::Customer { name: "N".into(), ..Default::default() };
+        customer.custom.insert("tag\u{0}".into(), crate::Value::Text("vip".into()));
+        let refused = customer.validate().unwrap_err().to_string();
+        assert!(refused.contains("U+0000"), "{refused}");
     }
 }

@@ -148,7 +148,7 @@ pub(crate) fn with_statements<T>(
     std::thread::scope(|scope| {
         // One statement waits while another runs: a few megabytes at most.
         let (send, receive) = sync_channel(1);
-        scope.spawn(move || {
+        let encoder = std::thread::Builder::new().spawn_scoped(scope, move || {
             for (desc, records) in inserts() {
                 // A refused send means the batch stopped early; nothing more is wanted.
                 if send.send(insert_statement(tenant, desc, records)).is_err() {
@@ -156,7 +156,11 @@ pub(crate) fn with_statements<T>(
                 }
             }
         });
-        apply(Statements::Ahead(receive))
+        match encoder {
+            Ok(_) => apply(Statements::Ahead(receive)),
+            // The process is at its thread limit: encode on this thread instead.
+            Err(_) => apply(Statements::Inline(tenant)),
+        }
     })
 }
 

@@ -360,6 +360,21 @@ fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
     }
     let holder = service.search(&CustomerSearch::default()).unwrap();
     assert_eq!(holder.total, 1, "only the holder is stored");
+    // An edit to a taken number is named too; other refusals keep their own words.
+    let mover = service.create(Customer { code: "MOVER".into(), ..customer("Mover") }, vec![]);
+    let mover = mover.unwrap();
+    let moved = service.update(Customer { code: "TAKEN-1".into(), ..mover.clone() });
+    assert!(moved.is_err_and(|e| e.to_string().contains("\"TAKEN-1\" is already taken")));
+    let mut odd = customer("Odd custom name");
+    odd.custom.insert("tag\u{0}".into(), Value::Text("vip".into()));
+    match service.create_many(vec![(odd, vec![])]) {
+        Err(Error::Domain(DomainError::Invalid { field, reason })) => {
+            assert_eq!(field, "custom");
+            assert!(reason.contains("U+0000"), "{reason}");
+        }
+        other => panic!("expected the custom field name to be refused: {other:?}"),
+    }
+    service.delete(mover.id).unwrap();
     service.delete(holder.items[0].id).unwrap();
 
     let created = service.create_many(rows(1500)).unwrap();

@@ -271,7 +271,7 @@ fn describe_action(lang: Lang, error: &ActionError) -> String {
 }
 
 /// The rules' reasons in Chinese, word for word as the library writes them in English.
-const ZH_REASONS: [(&str, &str); 18] = [
+const ZH_REASONS: [(&str, &str); 17] = [
     (
         "contracts follow this quote, so its customer cannot change",
         "已有合同依据该报价单,客户不能更改",
@@ -287,7 +287,6 @@ const ZH_REASONS: [(&str, &str); 18] = [
     ("is before the start date", "早于开始日期"),
     ("is before the loan's date", "早于借款日期"),
     ("only loans have a repayment date", "只有借款申请有还款日期"),
-    ("this customer number is already taken", "该客户编号已被使用"),
     ("the form of a request cannot change", "申请的单据类型不能更改"),
     ("is not a field you may change at this step", "当前审批步骤不允许修改该字段"),
     (
@@ -315,6 +314,7 @@ const ZH_SENTENCES: &[(&str, &str)] = &[
     ("{} is not yes or no", "{} 不是“是”或“否”"),
     ("{} is not one of {}", "{} 不是可选值之一（{}）"),
     ("customer {} is not one you can see", "客户 {} 不在您可查看的范围内"),
+    ("customer number {} is already taken", "客户编号 {} 已被使用"),
     ("there is no customer {}", "没有客户 {}"),
     ("there is no quote {}", "没有报价单 {}"),
     ("there is no form {}", "没有表单 {}"),
@@ -718,6 +718,10 @@ mod tests {
             "\"Days\" 不是有效的字段名：请用小写字母、数字和下划线，以字母开头，最多 40 个字符"
         );
         assert_eq!(reason_text(Lang::Zh, "must be of kind decimal"), "必须是数值类型");
+        assert_eq!(
+            reason_text(Lang::Zh, "customer number \"C000012\" is already taken"),
+            "客户编号 \"C000012\" 已被使用"
+        );
         assert_eq!(match_sentence("{} is {}", "a is b is c"), Some(vec!["a is b", "c"]));
         assert_eq!(match_sentence("x {}", "x "), None);
         assert_eq!(match_sentence("only", "only more"), None);
