@@ -106,6 +106,10 @@ impl PgStore {
             if let Err(error) = connection.close().await {
                 tracing::debug!(%error, "postgres store: closing the migration connection");
             }
+            // FIXME: calls have no statement or keepalive timeout, so a server that stops
+            // answering without closing the connection (a paused process, a network that
+            // drops packets) blocks the call until it answers again; a stopped server fails
+            // each call after the pool's acquire timeout.
             let pool = PgPoolOptions::new()
                 .max_connections(MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
