@@ -34,6 +34,10 @@ pub struct FieldDesc {
     pub ty: FieldType,
     /// Stores keep a lookup index on it (equality, `in`, prefix and range filters).
     pub indexed: bool,
+    /// No two records of a tenant hold the same value (records without one aside); a batch
+    /// that would leave two fails as a constraint error and writes nothing. Implies
+    /// `indexed`.
+    pub unique: bool,
     /// Lists may be sorted by it.
     pub sortable: bool,
     /// Holds folded search text that fuzzy filters match by substring.
@@ -49,6 +53,7 @@ impl FieldDesc {
             name: name.to_owned(),
             ty,
             indexed: false,
+            unique: false,
             sortable: false,
             searchable: false,
             label: Label { en: en.to_owned(), zh: zh.to_owned() },
@@ -58,6 +63,13 @@ impl FieldDesc {
     /// Marks the field as indexed.
     pub fn indexed(mut self) -> Self {
         self.indexed = true;
+        self
+    }
+
+    /// Marks the field as unique within a tenant (and indexed).
+    pub fn unique(mut self) -> Self {
+        self.indexed = true;
+        self.unique = true;
         self
     }
 
@@ -97,6 +109,12 @@ impl EntityDesc {
                 return Err(DomainError::invalid(
                     "field",
                     format!("{} is declared twice", field.name),
+                ));
+            }
+            if field.unique && (!field.indexed || matches!(field.ty, FieldType::Json)) {
+                return Err(DomainError::invalid(
+                    "field",
+                    format!("{} is unique, so it must be indexed and not JSON", field.name),
                 ));
             }
             if field.searchable && field.ty != FieldType::Text {

@@ -216,11 +216,83 @@ pub(crate) fn evaluate<'a>(
         }
     }
 
+    check_unique(state, &slots, &by_key)?;
     Ok(slots
         .into_iter()
         .filter(|s| s.written && (s.change.before.is_some() || s.change.after.is_some()))
         .map(|s| s.change)
         .collect())
+}
+
+/// Refuses a batch that would leave two records of a kind holding one value of a unique
+/// field: two records the batch names, or one it writes and a stored one it leaves alone.
+fn check_unique(
+    state: &impl StoredState,
+    slots: &[Slot<'_>],
+    by_key: &SlotIndex<'_>,
+) -> Result<(), StoreError> {
+    // One description per kind whose records the batch writes and that has unique fields.
+    let mut kinds: Vec<&EntityDesc> = Vec::new();
+    for slot in slots.iter().filter(|s| s.written && s.change.after.is_some()) {
+        let desc = slot.change.desc;
+        if desc.fields.iter().any(|f| f.unique) && !kinds.iter().any(|d| d.kind == desc.kind) {
+            kinds.push(desc);
+        }
+    }
+    for desc in kinds {
+        let kind = desc.kind.as_str();
+        let of_kind = || slots.iter().filter(move |s| s.change.desc.kind == kind);
+        for field in desc.fields.iter().filter(|f| f.unique) {
+            // Every record the batch names, as it will be stored.
+            let mut held: Vec<(&Value, RecordId)> =
+                of_kind().filter_map(|s| held_value(s, &field.name)).collect();
+            held.sort_by(|a, b| a.0.sort_cmp(b.0).then(a.1.cmp(&b.1)));
+            if let Some(pair) = held.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+                return Err(taken(kind, &field.name, pair[1].0, pair[1].1, pair[0].1));
+            }
+            // What the batch writes, against the stored records it does not name.
+            let written: Vec<(Value, RecordId)> = of_kind()
+                .filter(|s| s.written)
+                .filter_map(|s| held_value(s, &field.name))
+                .map(|(value, id)| (value.clone(), id))
+                .collect();
+            if written.is_empty() {
+                continue;
+            }
+            let values = written.iter().map(|(value, _)| value.clone()).collect();
+            let filters = [Filter::In(field.name.clone(), values)];
+            let stored = state.stored_matching(desc, &filters)?;
+            if let Some(holder) = stored.into_iter().find(|id| !by_key.contains_key(&(kind, *id))) {
+                let record = state.stored(desc, holder)?;
+                let value = record.as_ref().and_then(|r| r.fields.get(&field.name));
+                if let Some((value, writer)) =
+                    value.and_then(|value| written.iter().find(|(v, _)| v == value))
+                {
+                    return Err(taken(kind, &field.name, value, *writer, holder));
+                }
+                return Err(constraint(format!(
+                    "{kind} {holder} already holds a {} a record of the batch is given",
+                    field.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of `field` a slot's record will hold, unless it holds none.
+fn held_value<'s>(slot: &'s Slot<'_>, field: &str) -> Option<(&'s Value, RecordId)> {
+    let record = slot.change.after.as_deref()?;
+    let value = record.fields.get(field).filter(|v| !v.is_null())?;
+    Some((value, record.id))
+}
+
+/// The error of record `writer` given `value` of unique `field`, which `holder` holds.
+fn taken(kind: &str, field: &str, value: &Value, writer: RecordId, holder: RecordId) -> StoreError {
+    constraint(format!(
+        "{kind} {writer}: {field} {:?} is already held by {kind} {holder}; it must be unique",
+        value.display()
+    ))
 }
 
 fn slot<'s, 'a>(

@@ -13,7 +13,9 @@
 //! change the order, and equal values (`1.0` and `1.00` included) encode to equal bytes.
 
 use chrono::Datelike;
-use crm_domain::{EntityDesc, Record, RecordId, StoreError, TenantId, Value};
+use crm_domain::entity::Label;
+use crm_domain::{EntityDesc, FieldDesc, FieldType, Record, RecordId, StoreError, TenantId, Value};
+use serde::{Deserialize, Serialize};
 
 /// Separates the parts of a key; no tenant, kind or field name can contain it.
 pub(crate) const SEP: u8 = b'/';
@@ -56,10 +58,11 @@ pub(crate) fn format_key() -> Vec<u8> {
     key(SPACE_DESC, &[b"~format"])
 }
 
-/// The format this release writes: 2, records and sequences only, indexes in memory. Format
-/// 1 also stored an entry per indexed value; a store without a format key is of format 1,
-/// and format 1 written under the key marks an upgrade to 2 under way.
-pub(crate) const FORMAT: u8 = 2;
+/// The format this release writes: 3, records and sequences only, indexes in memory, and
+/// descriptions whose fields say whether they are unique. Format 2 stored descriptions
+/// without that; format 1 also stored an entry per indexed value. A store without a format
+/// key is of format 1, and format 1 written under the key marks an upgrade under way.
+pub(crate) const FORMAT: u8 = 3;
 
 /// The value of the format key for `format`: a marker no description decodes from, then
 /// the number.
@@ -269,11 +272,68 @@ pub(crate) fn encode_desc(desc: &EntityDesc) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::corrupt(format!("{} cannot be encoded: {e}", desc.kind)))
 }
 
-/// Decodes a stored entity description.
-pub(crate) fn decode_desc(bytes: &[u8]) -> Result<EntityDesc, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| {
+/// Decodes an entity description stored by a store of `format`.
+pub(crate) fn decode_desc(bytes: &[u8], format: u8) -> Result<EntityDesc, StoreError> {
+    let corrupt = |e: postcard::Error| {
         StoreError::corrupt(format!("stored entity description cannot be decoded: {e}"))
-    })
+    };
+    if format >= 3 {
+        return postcard::from_bytes(bytes).map_err(corrupt);
+    }
+    let old: EntityDescV2 = postcard::from_bytes(bytes).map_err(corrupt)?;
+    let fields = old
+        .fields
+        .into_iter()
+        .map(|f| FieldDesc {
+            name: f.name,
+            ty: f.ty,
+            indexed: f.indexed,
+            unique: false,
+            sortable: f.sortable,
+            searchable: f.searchable,
+            label: f.label,
+        })
+        .collect();
+    Ok(EntityDesc { kind: old.kind, fields })
+}
+
+/// An entity description as formats 1 and 2 stored it (postcard keeps fields by position).
+#[derive(Serialize, Deserialize)]
+struct EntityDescV2 {
+    kind: String,
+    fields: Vec<FieldDescV2>,
+}
+
+/// A field as formats 1 and 2 stored it: without `unique`.
+#[derive(Serialize, Deserialize)]
+struct FieldDescV2 {
+    name: String,
+    ty: FieldType,
+    indexed: bool,
+    sortable: bool,
+    searchable: bool,
+    label: Label,
+}
+
+/// Encodes `desc` as formats 1 and 2 stored it, to build stores of those formats in tests.
+#[cfg(test)]
+pub(crate) fn encode_desc_v2(desc: &EntityDesc) -> Vec<u8> {
+    let old = EntityDescV2 {
+        kind: desc.kind.clone(),
+        fields: desc
+            .fields
+            .iter()
+            .map(|f| FieldDescV2 {
+                name: f.name.clone(),
+                ty: f.ty,
+                indexed: f.indexed,
+                sortable: f.sortable,
+                searchable: f.searchable,
+                label: f.label.clone(),
+            })
+            .collect(),
+    };
+    postcard::to_stdvec(&old).expect("a description encodes")
 }
 
 /// Encodes a sequence counter.

@@ -244,8 +244,8 @@ impl<'a> Customers<'a> {
                 next_code += 1;
             }
         }
-        // Numbers must be new: unique within the batch, and (checked when the batch commits,
-        // before its inserts) not yet stored.
+        // Numbers must be new: unique within the batch (checked here, to name the row's
+        // number) and not yet stored (the store refuses a taken one: the field is unique).
         let mut changes = Changes::new();
         let mut codes: Vec<&str> = rows.iter().map(|(c, _)| c.code.as_str()).collect();
         codes.sort_unstable();
@@ -255,10 +255,6 @@ impl<'a> Customers<'a> {
                 format!("customer number {:?} appears twice", pair[0]),
             )
             .into());
-        }
-        for chunk in codes.chunks(1000) {
-            let values = chunk.iter().map(|c| Value::Text((*c).to_owned())).collect();
-            changes.none_match(Customer::desc(), vec![Filter::In("code".into(), values)]);
         }
         // Ids go out in row order; the rows are then prepared (checked, owned, folded for
         // search, mapped onto records) on every core, and taken in row order again, so the
@@ -390,13 +386,8 @@ impl<'a> Customers<'a> {
         customer.created_at = old.created_at;
         customer.updated_at = crate::now();
         customer.refresh_search(&self.contacts(customer.id)?);
+        // A number another customer holds is refused by the store: the field is unique.
         let mut changes = Changes::new();
-        if customer.code != old.code {
-            changes.none_match(
-                Customer::desc(),
-                vec![Filter::Eq("code".into(), Value::Text(customer.code.clone()))],
-            );
-        }
         if changes.update(&old, &customer)? {
             if let Err(error) = changes.commit(self.crm, self.who) {
                 let claimed: &[&str] =

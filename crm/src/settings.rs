@@ -140,9 +140,16 @@ pub(crate) struct Codes {
 }
 
 pub(crate) fn codes(crm: &Crm, tenant: &TenantId) -> Result<Codes> {
-    let mut lists = BTreeMap::new();
-    for list in [SettingList::CustomerCategory, SettingList::CustomerSource] {
-        lists.insert(list.as_str(), list_values(crm, tenant, list)?);
+    let wanted = [SettingList::CustomerCategory, SettingList::CustomerSource];
+    // Both lists in one query, in each list's order.
+    let query = Query::all()
+        .filter(Filter::In("list".into(), wanted.iter().map(|l| l.as_str().into()).collect()))
+        .sort(Sort::asc("sort_order"))
+        .sort(Sort::asc("code"));
+    let mut lists: BTreeMap<&'static str, Vec<SettingValue>> =
+        wanted.iter().map(|list| (list.as_str(), Vec::new())).collect();
+    for value in crm.find::<SettingValue>(tenant, &query)?.items {
+        lists.entry(value.list.as_str()).or_default().push(value);
     }
     Ok(Codes { lists })
 }

@@ -107,11 +107,14 @@ static CUSTOMER: LazyLock<EntityDesc> = LazyLock::new(|| {
     EntityDesc::new(
         "customer",
         vec![
-            FieldDesc::new("code", T::Text, "Code", "客户编号").indexed().sortable(),
+            FieldDesc::new("code", T::Text, "Code", "客户编号").unique().sortable(),
             FieldDesc::new("name", T::Text, "Name", "客户名称").sortable(),
             FieldDesc::new("short_name", T::Text, "Short name", "简称").sortable(),
-            FieldDesc::new("category", T::Text, "Category", "客户类别").indexed().sortable(),
-            FieldDesc::new("source", T::Text, "Source", "客户来源").indexed().sortable(),
+            // Category and source hold a handful of values each, so a lookup index would cost
+            // every write and rarely beat a scan; as sortable fields they are in the sled
+            // store's memory projection, where filters on them are answered without records.
+            FieldDesc::new("category", T::Text, "Category", "客户类别").sortable(),
+            FieldDesc::new("source", T::Text, "Source", "客户来源").sortable(),
             FieldDesc::new("industry", T::Text, "Industry", "行业").sortable(),
             FieldDesc::new("grade", T::Text, "Grade", "等级").sortable(),
             FieldDesc::new("address", T::Text, "Address", "地址"),

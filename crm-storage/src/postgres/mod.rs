@@ -10,6 +10,7 @@
 //! `Query::compare`); the shared conformance suite runs against this store to hold it to
 //! that.
 
+mod copy;
 mod decode;
 mod error;
 mod hierarchy;
@@ -42,6 +43,11 @@ const MAX_CONNECTIONS: u32 = 8;
 
 /// How long a call waits for a free connection (or a new one) before it fails as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a pooled connection may sit idle before it is pinged on its next use. One in use
+/// a moment ago is alive; one idle longer may have been cut by a server restart or a network
+/// device, and is replaced then instead of failing the call.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A [`Store`] on a PostgreSQL database.
 ///
@@ -113,6 +119,17 @@ impl PgStore {
             let pool = PgPoolOptions::new()
                 .max_connections(MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                // sqlx would ping every connection it hands out, a round trip as long as a
+                // small query; only one idle for a while is pinged (and replaced if dead).
+                .test_before_acquire(false)
+                .before_acquire(|connection, taken| {
+                    Box::pin(async move {
+                        if taken.idle_for < PING_AFTER_IDLE {
+                            return Ok(true);
+                        }
+                        Ok(connection.ping().await.is_ok())
+                    })
+                })
                 .connect_lazy_with(options);
             Ok::<_, StoreError>((pool, trigram))
         })?;

@@ -144,16 +144,20 @@ pub(crate) fn index_name(kind: &str, field: &str, suffix: &str) -> String {
 const FULL_INDEX: &str = "idx";
 /// Suffix of the B-tree index over the rows where the field is set.
 const NON_NULL_INDEX: &str = "nn";
+/// Suffix of the unique B-tree index of a unique field.
+pub(crate) const UNIQUE_INDEX: &str = "uq";
 
 /// Which lookup index an indexed field gets, by suffix. A reference that lists do not sort
 /// by (a parent, an owner) is often empty — most customers have no parent, pool customers
 /// no owner — and every lookup asks for a value, so its index leaves out the rows without
 /// one and costs their inserts nothing; PostgreSQL uses such a partial index for `=`,
-/// `IN`, range and prefix filters, which all imply `IS NOT NULL`. Other fields get a full
-/// index, which also serves sorting.
+/// `IN`, range and prefix filters, which all imply `IS NOT NULL`. A unique field's index
+/// refuses a second row with a value (rows without one aside). Other fields get a full index,
+/// which also serves sorting.
 fn lookup_index(field: &FieldDesc) -> Option<&'static str> {
     match field {
         FieldDesc { indexed: false, .. } => None,
+        FieldDesc { unique: true, .. } => Some(UNIQUE_INDEX),
         FieldDesc { ty: FieldType::Ref, sortable: false, .. } => Some(NON_NULL_INDEX),
         _ => Some(FULL_INDEX),
     }
@@ -239,7 +243,7 @@ pub(crate) async fn register(
         let column = ident(&field.name);
         let mut statements = Vec::new();
         let wanted = lookup_index(field);
-        for suffix in [FULL_INDEX, NON_NULL_INDEX] {
+        for suffix in [FULL_INDEX, NON_NULL_INDEX, UNIQUE_INDEX] {
             let name = index_name(&desc.kind, &field.name, suffix);
             if wanted == Some(suffix) {
                 let predicate = if suffix == NON_NULL_INDEX {
@@ -247,10 +251,25 @@ pub(crate) async fn register(
                 } else {
                     String::new()
                 };
-                statements.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {table} (tenant_id, {column}){predicate}",
-                    ident(&name)
-                ));
+                if suffix == UNIQUE_INDEX {
+                    // Checked when the batch commits, so a batch is judged by the state it
+                    // leaves (two records may swap values), as every store judges it. Rows
+                    // that already repeat a value make this fail, and the register call.
+                    if !indexes.contains(&name) {
+                        statements.push(format!(
+                            "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE (tenant_id, {column}) \
+                             DEFERRABLE INITIALLY DEFERRED",
+                            ident(&name)
+                        ));
+                    }
+                } else {
+                    statements.push(format!(
+                        "CREATE INDEX IF NOT EXISTS {} ON {table} (tenant_id, {column}){predicate}",
+                        ident(&name)
+                    ));
+                }
+            } else if indexes.contains(&name) && suffix == UNIQUE_INDEX {
+                statements.push(format!("ALTER TABLE {table} DROP CONSTRAINT {}", ident(&name)));
             } else if indexes.contains(&name) {
                 // Left from an earlier description or release: it would cost every insert.
                 statements.push(format!("DROP INDEX {}", ident(&name)));

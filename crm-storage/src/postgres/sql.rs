@@ -180,8 +180,8 @@ pub(crate) fn scalar(ty: FieldType, value: &Value) -> Option<Bind> {
     })
 }
 
-/// A column of values of one field type, bound as one typed array (for `unnest` inserts and
-/// `= ANY` filters).
+/// A column of values of one field type, bound as one typed array (for `= ANY` filters and
+/// lookups by many values).
 #[derive(Debug)]
 pub(crate) struct ColumnArray {
     ty: FieldType,

@@ -1,9 +1,9 @@
 //! Applying a [`Batch`] in one SQL transaction.
 //!
-//! The inserts of one kind go out as one `INSERT … SELECT FROM unnest(…)` per chunk, one
-//! typed array per column, so bulk loads cost a few round trips rather than one per row. They
-//! are gathered across operations on other kinds, which cannot observe them, up to the next
-//! operation on their own kind.
+//! The inserts of one kind go out as one binary `COPY … FROM STDIN` per chunk (the `copy`
+//! module), so bulk loads cost a few round trips rather than one per row. They are gathered
+//! across operations on other kinds, which cannot observe them, up to the next operation on
+//! their own kind.
 //! Updates, deletes and checks are guarded by the stored version. "No record matches"
 //! preconditions must see every write that commits before them and keep new ones out until
 //! they commit: each batch takes an advisory lock per (tenant, kind) it touches, shared for
@@ -11,28 +11,30 @@
 //! them.
 
 use crm_domain::{
-    Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind, TenantId,
+    Batch, EntityDesc, FieldType, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind,
+    TenantId,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver};
 
+use super::copy::CopyRows;
 use super::decode::{decode, select_list};
 use super::error::{conflicting_id, map_error};
+use super::schema::{index_name, UNIQUE_INDEX};
 use super::sql::{
     custom_json, id_param, ident, push_filters, scalar, table, tenant_bind, Bind, ColumnArray, Sql,
 };
 
-/// Rows per `INSERT … unnest` statement: large enough to amortise the round trip, small
-/// enough to keep the arrays of one statement a few megabytes.
+/// Rows per `COPY`: large enough to amortise its round trips, small enough to keep the rows
+/// of one step a few megabytes.
 ///
-/// FIXME: bulk inserts of customers with two contacts run about 2.7 times slower than the
-/// same rows into bare tables (primary keys only): every row also updates the lookup index of
-/// each indexed field (six on customers, one on contacts; about 1.5 times the bare cost on
-/// their own), and the engine adds 1.6 to 1.9 times over raw SQL into tables with those same
-/// indexes (records mapped field by field, audit entries, number checks, sequences). With
-/// trigram indexes on, about 6.5 times. Fewer B-trees on fields with few distinct values, a
-/// uniqueness constraint in place of the number check, or a COPY path would narrow it.
+/// FIXME: bulk inserts of customers with two contacts run about 1.9 to 2 times slower than
+/// the same rows into bare tables (primary keys only): every row also updates the index of
+/// each indexed field (number, owner, status, created at, parent where set on customers;
+/// customer on contacts), which is about 1.4 times the bare cost on its own; the rest is
+/// engine work (records mapped field by field, audit entries, sequences and settings read in
+/// round trips of their own). With trigram indexes on, about 6.5 times.
 const INSERT_CHUNK: usize = 10_000;
 
 type Tx = Transaction<'static, Postgres>;
@@ -47,7 +49,7 @@ const ENCODE_AHEAD_MIN_RECORDS: usize = 256;
 
 /// One step of applying a batch.
 pub(crate) enum Step<'b> {
-    /// One `INSERT … unnest` statement: records of one description, at most [`INSERT_CHUNK`].
+    /// One `COPY`: records of one description, at most [`INSERT_CHUNK`].
     Insert(&'b EntityDesc, Vec<&'b Record>),
     /// Any operation but an insert.
     Other(&'b Op<'b>),
@@ -112,14 +114,14 @@ pub(crate) enum Statements<'t> {
     /// Encoded on the applying thread when their step comes.
     Inline(&'t TenantId),
     /// Encoded ahead by another thread, in step order.
-    Ahead(Receiver<Result<Sql, StoreError>>),
+    Ahead(Receiver<Result<CopyIn, StoreError>>),
 }
 
 impl Statements<'_> {
     /// The statement of the next insert step, `desc` and `records`.
-    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<Sql, StoreError> {
+    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<CopyIn, StoreError> {
         match self {
-            Self::Inline(tenant) => insert_statement(tenant, desc, records),
+            Self::Inline(tenant) => copy_in(tenant, desc, records),
             Self::Ahead(receiver) => receiver.recv().unwrap_or_else(|_| {
                 Err(StoreError::unavailable("postgres: the statement encoder stopped"))
             }),
@@ -151,7 +153,7 @@ pub(crate) fn with_statements<T>(
         let encoder = std::thread::Builder::new().spawn_scoped(scope, move || {
             for (desc, records) in inserts() {
                 // A refused send means the batch stopped early; nothing more is wanted.
-                if send.send(insert_statement(tenant, desc, records)).is_err() {
+                if send.send(copy_in(tenant, desc, records)).is_err() {
                     break;
                 }
             }
@@ -195,7 +197,16 @@ pub(crate) async fn apply(
     }
     let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
     match apply_in(&mut tx, tenant, steps, &statements).await {
-        Ok(()) => tx.commit().await.map_err(|e| map_error("commit a batch", e)),
+        // Unique fields are checked here, when the batch commits.
+        Ok(()) => tx.commit().await.map_err(|e| {
+            let mut written = steps.iter().filter_map(|step| match step {
+                Step::Insert(desc, _) | Step::Other(Op::Update(desc, _)) => Some(*desc),
+                Step::Other(_) => None,
+            });
+            written
+                .find_map(|desc| taken_value(desc, &e))
+                .unwrap_or_else(|| map_error("commit a batch", e))
+        }),
         Err(error) => {
             // Dropping the transaction rolls back too; doing it here returns the connection
             // clean and reports a failed rollback in the log.
@@ -233,8 +244,8 @@ async fn apply_in(
     for step in steps {
         match step {
             Step::Insert(desc, records) => {
-                let sql = statements.next(desc, records)?;
-                insert(tx, desc, sql).await?;
+                let copy = statements.next(desc, records)?;
+                insert(tx, desc, copy).await?;
             }
             Step::Other(Op::Insert(..)) => {}
             Step::Other(Op::Update(desc, record)) => update(tx, tenant, desc, record).await?,
@@ -264,69 +275,70 @@ fn custom_column(record: &Record) -> serde_json::Value {
     serde_json::Value::Object(object)
 }
 
-/// The `INSERT … SELECT FROM unnest(…)` of `records`, one typed array per column.
+/// One insert step ready to send: the `COPY` statement and its rows.
+pub(crate) struct CopyIn {
+    statement: String,
+    rows: Vec<u8>,
+}
+
+/// The `COPY` of `records` into the table of `desc`, in PostgreSQL's binary format.
 ///
 /// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
 /// is refused as a constraint error, where the other stores keep it.
-fn insert_statement(
+fn copy_in(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-) -> Result<Sql, StoreError> {
-    let mut ids = Vec::with_capacity(records.len());
-    let mut columns: Vec<ColumnArray> =
-        desc.fields.iter().map(|f| ColumnArray::new(f.ty, records.len())).collect();
-    // Without custom values in any record the column keeps its default (`{}`), and the
-    // statement carries no JSON array.
+) -> Result<CopyIn, StoreError> {
+    // Without custom values in any record the column keeps its default (`{}`) and is left
+    // out of the statement.
     let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
-    let mut customs = Vec::with_capacity(if any_custom { records.len() } else { 0 });
+    let mut statement = format!("COPY {} (tenant_id, id, version", table(desc));
+    for field in &desc.fields {
+        statement.push_str(", ");
+        statement.push_str(&ident(&field.name));
+    }
+    statement.push_str(if any_custom { ", custom" } else { "" });
+    statement.push_str(") FROM STDIN (FORMAT binary)");
+
+    // Three values of the row and the declared fields, plus the custom column; a table has
+    // at most 1,600 columns, so the count always fits.
+    let values = u16::try_from(3 + desc.fields.len() + usize::from(any_custom))
+        .map_err(|_| constraint(format!("{} has more fields than a table holds", desc.kind)))?;
+    let unfit = |record: &Record, field: &str, ty: FieldType| {
+        constraint(format!(
+            "{} {}: {field} cannot be kept in a {ty:?} column",
+            desc.kind, record.id
+        ))
+    };
+    // About 40 bytes per value is the size of a typical customer row.
+    let mut rows = CopyRows::with_capacity(records.len() * usize::from(values) * 40);
     for record in records {
-        ids.push(Some(id_param(record.id)?));
-        for (field, column) in desc.fields.iter().zip(&mut columns) {
+        rows.start_row(values);
+        rows.text(tenant.as_str()).map_err(|_| unfit(record, "tenant_id", FieldType::Text))?;
+        rows.integer(id_param(record.id)?).map_err(|_| unfit(record, "id", FieldType::Ref))?;
+        rows.integer(1).map_err(|_| unfit(record, "version", FieldType::Integer))?;
+        for field in &desc.fields {
             let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
-            if !column.push(value) {
-                return Err(constraint(format!(
-                    "{} {}: {} cannot be kept in a {:?} column",
-                    desc.kind, record.id, field.name, field.ty
-                )));
-            }
+            rows.push(field.ty, value).map_err(|_| unfit(record, &field.name, field.ty))?;
         }
         if any_custom {
-            customs.push(Some(custom_column(record)));
+            rows.json(&custom_column(record))
+                .map_err(|_| unfit(record, "custom", FieldType::Json))?;
         }
     }
-    let custom = if any_custom { ", custom" } else { "" };
-
-    let names: Vec<String> = desc.fields.iter().map(|f| ident(&f.name)).collect();
-    let mut sql = Sql::new(&format!("INSERT INTO {} (tenant_id, id, version", table(desc)));
-    for name in &names {
-        sql.push(", ").push(name);
-    }
-    sql.push(custom).push(") SELECT ").push_bind(tenant_bind(tenant)).push(", u.id, 1");
-    for name in &names {
-        sql.push(", u.").push(name);
-    }
-    if any_custom {
-        sql.push(", u.custom");
-    }
-    sql.push(" FROM unnest(").push_bind(Bind::IntegerArray(ids));
-    for column in columns {
-        sql.push(", ").push_bind(column.into_bind());
-    }
-    if any_custom {
-        sql.push(", ").push_bind(Bind::JsonArray(customs));
-    }
-    sql.push(") AS u(id");
-    for name in &names {
-        sql.push(", ").push(name);
-    }
-    sql.push(custom).push(")");
-    Ok(sql)
+    Ok(CopyIn { statement, rows: rows.finish() })
 }
 
-/// Runs an insert statement of `desc`; a taken id is a conflict naming it.
-async fn insert(tx: &mut Tx, desc: &EntityDesc, sql: Sql) -> Result<(), StoreError> {
-    sql.query().execute(&mut **tx).await.map_err(|e| {
+/// Runs one insert step of `desc`; a taken id is a conflict naming it.
+async fn insert(tx: &mut Tx, desc: &EntityDesc, copy: CopyIn) -> Result<(), StoreError> {
+    let copied = async {
+        let mut sink = (**tx).copy_in_raw(&copy.statement).await?;
+        // On a failed send the sink is dropped, which ends the copy as failed.
+        sink.send(copy.rows).await?;
+        sink.finish().await
+    };
+    copied.await.map_err(|e| {
         let id = conflicting_id(&e);
         let error = map_error(&format!("insert {}", desc.kind), e);
         match id {
@@ -337,6 +349,28 @@ async fn insert(tx: &mut Tx, desc: &EntityDesc, sql: Sql) -> Result<(), StoreErr
         }
     })?;
     Ok(())
+}
+
+/// The constraint error of a batch refused, when it commits, by the unique constraint of one
+/// of `desc`'s fields.
+/// PostgreSQL's detail names the value (`Key (tenant_id, code)=(acme, C001) already exists.`).
+fn taken_value(desc: &EntityDesc, error: &sqlx::Error) -> Option<StoreError> {
+    let sqlx::Error::Database(db) = error else { return None };
+    let index = db.constraint()?;
+    let field = desc
+        .fields
+        .iter()
+        .filter(|f| f.unique)
+        .find(|f| index_name(&desc.kind, &f.name, UNIQUE_INDEX) == index)?;
+    let detail = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|pg| pg.detail())
+        .map(|detail| format!(" ({detail})"))
+        .unwrap_or_default();
+    Some(constraint(format!(
+        "{}: a {} the batch writes is already held by another {}; it must be unique{detail}",
+        desc.kind, field.name, desc.kind
+    )))
 }
 
 fn stale(desc: &EntityDesc, id: RecordId, version: u64) -> StoreError {

@@ -135,13 +135,25 @@ impl SledStore {
                  release"
             )));
         }
-        if format < codec::FORMAT {
+        if format < 2 {
             // The key goes in before anything is removed, so a release of format 1 refuses the
             // store from then on, and an upgrade cut short is taken up again on the next open.
             db.insert(&format_key, &codec::encode_format(1)[..]).map_err(sled_error)?;
             db.flush().map_err(sled_error)?;
             Self::remove_stored_index_entries(&db)?;
-            db.insert(&format_key, &codec::encode_format(codec::FORMAT)[..]).map_err(sled_error)?;
+        }
+        if format < codec::FORMAT {
+            // Descriptions are rewritten in this format together with the format key, in one
+            // atomic batch.
+            let mut upgrade = sled::Batch::default();
+            for item in db.scan_prefix(codec::desc_space()) {
+                let (key, bytes) = item.map_err(sled_error)?;
+                if *key != *format_key {
+                    upgrade.insert(key, codec::encode_desc(&codec::decode_desc(&bytes, format)?)?);
+                }
+            }
+            upgrade.insert(format_key.clone(), &codec::encode_format(codec::FORMAT)[..]);
+            db.apply_batch(upgrade).map_err(sled_error)?;
             db.flush().map_err(sled_error)?;
         }
         let mut registry = HashMap::new();
@@ -150,7 +162,7 @@ impl SledStore {
             if *key == *format_key {
                 continue;
             }
-            let desc = codec::decode_desc(&bytes)?;
+            let desc = codec::decode_desc(&bytes, codec::FORMAT)?;
             registry.insert(desc.kind.clone(), Arc::new(desc));
         }
         tracing::debug!(kinds = registry.len(), "sled store opened");
@@ -387,11 +399,22 @@ impl Store for SledStore {
             }
         }
 
-        // Preconditions read the indexes, so they are built first: `stored_matching` must
-        // neither scan every record nor see a projection older than the stored records.
+        // Preconditions and unique fields read the indexes, so they are built first:
+        // `stored_matching` must neither scan every record nor see a projection older than
+        // the stored records.
         let mut built: HashSet<&str> = HashSet::new();
         for op in &batch.ops {
-            if let Op::NoneMatch(desc, _) = op {
+            let (Op::Insert(desc, _)
+            | Op::Update(desc, _)
+            | Op::Delete(desc, ..)
+            | Op::Check(desc, ..)
+            | Op::NoneMatch(desc, _)) = op;
+            let reads_index = match op {
+                Op::NoneMatch(..) => true,
+                Op::Insert(..) | Op::Update(..) => desc.fields.iter().any(|f| f.unique),
+                Op::Delete(..) | Op::Check(..) => false,
+            };
+            if reads_index {
                 let registered = registered.get(desc.kind.as_str());
                 if let (true, Some(registered)) = (built.insert(desc.kind.as_str()), registered) {
                     self.build_projection(tenant, registered)?;
@@ -672,7 +695,7 @@ mod tests {
             stale.extend_from_slice(&id.to_be_bytes());
             db.insert(&stale, &[][..]).unwrap();
         }
-        db.insert(codec::desc_key("thing"), codec::encode_desc(&desc()).unwrap()).unwrap();
+        db.insert(codec::desc_key("thing"), codec::encode_desc_v2(&desc())).unwrap();
         let store = SledStore::with_db(db.clone()).unwrap();
         assert_eq!(db.scan_prefix(codec::index_space()).count(), 0);
         assert!(db.contains_key(codec::desc_key("thing")).unwrap());
@@ -683,7 +706,7 @@ mod tests {
         // makes it fail instead of running without its stored indexes.
         let format = db.get(codec::format_key()).unwrap().unwrap();
         assert_eq!(codec::decode_format(&format).unwrap(), codec::FORMAT);
-        assert!(codec::decode_desc(&format).is_err());
+        assert!(codec::decode_desc(&format, codec::FORMAT).is_err());
     }
 
     #[test]
@@ -696,7 +719,7 @@ mod tests {
         db.insert(&stale, &[][..]).unwrap();
         // A release of format 1 reads the key as a description and fails.
         let marker = db.get(codec::format_key()).unwrap().unwrap();
-        assert!(codec::decode_desc(&marker).is_err());
+        assert!(codec::decode_desc(&marker, 1).is_err());
 
         SledStore::with_db(db.clone()).unwrap();
         assert_eq!(db.scan_prefix(codec::index_space()).count(), 0);
@@ -711,7 +734,25 @@ mod tests {
         db.insert(codec::format_key(), &newer[..]).unwrap();
         let error = SledStore::with_db(db).unwrap_err();
         assert_eq!(error.kind(), StoreErrorKind::Unavailable);
-        assert!(error.to_string().contains("newer release (format 3)"), "{error}");
+        let expected = format!("newer release (format {})", codec::FORMAT + 1);
+        assert!(error.to_string().contains(&expected), "{error}");
+    }
+
+    #[test]
+    fn descriptions_of_format_2_are_rewritten_on_open() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        db.insert(codec::format_key(), &codec::encode_format(2)[..]).unwrap();
+        db.insert(codec::desc_key("thing"), codec::encode_desc_v2(&desc())).unwrap();
+        let store = SledStore::with_db(db.clone()).unwrap();
+        assert_eq!(*store.registered("thing").unwrap(), desc());
+        let format = db.get(codec::format_key()).unwrap().unwrap();
+        assert_eq!(codec::decode_format(&format).unwrap(), codec::FORMAT);
+        let stored = db.get(codec::desc_key("thing")).unwrap().unwrap();
+        assert_eq!(codec::decode_desc(&stored, codec::FORMAT).unwrap(), desc());
+        drop(store);
+        // Opened again, nothing is rewritten twice.
+        let store = SledStore::with_db(db).unwrap();
+        assert_eq!(*store.registered("thing").unwrap(), desc());
     }
 
     #[test]

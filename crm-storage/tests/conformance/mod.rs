@@ -46,7 +46,8 @@ pub fn run_with(adapter: &'static str, store: Arc<dyn Store>, extra: Vec<Trial>)
 /// Every case of the suite as a trial named `<adapter>::<case>`. Registers the suite's
 /// entity descriptions first, one after the other, so cases never race to create tables.
 pub fn trials(adapter: &'static str, store: Arc<dyn Store>) -> Vec<Trial> {
-    let registered = [item(), node()].into_iter().try_for_each(|desc| store.register(desc));
+    let registered =
+        [item(), node(), badge()].into_iter().try_for_each(|desc| store.register(desc));
     if let Err(error) = registered {
         return vec![Trial::test(format!("{adapter}::register"), move || {
             Err(format!("registering the suite's entities failed: {error}").into())
@@ -77,6 +78,7 @@ const CASES: &[(&str, Case)] = &[
     ("delete_needs_the_stored_version", delete_needs_the_stored_version),
     ("check_op_guards_a_batch", check_op_guards_a_batch),
     ("none_match_op_guards_a_batch", none_match_op_guards_a_batch),
+    ("unique_fields_refuse_a_second_holder", unique_fields_refuse_a_second_holder),
     ("failed_batch_leaves_nothing", failed_batch_leaves_nothing),
     ("batch_sees_its_earlier_ops", batch_sees_its_earlier_ops),
     ("values_of_the_wrong_type_are_refused", values_of_the_wrong_type_are_refused),
@@ -157,6 +159,22 @@ pub fn node() -> &'static EntityDesc {
             ],
         )
         .expect("the suite's node description is valid")
+    });
+    &DESC
+}
+
+/// A kind with unique fields: a number (text) and a serial (integer).
+pub fn badge() -> &'static EntityDesc {
+    static DESC: LazyLock<EntityDesc> = LazyLock::new(|| {
+        EntityDesc::new(
+            "conf_badge",
+            vec![
+                FieldDesc::new("number", FieldType::Text, "Number", "编号").unique().sortable(),
+                FieldDesc::new("serial", FieldType::Integer, "Serial", "序号").unique(),
+                FieldDesc::new("holder", FieldType::Text, "Holder", "持有人"),
+            ],
+        )
+        .expect("the suite's badge description is valid")
     });
     &DESC
 }
@@ -578,6 +596,67 @@ fn check_op_guards_a_batch(ctx: &Ctx) {
     batch.insert(item(), rec(4, vec![])).check(item(), RecordId(99), 1);
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "check of a missing id");
     assert_eq!(ctx.get(4), None);
+}
+
+fn unique_fields_refuse_a_second_holder(ctx: &Ctx) {
+    let badge_of = |id: u64| ctx.store.get(&ctx.tenant, badge(), RecordId(id)).expect("get");
+    let number_of = |id: u64| badge_of(id).map(|r| r.get("number").clone());
+    let holder = |id: u64, number: Value, serial: Value| {
+        rec(id, vec![("number", number), ("serial", serial), ("holder", text("x"))])
+    };
+    // Records without a value never collide.
+    ctx.insert_all(
+        badge(),
+        [
+            holder(1, text("A"), int(1)),
+            holder(2, text("B"), int(2)),
+            holder(3, Value::Null, Value::Null),
+            holder(4, Value::Null, Value::Null),
+        ],
+    );
+
+    let taken = |batch: &Batch<'_>, why: &str| {
+        let error = ctx.commit(batch).expect_err(why);
+        assert_eq!(error.kind(), StoreErrorKind::Constraint, "{why}: {error}");
+    };
+    let mut batch = Batch::new();
+    batch.insert(badge(), holder(5, text("A"), int(5)));
+    taken(&batch, "a stored record holds A");
+    let mut batch = Batch::new();
+    batch.insert(badge(), holder(5, text("C"), int(2)));
+    taken(&batch, "a stored record holds serial 2");
+    let mut batch = Batch::new();
+    batch
+        .insert(badge(), holder(5, text("C"), int(5)))
+        .insert(badge(), holder(6, text("C"), int(6)));
+    taken(&batch, "two records of the batch hold C");
+    assert_eq!((badge_of(5), badge_of(6)), (None, None), "nothing of a refused batch is kept");
+
+    let mut moved = badge_of(1).expect("badge 1");
+    moved.set("number", text("B"));
+    let mut batch = Batch::new();
+    batch.update(badge(), moved.clone());
+    taken(&batch, "badge 2 holds B");
+    assert_eq!(number_of(1), Some(text("A")));
+
+    // Judged by the state the batch leaves: two records may swap their values, and a value
+    // freed by a delete may be taken in the same batch.
+    let mut other = badge_of(2).expect("badge 2");
+    other.set("number", text("A"));
+    let mut batch = Batch::new();
+    batch.update(badge(), moved).update(badge(), other);
+    ctx.commit(&batch).expect("a swap leaves every number once");
+    assert_eq!((number_of(1), number_of(2)), (Some(text("B")), Some(text("A"))));
+    let mut batch = Batch::new();
+    batch.delete(badge(), RecordId(2), 2).insert(badge(), holder(7, text("A"), int(7)));
+    ctx.commit(&batch).expect("the delete frees A");
+    assert_eq!(number_of(7), Some(text("A")));
+
+    // Values are unique per tenant.
+    let elsewhere = fresh_tenant();
+    let mut batch = Batch::new();
+    batch.insert(badge(), holder(1, text("A"), int(1)));
+    ctx.store.commit(&elsewhere, &batch).expect("another tenant may hold A");
 }
 
 fn none_match_op_guards_a_batch(ctx: &Ctx) {
