@@ -195,7 +195,10 @@ pub(crate) async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
+    let mut tx = pool
+        .begin_with(begin_statement(tenant, steps))
+        .await
+        .map_err(|e| map_error("begin a batch", e))?;
     match apply_in(&mut tx, tenant, steps, &statements).await {
         // Unique fields are checked here, when the batch commits.
         Ok(()) => tx.commit().await.map_err(|e| {
@@ -218,12 +221,9 @@ pub(crate) async fn apply(
     }
 }
 
-async fn apply_in(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    steps: &[Step<'_>],
-    statements: &Statements<'_>,
-) -> Result<(), StoreError> {
+/// `BEGIN` and the batch's advisory locks, in key order, as one simple query: one round
+/// trip. The keys are numbers this module computes; no other text goes into it.
+fn begin_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
     for step in steps {
         let (desc, exclusive) = match step {
@@ -232,15 +232,20 @@ async fn apply_in(
         };
         *locks.entry(lock_key(tenant, &desc.kind)).or_default() |= exclusive;
     }
+    let mut statement = String::from("BEGIN");
     for (key, exclusive) in locks {
-        let sql = if exclusive {
-            "SELECT pg_advisory_xact_lock($1)"
-        } else {
-            "SELECT pg_advisory_xact_lock_shared($1)"
-        };
-        sqlx::query(sql).bind(key).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
+        let lock = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+        statement.push_str(&format!("; SELECT {lock}({key})"));
     }
+    statement
+}
 
+async fn apply_in(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    steps: &[Step<'_>],
+    statements: &Statements<'_>,
+) -> Result<(), StoreError> {
     for step in steps {
         match step {
             Step::Insert(desc, records) => {
@@ -559,4 +564,30 @@ fn lookup_probe(
     }
     sql.push(" LIMIT 1) AS m LIMIT 1");
     Ok(Some(sql))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::{FieldDesc, FieldType};
+
+    #[test]
+    fn a_batch_begins_with_its_locks_in_key_order() {
+        let desc = |kind: &str| {
+            EntityDesc::new(kind, vec![FieldDesc::new("name", FieldType::Text, "Name", "名称")])
+                .unwrap()
+        };
+        let (items, tags) = (desc("item"), desc("tag"));
+        let tenant = TenantId::new("acme").unwrap();
+        let mut batch = Batch::new();
+        batch.insert(&items, Record::new(RecordId(1))).insert(&items, Record::new(RecordId(2)));
+        batch.none_match(&tags, vec![Filter::Eq("name".into(), "x".into())]);
+        let steps = plan(&batch).unwrap();
+
+        let (item_key, tag_key) = (lock_key(&tenant, "item"), lock_key(&tenant, "tag"));
+        let item = format!("SELECT pg_advisory_xact_lock_shared({item_key})");
+        let tag = format!("SELECT pg_advisory_xact_lock({tag_key})");
+        let locks = if item_key < tag_key { [item, tag] } else { [tag, item] };
+        assert_eq!(begin_statement(&tenant, &steps), format!("BEGIN; {}; {}", locks[0], locks[1]));
+    }
 }
