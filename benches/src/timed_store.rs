@@ -165,6 +165,14 @@ impl Store for TimedStore {
         self.sequence.time(|| self.inner.next_in_sequence(tenant, sequence, count))
     }
 
+    fn next_in_sequences(
+        &self,
+        tenant: &TenantId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.sequence.time(|| self.inner.next_in_sequences(tenant, wanted))
+    }
+
     fn ancestors(
         &self,
         tenant: &TenantId,

@@ -138,6 +138,21 @@ pub trait Store: Send + Sync {
         count: u64,
     ) -> Result<u64, StoreError>;
 
+    /// Reserves a block of each sequence as [`Store::next_in_sequence`] does, for every
+    /// `(sequence, count)` in order, and returns the first number of each block. A store that
+    /// can reserve them in one round trip does; a failure may leave earlier blocks reserved,
+    /// as numbers of a sequence are never handed back anyway.
+    fn next_in_sequences(
+        &self,
+        tenant: &TenantId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        wanted
+            .iter()
+            .map(|(sequence, count)| self.next_in_sequence(tenant, sequence, *count))
+            .collect()
+    }
+
     /// Walks `parent_field` up from `id` and returns the ancestors, nearest first. Stops after
     /// `limit` steps so a corrupt cycle cannot loop forever.
     fn ancestors(

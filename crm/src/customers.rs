@@ -223,18 +223,24 @@ impl<'a> Customers<'a> {
         let now = crate::now();
         let count = rows.len() as u64;
         let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
-        let first_id = self.crm.allocate::<Customer>(tenant, count)?;
-        let first_contact = if contact_count > 0 {
-            self.crm.allocate::<Contact>(tenant, contact_count)?
-        } else {
-            0
-        };
         let needs_code = rows.iter().filter(|(c, _)| c.code.trim().is_empty()).count() as u64;
-        let mut next_code = if needs_code > 0 {
-            self.crm.store.next_in_sequence(tenant, "code.customer", needs_code)?
-        } else {
-            0
+        // Ids of both kinds and the automatic numbers, reserved together.
+        let customer_ids = format!("id.{}", Customer::desc().kind);
+        let contact_ids = format!("id.{}", Contact::desc().kind);
+        let mut wanted = vec![(customer_ids.as_str(), count)];
+        if contact_count > 0 {
+            wanted.push((contact_ids.as_str(), contact_count));
+        }
+        if needs_code > 0 {
+            wanted.push(("code.customer", needs_code));
+        }
+        let firsts = self.crm.store.next_in_sequences(tenant, &wanted)?;
+        let first_of = |name: &str| {
+            wanted.iter().zip(&firsts).find(|((n, _), _)| *n == name).map_or(0, |(_, first)| *first)
         };
+        let first_id = first_of(&customer_ids);
+        let first_contact = first_of(&contact_ids);
+        let mut next_code = first_of("code.customer");
 
         let mut rows = rows;
         for (customer, _) in &mut rows {

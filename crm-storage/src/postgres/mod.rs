@@ -593,6 +593,59 @@ impl Store for PgStore {
         Ok(last - count + 1)
     }
 
+    fn next_in_sequences(
+        &self,
+        tenant: &TenantId,
+        wanted: &[(&str, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
+        let distinct = names.iter().collect::<std::collections::HashSet<_>>().len();
+        let steps: Option<Vec<i64>> =
+            wanted.iter().map(|(_, count)| i64::try_from(*count).ok().filter(|c| *c > 0)).collect();
+        // One statement cannot raise one row twice; bad counts get the single call's errors.
+        let (Some(steps), true) = (steps, distinct == names.len() && wanted.len() > 1) else {
+            return wanted
+                .iter()
+                .map(|(sequence, count)| self.next_in_sequence(tenant, sequence, *count))
+                .collect();
+        };
+        let rows: Vec<(String, i64)> = self.block_on(async {
+            sqlx::query_as(
+                "INSERT INTO crm_sequences AS s (tenant_id, name, value) \
+                 SELECT $1, u.name, u.step FROM unnest($2::text[], $3::bigint[]) AS u(name, step) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET value = s.value + EXCLUDED.value \
+                 RETURNING name, value",
+            )
+            .bind(tenant.as_str())
+            .bind(&names)
+            .bind(&steps)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| {
+                let error = map_error(&format!("sequences {}", names.join(", ")), e);
+                if error.kind() == crm_domain::StoreErrorKind::Constraint {
+                    StoreError::new(
+                        crm_domain::StoreErrorKind::Constraint,
+                        format!("one of the sequences {} is exhausted", names.join(", ")),
+                    )
+                } else {
+                    error
+                }
+            })
+        })?;
+        wanted
+            .iter()
+            .map(|(sequence, count)| {
+                let last = rows.iter().find(|(name, _)| name == sequence).map(|(_, last)| *last);
+                last.and_then(|last| u64::try_from(last).ok())
+                    .map(|last| last - count + 1)
+                    .ok_or_else(|| {
+                        StoreError::corrupt(format!("sequence {sequence} was not raised"))
+                    })
+            })
+            .collect()
+    }
+
     fn ancestors(
         &self,
         tenant: &TenantId,
