@@ -10,7 +10,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crm_domain::{Batch, EntityDesc, Filter, Op, Query, Record, RecordId, StoreError, Value};
+use crm_domain::{
+    Batch, EntityDesc, FieldDesc, Filter, Op, Query, Record, RecordId, StoreError, Value,
+};
 
 /// What evaluation needs to read from the state before the batch.
 pub(crate) trait StoredState {
@@ -243,16 +245,22 @@ fn check_unique(
         let kind = desc.kind.as_str();
         let of_kind = || slots.iter().filter(move |s| s.change.desc.kind == kind);
         for field in desc.fields.iter().filter(|f| f.unique) {
-            // Every record the batch names, as it will be stored.
-            let mut held: Vec<(&Value, RecordId)> =
-                of_kind().filter_map(|s| held_value(s, &field.name)).collect();
+            // Every record the batch names, as it will be stored, and whether the batch gives
+            // it the value. Only a value given makes a pair: two records that held one value
+            // before the field became unique may still be changed otherwise.
+            let mut held: Vec<(&Value, RecordId, bool)> = of_kind()
+                .filter_map(|s| held_value(s, &field.name).map(|(v, id)| (v, id, gives(s, field))))
+                .collect();
             held.sort_by(|a, b| a.0.sort_cmp(b.0).then(a.1.cmp(&b.1)));
-            if let Some(pair) = held.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-                return Err(taken(kind, &field.name, pair[1].0, pair[1].1, pair[0].1));
+            let pair = held.windows(2).find(|p| p[0].0 == p[1].0 && (p[0].2 || p[1].2));
+            if let Some(pair) = pair {
+                let (writer, holder) =
+                    if pair[1].2 { (pair[1], pair[0]) } else { (pair[0], pair[1]) };
+                return Err(taken(kind, &field.name, writer.0, writer.1, holder.1));
             }
-            // What the batch writes, against the stored records it does not name.
+            // The values the batch gives, against the stored records it does not name.
             let written: Vec<(Value, RecordId)> = of_kind()
-                .filter(|s| s.written)
+                .filter(|s| gives(s, field))
                 .filter_map(|s| held_value(s, &field.name))
                 .map(|(value, id)| (value.clone(), id))
                 .collect();
@@ -278,6 +286,13 @@ fn check_unique(
         }
     }
     Ok(())
+}
+
+/// Whether the batch writes the slot's record with a value of `field` it did not hold.
+fn gives(slot: &Slot<'_>, field: &FieldDesc) -> bool {
+    let after = slot.change.after.as_deref().and_then(|r| r.fields.get(&field.name));
+    let before = slot.change.before.as_ref().and_then(|r| r.fields.get(&field.name));
+    slot.written && after != before
 }
 
 /// The value of `field` a slot's record will hold, unless it holds none.

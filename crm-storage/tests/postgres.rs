@@ -64,6 +64,11 @@ fn main() -> ExitCode {
         ("concurrent_opens_and_registers", concurrent_opens_and_registers),
         ("bulk_inserts_span_chunks_atomically", bulk_inserts_span_chunks_atomically),
         ("none_match_claims_are_serialised", none_match_claims_are_serialised),
+        ("a_failed_lock_leaves_connections_usable", a_failed_lock_leaves_connections_usable),
+        (
+            "a_field_becomes_unique_only_without_repeats",
+            a_field_becomes_unique_only_without_repeats,
+        ),
         ("deep_chains_walk_in_one_query", deep_chains_walk_in_one_query),
         ("agrees_with_reference_on_random_queries", agrees_with_reference_on_random_queries),
         ("timestamps_keep_microseconds", timestamps_keep_microseconds),
@@ -654,6 +659,81 @@ fn none_match_claims_are_serialised(context: &Context) -> Result<(), Failed> {
             results.iter().all(|r| r.is_ok() || *r == Err(StoreErrorKind::Constraint)),
             format!("losers see a constraint error: {results:?}"),
         )?;
+    }
+    Ok(())
+}
+
+/// Making a field unique over rows that repeat a value is refused, naming them; once they
+/// are told apart, the field becomes unique and the constraint holds.
+fn a_field_becomes_unique_only_without_repeats(context: &Context) -> Result<(), Failed> {
+    let store = &context.store;
+    let plain = || FieldDesc::new("number", FieldType::Text, "Number", "编号").indexed();
+    let before = desc("pg_numbered", vec![plain()]);
+    store.register(before)?;
+    for name in ["acme", "umbrella"] {
+        let records = (1..=3).map(|id| record(id, &[("number", "N1".into())])).collect();
+        insert_all(store.as_ref(), &tenant(name), before, records);
+    }
+    let after = desc("pg_numbered", vec![plain().unique()]);
+    let error = store.register(after).expect_err("N1 is held three times");
+    ensure(error.kind() == StoreErrorKind::Constraint, format!("{error}"))?;
+    let message = error.to_string();
+    ensure(
+        message.contains(r#"tenant "acme": "N1" (3 records)"#)
+            && message.contains(r#"tenant "umbrella": "N1" (3 records)"#),
+        message,
+    )?;
+    psql(context, "UPDATE crm_pg_numbered SET number = 'N' || id")?;
+    store.register(after)?;
+    let mut batch = Batch::new();
+    batch.insert(after, record(4, &[("number", "N1".into())]));
+    let error = store.commit(&tenant("acme"), &batch).expect_err("N1 is taken");
+    ensure(error.kind() == StoreErrorKind::Constraint, format!("{error}"))
+}
+
+/// A batch that cannot take its lock in time (here `lock_timeout`, as also a statement
+/// timeout or a cancel) fails alone: its connection goes back to the pool rolled back, and
+/// later batches on it succeed.
+fn a_failed_lock_leaves_connections_usable(context: &Context) -> Result<(), Failed> {
+    let url = context.cluster.create_database("crm_lock_timeout").map_err(fail)?;
+    let database = url.rsplit('/').next().unwrap_or_default().to_owned();
+    psql(context, &format!("ALTER DATABASE \"{database}\" SET lock_timeout = '50ms'"))?;
+    let store = Arc::new(PgStore::connect(&url)?);
+    let slots =
+        desc("pg_slot", vec![FieldDesc::new("slot", FieldType::Text, "Slot", "位置").indexed()]);
+    store.register(slots)?;
+    let claim = |id: u64| {
+        let mut batch = Batch::new();
+        let slot = format!("s{id}");
+        batch.none_match(slots, vec![Filter::Eq("slot".into(), slot.as_str().into())]);
+        batch.insert(slots, record(id, &[("slot", slot.into())]));
+        batch
+    };
+
+    // A long batch holds the kind's exclusive lock while short ones time out on it.
+    let long = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut batch = claim(1);
+            for id in 2..200_000 {
+                batch.insert(slots, record(id, &[("slot", format!("s{id}").into())]));
+            }
+            store.commit(&tenant("acme"), &batch)
+        })
+    };
+    let mut timed_out = 0;
+    let mut id = 1_000_000;
+    while !long.is_finished() {
+        id += 1;
+        if store.commit(&tenant("acme"), &claim(id)).is_err() {
+            timed_out += 1;
+        }
+    }
+    long.join().map_err(|_| "the long batch panicked")??;
+    ensure(timed_out > 0, "no short batch waited long enough to time out")?;
+    for _ in 0..20 {
+        id += 1;
+        store.commit(&tenant("acme"), &claim(id)).map_err(|e| fail(format!("after: {e}")))?;
     }
     Ok(())
 }

@@ -163,6 +163,42 @@ fn lookup_index(field: &FieldDesc) -> Option<&'static str> {
     }
 }
 
+/// Refuses to make `field` unique while some tenant holds one of its values more than once
+/// (rows written before the field became unique), naming the first of them and the way out.
+async fn refuse_repeated_values(
+    tx: &mut PgConnection,
+    desc: &EntityDesc,
+    field: &FieldDesc,
+) -> Result<(), StoreError> {
+    let column = ident(&field.name);
+    let repeated: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT tenant_id, {column}::text, count(*) FROM {} WHERE {column} IS NOT NULL \
+         GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2 LIMIT 10",
+        table(desc)
+    ))
+    .fetch_all(tx)
+    .await
+    .map_err(|e| map_error(&format!("register {}: look for repeated values", desc.kind), e))?;
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = repeated
+        .iter()
+        .map(|(tenant, value, count)| format!("tenant {tenant:?}: {value:?} ({count} records)"))
+        .collect();
+    Err(StoreError::new(
+        StoreErrorKind::Constraint,
+        format!(
+            "{kind}.{field} must be unique, but these values are held by more than one {kind} \
+             (at most ten shown): {}. Give each of those records its own {field} (in SQL, an \
+             UPDATE of crm_{kind}.{field} by tenant_id and id), then open the store again",
+            listed.join("; "),
+            kind = desc.kind,
+            field = field.name,
+        ),
+    ))
+}
+
 /// Creates the kind's table, adds columns for fields declared since, and creates the
 /// indexes of indexed fields and, with `trigram`, the trigram indexes of searchable fields
 /// (dropping trigram indexes `trigram` no longer wants).
@@ -256,6 +292,7 @@ pub(crate) async fn register(
                     // leaves (two records may swap values), as every store judges it. Rows
                     // that already repeat a value make this fail, and the register call.
                     if !indexes.contains(&name) {
+                        refuse_repeated_values(&mut tx, desc, field).await?;
                         statements.push(format!(
                             "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE (tenant_id, {column}) \
                              DEFERRABLE INITIALLY DEFERRED",

@@ -195,10 +195,7 @@ pub(crate) async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
-    let mut tx = pool
-        .begin_with(begin_statement(tenant, steps))
-        .await
-        .map_err(|e| map_error("begin a batch", e))?;
+    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
     match apply_in(&mut tx, tenant, steps, &statements).await {
         // Unique fields are checked here, when the batch commits.
         Ok(()) => tx.commit().await.map_err(|e| {
@@ -221,9 +218,10 @@ pub(crate) async fn apply(
     }
 }
 
-/// `BEGIN` and the batch's advisory locks, in key order, as one simple query: one round
-/// trip. The keys are numbers this module computes; no other text goes into it.
-fn begin_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
+/// The batch's advisory locks, in key order, as one simple query: one round trip. The keys
+/// are numbers this module computes; no other text goes into it. It runs inside the batch's
+/// transaction, so a lock that fails (a lock or statement timeout, a cancel) rolls it back.
+fn lock_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
     for step in steps {
         let (desc, exclusive) = match step {
@@ -232,12 +230,15 @@ fn begin_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
         };
         *locks.entry(lock_key(tenant, &desc.kind)).or_default() |= exclusive;
     }
-    let mut statement = String::from("BEGIN");
-    for (key, exclusive) in locks {
-        let lock = if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
-        statement.push_str(&format!("; SELECT {lock}({key})"));
-    }
-    statement
+    let statements: Vec<String> = locks
+        .into_iter()
+        .map(|(key, exclusive)| {
+            let lock =
+                if exclusive { "pg_advisory_xact_lock" } else { "pg_advisory_xact_lock_shared" };
+            format!("SELECT {lock}({key})")
+        })
+        .collect();
+    statements.join("; ")
 }
 
 async fn apply_in(
@@ -246,6 +247,8 @@ async fn apply_in(
     steps: &[Step<'_>],
     statements: &Statements<'_>,
 ) -> Result<(), StoreError> {
+    let locks = lock_statement(tenant, steps);
+    sqlx::raw_sql(&locks).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
     for step in steps {
         match step {
             Step::Insert(desc, records) => {
@@ -373,8 +376,9 @@ fn taken_value(desc: &EntityDesc, error: &sqlx::Error) -> Option<StoreError> {
         .map(|detail| format!(" ({detail})"))
         .unwrap_or_default();
     Some(constraint(format!(
-        "{}: a {} the batch writes is already held by another {}; it must be unique{detail}",
-        desc.kind, field.name, desc.kind
+        "{kind}.{field} must be unique: a value written is already held by another {kind}{detail}",
+        kind = desc.kind,
+        field = field.name
     )))
 }
 
@@ -572,7 +576,7 @@ mod tests {
     use crm_domain::{FieldDesc, FieldType};
 
     #[test]
-    fn a_batch_begins_with_its_locks_in_key_order() {
+    fn a_batch_takes_its_locks_in_key_order_in_one_query() {
         let desc = |kind: &str| {
             EntityDesc::new(kind, vec![FieldDesc::new("name", FieldType::Text, "Name", "名称")])
                 .unwrap()
@@ -588,6 +592,6 @@ mod tests {
         let item = format!("SELECT pg_advisory_xact_lock_shared({item_key})");
         let tag = format!("SELECT pg_advisory_xact_lock({tag_key})");
         let locks = if item_key < tag_key { [item, tag] } else { [tag, item] };
-        assert_eq!(begin_statement(&tenant, &steps), format!("BEGIN; {}; {}", locks[0], locks[1]));
+        assert_eq!(lock_statement(&tenant, &steps), format!("{}; {}", locks[0], locks[1]));
     }
 }

@@ -517,6 +517,33 @@ mod tests {
     }
 
     #[test]
+    fn values_held_twice_before_a_field_became_unique_block_only_new_pairs() {
+        let (store, tenant, desc) = stored_thing();
+        let mut second = Record::new(RecordId(2));
+        second.set("name", "alpha");
+        let mut batch = Batch::new();
+        batch.insert(&desc, second);
+        store.commit(&tenant, &batch).unwrap();
+
+        let mut unique = desc.clone();
+        unique.fields[0].unique = true;
+        store.register(&unique).unwrap();
+        let update = |id: u64, field: &str, value: &str| {
+            let mut record = store.get(&tenant, &unique, RecordId(id)).unwrap().unwrap();
+            record.set(field, value);
+            let mut batch = Batch::new();
+            batch.update(&unique, record);
+            store.commit(&tenant, &batch)
+        };
+        update(1, "search", "other").expect("the name stays as it was");
+        update(2, "search", "other").expect("the name stays as it was");
+        update(1, "name", "beta").expect("beta is free");
+        let error = update(2, "name", "beta").unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Constraint);
+        assert!(error.to_string().contains("\"beta\" is already held by thing 1"), "{error}");
+    }
+
+    #[test]
     fn undecodable_records_are_corrupt() {
         let (store, tenant, desc) = stored_thing();
         let key = codec::record_key(&tenant, "thing", RecordId(1));

@@ -501,11 +501,15 @@ enum LeadCommand {
     },
 }
 
+/// What is logged without `CRM_LOG`. PostgreSQL's notices are left out: the one a user would
+/// see, after a commit the server refused, says a rollback found no transaction.
+const DEFAULT_LOG: &str = "warn,sqlx::postgres::notice=error";
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();

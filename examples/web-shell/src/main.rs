@@ -30,12 +30,16 @@ struct Args {
     secure_cookies: bool,
 }
 
+/// What is logged without `RUST_LOG`. PostgreSQL's notices are left out: the one a user would
+/// see, after a commit the server refused, says a rollback found no transaction.
+const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=error";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();
