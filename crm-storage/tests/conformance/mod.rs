@@ -1461,10 +1461,17 @@ fn sequences_hand_out_blocks(ctx: &Ctx) {
 
     // Several sequences at once, new and used, each block as a call of its own gives it.
     let several = |wanted: &[(&str, u64)]| ctx.store.next_in_sequences(&ctx.tenant, wanted);
-    assert_eq!(several(&[("order", 5), ("invoice", 2), ("quote", 1)]).unwrap(), vec![16, 1, 5]);
-    assert_eq!(several(&[("invoice", 1), ("order", 1)]).unwrap(), vec![3, 21]);
-    assert_eq!(several(&[("order", 1), ("order", 2)]).unwrap(), vec![22, 23], "a name twice");
-    assert_eq!(several(&[]).unwrap(), Vec::<u64>::new());
+    assert_eq!(
+        several(&[("order", 5), ("invoice", 2), ("quote", 1)]).expect("sequences"),
+        vec![16, 1, 5]
+    );
+    assert_eq!(several(&[("invoice", 1), ("order", 1)]).expect("sequences"), vec![3, 21]);
+    assert_eq!(
+        several(&[("order", 1), ("order", 2)]).expect("sequences"),
+        vec![22, 23],
+        "a name twice"
+    );
+    assert_eq!(several(&[]).expect("sequences"), Vec::<u64>::new());
     let zero = several(&[("invoice", 1), ("order", 0)]);
     assert_eq!(kind_of(zero), StoreErrorKind::Constraint, "a block of no numbers");
     assert_eq!(next("order", 1), 25);
