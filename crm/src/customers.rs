@@ -224,6 +224,9 @@ impl<'a> Customers<'a> {
         let count = rows.len() as u64;
         let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
         let needs_code = rows.iter().filter(|(c, _)| c.code.trim().is_empty()).count() as u64;
+        // Numbers given by hand that read as automatic ones: numbering moves past them.
+        let highest_given = rows.iter().filter_map(|(c, _)| automatic_number(c.code.trim())).max();
+        let code_block = if highest_given.is_some() { needs_code.max(1) } else { needs_code };
         // Ids of both kinds and the automatic numbers, reserved together.
         let customer_ids = format!("id.{}", Customer::desc().kind);
         let contact_ids = format!("id.{}", Contact::desc().kind);
@@ -231,8 +234,8 @@ impl<'a> Customers<'a> {
         if contact_count > 0 {
             wanted.push((contact_ids.as_str(), contact_count));
         }
-        if needs_code > 0 {
-            wanted.push(("code.customer", needs_code));
+        if code_block > 0 {
+            wanted.push((NUMBERS, code_block));
         }
         let firsts = self.crm.store.next_in_sequences(tenant, &wanted)?;
         let first_of = |name: &str| {
@@ -240,13 +243,23 @@ impl<'a> Customers<'a> {
         };
         let first_id = first_of(&customer_ids);
         let first_contact = first_of(&contact_ids);
-        let mut next_code = first_of("code.customer");
+        let mut next_code = first_of(NUMBERS);
+        if let Some(highest) = highest_given.filter(|highest| next_code <= *highest) {
+            // The block reaches no further than a number given by hand: reserve up to it, and
+            // take this batch's automatic numbers beyond it.
+            let last = next_code + code_block - 1;
+            let skip = highest.saturating_sub(last);
+            if skip + needs_code > 0 {
+                next_code =
+                    self.crm.store.next_in_sequence(tenant, NUMBERS, skip + needs_code)? + skip;
+            }
+        }
 
         let mut rows = rows;
         for (customer, _) in &mut rows {
             customer.code = customer.code.trim().to_owned();
             if customer.code.is_empty() {
-                customer.code = format!("C{next_code:06}");
+                customer.code = automatic_code(next_code);
                 next_code += 1;
             }
         }
@@ -393,6 +406,9 @@ impl<'a> Customers<'a> {
         customer.updated_at = crate::now();
         customer.refresh_search(&self.contacts(customer.id)?);
         // A number another customer holds is refused by the store: the field is unique.
+        if customer.code != old.code {
+            number_past(self.crm, &self.who.tenant, &customer.code)?;
+        }
         let mut changes = Changes::new();
         if changes.update(&old, &customer)? {
             if let Err(error) = changes.commit(self.crm, self.who) {
@@ -695,6 +711,35 @@ impl<'a> Customers<'a> {
 
 /// What a person typed into a search box, trimmed and without control characters (stored
 /// text never holds them, and some stores refuse them in parameters).
+/// The sequence automatic customer numbers come from.
+pub(crate) const NUMBERS: &str = "code.customer";
+
+/// The automatic customer number `n`: `C` and at least six digits.
+pub(crate) fn automatic_code(n: u64) -> String {
+    format!("C{n:06}")
+}
+
+/// The sequence number a customer number reads as, when it has the automatic form (`C` and
+/// six to nine digits; longer ones are beyond any sequence a tenant reaches).
+fn automatic_number(code: &str) -> Option<u64> {
+    let digits = code.strip_prefix('C')?;
+    if !(6..=9).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Moves automatic numbering past `code` when it was given by hand in the automatic form, so
+/// the sequence never hands it out again.
+pub(crate) fn number_past(crm: &Crm, tenant: &crm_domain::TenantId, code: &str) -> Result<()> {
+    let Some(given) = automatic_number(code) else { return Ok(()) };
+    let next = crm.store.next_in_sequence(tenant, NUMBERS, 1)?;
+    if next < given {
+        crm.store.next_in_sequence(tenant, NUMBERS, given - next)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn searchable(input: &str) -> String {
     input.trim().chars().filter(|c| !c.is_control()).collect()
 }

@@ -308,6 +308,25 @@ impl<'a> Leads<'a> {
         Ok(attachment)
     }
 
+    /// The next automatic customer number no customer holds. Numbers given by hand move the
+    /// numbering past them, but a store may hold some from before that rule.
+    fn free_number(&self) -> Result<String> {
+        const ATTEMPTS: usize = 100;
+        let tenant = &self.who.tenant;
+        for _ in 0..ATTEMPTS {
+            let n = self.crm.store.next_in_sequence(tenant, crate::customers::NUMBERS, 1)?;
+            let code = crate::customers::automatic_code(n);
+            let holder = Query::all().filter(Filter::Eq("code".into(), code.as_str().into()));
+            if self.crm.store.query(tenant, Customer::desc(), &holder.page(0, 1))?.total == 0 {
+                return Ok(code);
+            }
+        }
+        Err(DomainError::State(format!(
+            "no free customer number in {ATTEMPTS} tries; give the customer a number by hand"
+        ))
+        .into())
+    }
+
     /// Converts a lead into a customer with the lead's person as its first contact. The
     /// lead's contact records move to the customer, the lead is marked converted and points
     /// at the customer. All in one atomic batch.
@@ -320,7 +339,7 @@ impl<'a> Leads<'a> {
         let now = crate::now();
         let mut customer = Customer {
             id: RecordId(self.crm.allocate::<Customer>(tenant, 1)?),
-            code: format!("C{:06}", self.crm.store.next_in_sequence(tenant, "code.customer", 1)?),
+            code: self.free_number()?,
             name: if lead.company.trim().is_empty() {
                 lead.name.clone()
             } else {

@@ -29,6 +29,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
         ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
         ("bulk_create_reports_the_first_bad_row", bulk_create_reports_the_first_bad_row),
+        (
+            "automatic_numbers_pass_numbers_given_by_hand",
+            automatic_numbers_pass_numbers_given_by_hand,
+        ),
         ("fuzzy_search_folds_and_is_literal", fuzzy_search_folds_and_is_literal),
         ("compound_filters_and_sorts", compound_filters_and_sorts),
         ("users_see_only_their_own", users_see_only_their_own),
@@ -604,6 +608,45 @@ fn settings_in_use_cannot_be_deleted(crm: &Crm) {
     let codes: Vec<String> =
         settings.list(SettingList::CustomerSource).unwrap().into_iter().map(|v| v.code).collect();
     assert_eq!(codes, ["web"]);
+}
+
+/// Numbers given by hand in the automatic form (`C` and six digits) move automatic
+/// numbering past them: creates, edits and lead conversions never collide with them.
+fn automatic_numbers_pass_numbers_given_by_hand(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let code_of = |c: &Customer| c.code.clone();
+    let first = service.create(customer("First"), vec![]).unwrap();
+    assert_eq!(first.code, "C000001");
+    let given: Vec<(Customer, Vec<Contact>)> = ["C000002", "C000003", " C000005 "]
+        .iter()
+        .map(|code| (Customer { code: (*code).into(), ..customer(code.trim()) }, vec![]))
+        .chain([(customer("Automatic in the same batch"), vec![])])
+        .collect();
+    let created = service.create_many(given).unwrap();
+    assert_eq!(
+        created.iter().map(code_of).collect::<Vec<_>>(),
+        ["C000002", "C000003", "C000005", "C000006"]
+    );
+    assert_eq!(service.create(customer("Next"), vec![]).unwrap().code, "C000007");
+
+    // An edit to a number ahead of the sequence moves it too.
+    let mut edited = service.get(first.id).unwrap();
+    edited.code = "C000010".into();
+    service.update(edited).unwrap();
+    assert_eq!(service.create(customer("After the edit"), vec![]).unwrap().code, "C000011");
+
+    // A conversion skips a number some customer already holds.
+    service.create(Customer { code: "C000012".into(), ..customer("Typed") }, vec![]).unwrap();
+    let leads = crm.leads(&admin);
+    let lead =
+        leads.create(Lead { name: "陈".into(), company: "转化".into(), ..Lead::default() });
+    let (converted, _) = leads.convert(lead.unwrap().id).unwrap();
+    assert_eq!(converted.code, "C000013");
+    // Other forms are numbers of their own.
+    let other = Customer { code: "C12".into(), ..customer("Short") };
+    service.create(other, vec![]).unwrap();
+    assert_eq!(service.create(customer("Last"), vec![]).unwrap().code, "C000014");
 }
 
 fn lead_conversion_keeps_contact_records(crm: &Crm) {
