@@ -27,20 +27,31 @@ pub fn fold(text: &str) -> String {
     out
 }
 
-/// Appends the folded `text` to `out`. ASCII is its own NFKC form, so ASCII text only has its
-/// letters lowered; anything else goes through NFKC.
+/// Appends the folded `text` to `out`. Text of ASCII and unified CJK ideographs only is its
+/// own NFKC form (neither has a decomposition, and no two of them compose), and only its
+/// ASCII letters change case: it is lowered character by character. Anything else goes
+/// through NFKC.
 fn fold_into(text: &str, out: &mut String) {
     if text.is_ascii() {
+        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+    } else if text.chars().all(|c| c.is_ascii() || is_unified_ideograph(c)) {
         out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
     } else {
         out.extend(text.nfkc().flat_map(char::to_lowercase));
     }
 }
 
+/// A CJK unified ideograph of the basic block or extension A, the characters of almost every
+/// Chinese name. The compatibility ideographs (U+F900 on) are left out: NFKC maps them.
+fn is_unified_ideograph(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
 /// Joins the folded, non-empty parts with a separator no folded term contains, so that a
 /// match never spans two parts.
-pub fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::new();
+pub fn search_text<'a>(parts: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    // Folding rarely lengthens text, so one allocation usually holds it all.
+    let mut out = String::with_capacity(parts.clone().into_iter().map(|p| p.len() + 1).sum());
     for part in parts {
         let part = part.trim();
         if part.is_empty() {
@@ -79,6 +90,27 @@ mod tests {
         let ascii: String = (0u8..128).map(char::from).collect();
         let by_nfkc: String = ascii.nfkc().flat_map(char::to_lowercase).collect();
         assert_eq!(fold(&ascii), by_nfkc);
+    }
+
+    #[test]
+    fn the_ideograph_path_agrees_with_nfkc() {
+        let ideographs: String = ('\u{3400}'..='\u{4DBF}').chain('\u{4E00}'..='\u{9FFF}').collect();
+        let mixed = format!("Ab{ideographs}Z9 北京 HUA");
+        for text in [ideographs.as_str(), mixed.as_str()] {
+            let by_nfkc: String = text.nfkc().flat_map(char::to_lowercase).collect();
+            assert_eq!(fold(text), by_nfkc);
+        }
+        // Just outside the ranges, NFKC still runs: a compatibility ideograph is mapped.
+        assert_eq!(fold("\u{F900}"), "\u{8C48}");
+        assert_eq!(fold("（北京）"), "(北京)");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folding_agrees_with_nfkc_then_lowercase(text in "\\PC{0,40}") {
+            let by_nfkc: String = text.nfkc().flat_map(char::to_lowercase).collect();
+            proptest::prop_assert_eq!(fold(&text), by_nfkc);
+        }
     }
 
     #[test]

@@ -232,7 +232,7 @@ impl Customer {
                 contact.email.as_str(),
             ]);
         }
-        self.search = search_text(parts);
+        self.search = search_text(parts.iter().copied());
     }
 }
 
