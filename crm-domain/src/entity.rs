@@ -192,9 +192,37 @@ impl Record {
                     ));
                 }
             }
+            check_json_depth(name, value)?;
+        }
+        for (name, value) in &self.custom {
+            check_json_depth(name, value)?;
         }
         Ok(())
     }
+}
+
+/// How deeply JSON values may nest: JSON readers refuse deeper text (serde_json at 128), so a
+/// record holding more could be written but never read back.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Refuses a JSON value nested deeper than [`MAX_JSON_DEPTH`], measured without recursion.
+fn check_json_depth(name: &str, value: &Value) -> Result<(), DomainError> {
+    let Value::Json(json) = value else { return Ok(()) };
+    let mut pending = vec![(json, 1usize)];
+    while let Some((json, depth)) = pending.pop() {
+        if depth > MAX_JSON_DEPTH {
+            return Err(DomainError::invalid(
+                name,
+                format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+            ));
+        }
+        match json {
+            serde_json::Value::Array(items) => pending.extend(items.iter().map(|i| (i, depth + 1))),
+            serde_json::Value::Object(map) => pending.extend(map.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A domain type that is kept as records of one entity kind.

@@ -827,6 +827,25 @@ fn values_of_the_wrong_type_are_refused(ctx: &Ctx) {
     batch.update(item(), update);
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint);
     assert_eq!(ctx.get(1).expect("stored").get("qty"), &int(5));
+
+    // JSON as deep as every store can read back is kept; deeper is refused, in a declared
+    // field and in a custom one.
+    let nested = |depth: usize| {
+        let mut json = serde_json::json!(1);
+        for _ in 1..depth {
+            json = serde_json::json!([json]);
+        }
+        Value::Json(json)
+    };
+    let deepest = crm_domain::entity::MAX_JSON_DEPTH;
+    ctx.insert_all(item(), [rec(2, vec![("data", nested(deepest))])]);
+    assert_eq!(ctx.get(2).expect("stored").get("data"), &nested(deepest));
+    for field in ["data", "custom.extra"] {
+        let mut batch = Batch::new();
+        batch.insert(item(), rec(3, vec![(field, nested(deepest + 1))]));
+        assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "{field}");
+    }
+    assert_eq!(ctx.get(3), None);
 }
 
 // ---------------------------------------------------------------------------------------
