@@ -544,8 +544,10 @@ impl Store for PgStore {
     }
 
     fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
-        let steps = write::plan(batch)?;
+        let steps = write::plan(batch);
         write::with_statements(tenant, &steps, |statements| {
+            // A large batch's records are checked while the other thread encodes them.
+            write::check_batch(batch)?;
             self.block_on(write::apply(&self.pool, tenant, &steps, statements))
         })
     }

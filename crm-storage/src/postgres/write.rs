@@ -55,14 +55,9 @@ pub(crate) enum Step<'b> {
     Other(&'b Op<'b>),
 }
 
-/// The steps that apply `batch`, in order, after checking every record against its
-/// description and every precondition's filters.
-///
-/// Inserts wait in one group per description and go out together when an operation that
-/// could observe them comes (any other operation on the same kind) or the batch ends.
-/// Operations on other kinds cannot see them, so moving inserts past those keeps every
-/// result; inserts of one kind keep their order.
-pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Result<Vec<Step<'b>>, StoreError> {
+/// Checks every record of `batch` against its description and every precondition's
+/// filters. Nothing of a batch may reach the server before this passed.
+pub(crate) fn check_batch(batch: &Batch<'_>) -> Result<(), StoreError> {
     for op in &batch.ops {
         if let Op::Insert(desc, record) | Op::Update(desc, record) = op {
             record
@@ -73,7 +68,16 @@ pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Result<Vec<Step<'b>>, StoreError
             Query { filters: filters.clone(), ..Query::default() }.validate(desc)?;
         }
     }
+    Ok(())
+}
 
+/// The steps that apply `batch`, in order. The batch must pass [`check_batch`] before any runs.
+///
+/// Inserts wait in one group per description and go out together when an operation that
+/// could observe them comes (any other operation on the same kind) or the batch ends.
+/// Operations on other kinds cannot see them, so moving inserts past those keeps every
+/// result; inserts of one kind keep their order.
+pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Vec<Step<'b>> {
     let mut steps = Vec::new();
     let mut pending: Vec<(&EntityDesc, Vec<&Record>)> = Vec::new();
     let flush = |steps: &mut Vec<Step<'b>>,
@@ -106,7 +110,7 @@ pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Result<Vec<Step<'b>>, StoreError
         steps.push(Step::Other(op));
     }
     flush(&mut steps, &mut pending);
-    Ok(steps)
+    steps
 }
 
 /// Where the insert statements of a plan come from.
@@ -586,7 +590,7 @@ mod tests {
         let mut batch = Batch::new();
         batch.insert(&items, Record::new(RecordId(1))).insert(&items, Record::new(RecordId(2)));
         batch.none_match(&tags, vec![Filter::Eq("name".into(), "x".into())]);
-        let steps = plan(&batch).unwrap();
+        let steps = plan(&batch);
 
         let (item_key, tag_key) = (lock_key(&tenant, "item"), lock_key(&tenant, "tag"));
         let item = format!("SELECT pg_advisory_xact_lock_shared({item_key})");
