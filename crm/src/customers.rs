@@ -709,8 +709,6 @@ impl<'a> Customers<'a> {
     }
 }
 
-/// What a person typed into a search box, trimmed and without control characters (stored
-/// text never holds them, and some stores refuse them in parameters).
 /// The sequence automatic customer numbers come from.
 pub(crate) const NUMBERS: &str = "code.customer";
 
@@ -731,7 +729,7 @@ fn automatic_number(code: &str) -> Option<u64> {
 
 /// Moves automatic numbering past `code` when it was given by hand in the automatic form, so
 /// the sequence never hands it out again.
-pub(crate) fn number_past(crm: &Crm, tenant: &crm_domain::TenantId, code: &str) -> Result<()> {
+fn number_past(crm: &Crm, tenant: &crm_domain::TenantId, code: &str) -> Result<()> {
     let Some(given) = automatic_number(code) else { return Ok(()) };
     let next = crm.store.next_in_sequence(tenant, NUMBERS, 1)?;
     if next < given {
@@ -740,6 +738,8 @@ pub(crate) fn number_past(crm: &Crm, tenant: &crm_domain::TenantId, code: &str) 
     Ok(())
 }
 
+/// What a person typed into a search box, trimmed and without control characters (stored
+/// text never holds them, and some stores refuse them in parameters).
 pub(crate) fn searchable(input: &str) -> String {
     input.trim().chars().filter(|c| !c.is_control()).collect()
 }
