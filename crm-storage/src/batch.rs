@@ -278,8 +278,9 @@ fn check_unique(
                 {
                     return Err(taken(kind, &field.name, value, *writer, holder));
                 }
+                // The holder's value equals a written one by the filter, if not by `==`.
                 return Err(constraint(format!(
-                    "{kind} {holder} already holds a {} a record of the batch is given",
+                    "{kind}.{} must be unique: {kind} {holder} already holds a value written",
                     field.name
                 )));
             }
