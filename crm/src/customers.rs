@@ -219,7 +219,6 @@ impl<'a> Customers<'a> {
             return Ok(Vec::new());
         }
         let tenant = &self.who.tenant;
-        let settings = crate::settings::codes(self.crm, tenant)?;
         let now = crate::now();
         let count = rows.len() as u64;
         let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
@@ -237,7 +236,16 @@ impl<'a> Customers<'a> {
         if code_block > 0 {
             wanted.push((NUMBERS, code_block));
         }
-        let firsts = self.crm.store.next_in_sequences(tenant, &wanted)?;
+        // The setting codes and the reservation are two waits on the store: for a large batch
+        // they overlap.
+        let settings = || crate::settings::codes(self.crm, tenant);
+        let reserve = || self.crm.store.next_in_sequences(tenant, &wanted);
+        let (settings, firsts) = if rows.len() >= crate::parallel::MIN_ITEMS {
+            crate::parallel::both(settings, reserve)
+        } else {
+            (settings(), reserve())
+        };
+        let (settings, firsts) = (settings?, firsts?);
         let first_of = |name: &str| {
             wanted.iter().zip(&firsts).find(|((n, _), _)| *n == name).map_or(0, |(_, first)| *first)
         };

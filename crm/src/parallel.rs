@@ -80,6 +80,38 @@ where
     }
 }
 
+/// Runs `elsewhere` on a thread of its own while `here` runs on the calling thread, and
+/// returns both results: two waits on a server overlap. Without a thread to be had (the
+/// process's limit), `elsewhere` runs here after `here`.
+pub(crate) fn both<A, B, E>(elsewhere: E, here: impl FnOnce() -> B) -> (A, B)
+where
+    A: Send,
+    E: FnOnce() -> A + Send,
+{
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<E>(1);
+        let thread = std::thread::Builder::new()
+            .spawn_scoped(scope, move || receive.recv().ok().map(|f| f()));
+        let elsewhere = match thread {
+            Ok(thread) => match send.send(elsewhere) {
+                Ok(()) => Ok(thread),
+                Err(std::sync::mpsc::SendError(elsewhere)) => Err(elsewhere),
+            },
+            Err(_) => Err(elsewhere),
+        };
+        let b = here();
+        let a = match elsewhere {
+            Ok(thread) => match thread.join() {
+                Ok(Some(a)) => a,
+                Ok(None) => unreachable!("the closure was sent before the thread could end"),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(elsewhere) => elsewhere(),
+        };
+        (a, b)
+    })
+}
+
 /// Drops `value` on a thread of its own, so a caller that built a large structure (a bulk
 /// batch of records, each a map of strings) returns without spending its time freeing it.
 /// When no thread can be started, it is dropped here.
@@ -91,6 +123,15 @@ pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_runs_one_side_elsewhere_and_returns_both() {
+        let caller = std::thread::current().id();
+        let (a, b) = both(|| (std::thread::current().id(), 1), || (std::thread::current().id(), 2));
+        assert_eq!((a.1, b.1), (1, 2));
+        assert_ne!(a.0, caller, "the first closure runs on a thread of its own");
+        assert_eq!(b.0, caller);
+    }
 
     #[test]
     fn results_keep_item_order_at_every_size() {
