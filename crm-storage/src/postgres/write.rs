@@ -1,7 +1,8 @@
 //! Applying a [`Batch`] in one SQL transaction.
 //!
 //! The inserts of one kind go out as one binary `COPY … FROM STDIN` per chunk (the `copy`
-//! module), so bulk loads cost a few round trips rather than one per row. They are gathered
+//! module), so bulk loads cost a few round trips rather than one per row; a few records go
+//! out as one `INSERT … VALUES`, one round trip where a `COPY` takes two. They are gathered
 //! across operations on other kinds, which cannot observe them, up to the next operation on
 //! their own kind.
 //! Updates, deletes and checks are guarded by the stored version. "No record matches"
@@ -49,7 +50,7 @@ const ENCODE_AHEAD_MIN_RECORDS: usize = 256;
 
 /// One step of applying a batch.
 pub(crate) enum Step<'b> {
-    /// One `COPY`: records of one description, at most [`INSERT_CHUNK`].
+    /// One insert: records of one description, at most [`INSERT_CHUNK`].
     Insert(&'b EntityDesc, Vec<&'b Record>),
     /// Any operation but an insert.
     Other(&'b Op<'b>),
@@ -118,14 +119,14 @@ pub(crate) enum Statements<'t> {
     /// Encoded on the applying thread when their step comes.
     Inline(&'t TenantId),
     /// Encoded ahead by another thread, in step order.
-    Ahead(Receiver<Result<CopyIn, StoreError>>),
+    Ahead(Receiver<Result<InsertStep, StoreError>>),
 }
 
 impl Statements<'_> {
     /// The statement of the next insert step, `desc` and `records`.
-    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<CopyIn, StoreError> {
+    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<InsertStep, StoreError> {
         match self {
-            Self::Inline(tenant) => copy_in(tenant, desc, records),
+            Self::Inline(tenant) => insert_step(tenant, desc, records),
             Self::Ahead(receiver) => receiver.recv().unwrap_or_else(|_| {
                 Err(StoreError::unavailable("postgres: the statement encoder stopped"))
             }),
@@ -157,7 +158,7 @@ pub(crate) fn with_statements<T>(
         let encoder = std::thread::Builder::new().spawn_scoped(scope, move || {
             for (desc, records) in inserts() {
                 // A refused send means the batch stopped early; nothing more is wanted.
-                if send.send(copy_in(tenant, desc, records)).is_err() {
+                if send.send(insert_step(tenant, desc, records)).is_err() {
                     break;
                 }
             }
@@ -256,8 +257,8 @@ async fn apply_in(
     for step in steps {
         match step {
             Step::Insert(desc, records) => {
-                let copy = statements.next(desc, records)?;
-                insert(tx, desc, copy).await?;
+                let step = statements.next(desc, records)?;
+                insert(tx, desc, step).await?;
             }
             Step::Other(Op::Insert(..)) => {}
             Step::Other(Op::Update(desc, record)) => update(tx, tenant, desc, record).await?,
@@ -287,70 +288,124 @@ fn custom_column(record: &Record) -> serde_json::Value {
     serde_json::Value::Object(object)
 }
 
-/// One insert step ready to send: the `COPY` statement and its rows.
-pub(crate) struct CopyIn {
-    statement: String,
-    rows: Vec<u8>,
+/// Records per insert step from which the step is a `COPY`; fewer go out as one
+/// `INSERT … VALUES`, one round trip where a `COPY` takes two.
+const COPY_MIN_RECORDS: usize = 8;
+
+/// One insert step ready to send.
+pub(crate) enum InsertStep {
+    /// A `COPY` statement and its rows in the binary format.
+    Copy { statement: String, rows: Vec<u8> },
+    /// One `INSERT … VALUES` of a few records.
+    Values(Sql),
 }
 
-/// The `COPY` of `records` into the table of `desc`, in PostgreSQL's binary format.
+/// The insert of `records` into the table of `desc`: a `COPY` for many, `VALUES` for a few.
 ///
 /// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
 /// is refused as a constraint error, where the other stores keep it.
+fn insert_step(
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    records: &[&Record],
+) -> Result<InsertStep, StoreError> {
+    // Without custom values in any record the column keeps its default (`{}`) and is left
+    // out of the statement.
+    let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
+    let mut columns = String::from("(tenant_id, id, version");
+    for field in &desc.fields {
+        columns.push_str(", ");
+        columns.push_str(&ident(&field.name));
+    }
+    columns.push_str(if any_custom { ", custom)" } else { ")" });
+    if records.len() < COPY_MIN_RECORDS {
+        values_insert(tenant, desc, records, &columns, any_custom)
+    } else {
+        copy_in(tenant, desc, records, &columns, any_custom)
+    }
+}
+
+/// The error of a value that does not fit its column.
+fn unfit(desc: &EntityDesc, record: &Record, field: &str, ty: FieldType) -> StoreError {
+    constraint(format!("{} {}: {field} cannot be kept in a {ty:?} column", desc.kind, record.id))
+}
+
+/// The `INSERT … VALUES` of a few records, every value a bind parameter.
+fn values_insert(
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    records: &[&Record],
+    columns: &str,
+    any_custom: bool,
+) -> Result<InsertStep, StoreError> {
+    let mut sql = Sql::new(&format!("INSERT INTO {} {columns} VALUES ", table(desc)));
+    let tenant_param = sql.param(tenant_bind(tenant));
+    for (n, record) in records.iter().enumerate() {
+        sql.push(if n == 0 { "(" } else { ", (" }).push(&tenant_param).push(", ");
+        sql.push_bind(Bind::Integer(Some(id_param(record.id)?))).push(", 1");
+        for field in &desc.fields {
+            let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+            let bind = scalar(field.ty, value)
+                .ok_or_else(|| unfit(desc, record, &field.name, field.ty))?;
+            sql.push(", ").push_bind(bind);
+        }
+        if any_custom {
+            sql.push(", ").push_bind(Bind::Json(Some(custom_column(record))));
+        }
+        sql.push(")");
+    }
+    Ok(InsertStep::Values(sql))
+}
+
+/// The `COPY` of `records` in PostgreSQL's binary format.
 fn copy_in(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-) -> Result<CopyIn, StoreError> {
-    // Without custom values in any record the column keeps its default (`{}`) and is left
-    // out of the statement.
-    let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
-    let mut statement = format!("COPY {} (tenant_id, id, version", table(desc));
-    for field in &desc.fields {
-        statement.push_str(", ");
-        statement.push_str(&ident(&field.name));
-    }
-    statement.push_str(if any_custom { ", custom" } else { "" });
-    statement.push_str(") FROM STDIN (FORMAT binary)");
-
+    columns: &str,
+    any_custom: bool,
+) -> Result<InsertStep, StoreError> {
+    let statement = format!("COPY {} {columns} FROM STDIN (FORMAT binary)", table(desc));
     // Three values of the row and the declared fields, plus the custom column; a table has
     // at most 1,600 columns, so the count always fits.
     let values = u16::try_from(3 + desc.fields.len() + usize::from(any_custom))
         .map_err(|_| constraint(format!("{} has more fields than a table holds", desc.kind)))?;
-    let unfit = |record: &Record, field: &str, ty: FieldType| {
-        constraint(format!(
-            "{} {}: {field} cannot be kept in a {ty:?} column",
-            desc.kind, record.id
-        ))
-    };
     // About 40 bytes per value is the size of a typical customer row.
     let mut rows = CopyRows::with_capacity(records.len() * usize::from(values) * 40);
     for record in records {
+        let unfit = |field: &str, ty: FieldType| unfit(desc, record, field, ty);
         rows.start_row(values);
-        rows.text(tenant.as_str()).map_err(|_| unfit(record, "tenant_id", FieldType::Text))?;
-        rows.integer(id_param(record.id)?).map_err(|_| unfit(record, "id", FieldType::Ref))?;
-        rows.integer(1).map_err(|_| unfit(record, "version", FieldType::Integer))?;
+        rows.text(tenant.as_str()).map_err(|_| unfit("tenant_id", FieldType::Text))?;
+        rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
+        rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
         for field in &desc.fields {
             let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
-            rows.push(field.ty, value).map_err(|_| unfit(record, &field.name, field.ty))?;
+            rows.push(field.ty, value).map_err(|_| unfit(&field.name, field.ty))?;
         }
         if any_custom {
-            rows.json(&custom_column(record))
-                .map_err(|_| unfit(record, "custom", FieldType::Json))?;
+            rows.json(&custom_column(record)).map_err(|_| unfit("custom", FieldType::Json))?;
         }
     }
-    Ok(CopyIn { statement, rows: rows.finish() })
+    Ok(InsertStep::Copy { statement, rows: rows.finish() })
 }
 
 /// Runs one insert step of `desc`; a taken id is a conflict naming it.
-async fn insert(tx: &mut Tx, desc: &EntityDesc, copy: CopyIn) -> Result<(), StoreError> {
-    let copied = async {
-        let mut sink = (**tx).copy_in_raw(&copy.statement).await?;
-        // On a failed send the sink is dropped, which ends the copy as failed.
-        sink.send(copy.rows).await?;
-        sink.finish().await
+async fn insert(tx: &mut Tx, desc: &EntityDesc, step: InsertStep) -> Result<(), StoreError> {
+    let done = match step {
+        InsertStep::Copy { statement, rows } => {
+            async {
+                let mut sink = (**tx).copy_in_raw(&statement).await?;
+                // On a failed send the sink is dropped, which ends the copy as failed.
+                sink.send(rows).await?;
+                sink.finish().await
+            }
+            .await
+        }
+        InsertStep::Values(sql) => {
+            sql.query().execute(&mut **tx).await.map(|done| done.rows_affected())
+        }
     };
-    copied.await.map_err(|e| {
+    done.map_err(|e| {
         let id = conflicting_id(&e);
         let error = map_error(&format!("insert {}", desc.kind), e);
         match id {

@@ -495,6 +495,19 @@ fn round_trip_every_value_type(ctx: &Ctx) {
     let page = ctx.store.query(&ctx.tenant, item(), &Query::all()).expect("query");
     assert_eq!(page.records, vec![as_stored(&full, 1), as_stored(&empty, 1), ready]);
     assert_eq!(page.total, 3);
+
+    // The same values in a batch large enough for a store's bulk path.
+    let many: Vec<Record> = (100..140)
+        .map(|id| {
+            let mut record = if id % 2 == 0 { full.clone() } else { empty.clone() };
+            record.id = RecordId(id);
+            record
+        })
+        .collect();
+    ctx.insert_all(item(), many.clone());
+    for record in many {
+        assert_eq!(ctx.get(record.id.0), Some(as_stored(&record, 1)), "bulk {}", record.id);
+    }
 }
 
 fn get_many_keeps_order_and_skips_missing(ctx: &Ctx) {
