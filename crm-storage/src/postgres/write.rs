@@ -30,7 +30,7 @@ use super::sql::{
 /// Rows per `COPY`: large enough to amortise its round trips, small enough to keep the rows
 /// of one step a few megabytes.
 ///
-/// FIXME: bulk inserts of customers with two contacts run about 1.9 to 2.25 times slower than
+/// FIXME: bulk inserts of customers with two contacts run about 1.9 to 2.3 times slower than
 /// the same rows into bare tables (primary keys only): every row also updates the index of
 /// each indexed field (number, owner, status, created at, parent where set on customers;
 /// customer on contacts), which is about 1.4 times the bare cost on its own; the rest is
