@@ -1,5 +1,7 @@
 //! The customer service: customers, their hierarchy, contacts and contacts' relatives.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use crm_domain::hierarchy::check_new_parent;
 use crm_domain::model::{Contact, Customer, CustomerStatus, Relative, SettingList};
@@ -223,9 +225,6 @@ impl<'a> Customers<'a> {
         let count = rows.len() as u64;
         let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
         let needs_code = rows.iter().filter(|(c, _)| c.code.trim().is_empty()).count() as u64;
-        // Numbers given by hand that read as automatic ones: numbering moves past them.
-        let highest_given = rows.iter().filter_map(|(c, _)| automatic_number(c.code.trim())).max();
-        let code_block = if highest_given.is_some() { needs_code.max(1) } else { needs_code };
         // Ids of both kinds and the automatic numbers, reserved together.
         let customer_ids = format!("id.{}", Customer::desc().kind);
         let contact_ids = format!("id.{}", Contact::desc().kind);
@@ -233,8 +232,8 @@ impl<'a> Customers<'a> {
         if contact_count > 0 {
             wanted.push((contact_ids.as_str(), contact_count));
         }
-        if code_block > 0 {
-            wanted.push((NUMBERS, code_block));
+        if needs_code > 0 {
+            wanted.push((NUMBERS, needs_code));
         }
         // The setting codes and the reservation are two waits on the store: for a large batch
         // they overlap.
@@ -251,24 +250,20 @@ impl<'a> Customers<'a> {
         };
         let first_id = first_of(&customer_ids);
         let first_contact = first_of(&contact_ids);
-        let mut next_code = first_of(NUMBERS);
-        if let Some(highest) = highest_given.filter(|highest| next_code <= *highest) {
-            // The block reaches no further than a number given by hand: reserve up to it, and
-            // take this batch's automatic numbers beyond it.
-            let last = next_code + code_block - 1;
-            let skip = highest.saturating_sub(last);
-            if skip + needs_code > 0 {
-                next_code =
-                    self.crm.store.next_in_sequence(tenant, NUMBERS, skip + needs_code)? + skip;
-            }
-        }
 
         let mut rows = rows;
         for (customer, _) in &mut rows {
             customer.code = customer.code.trim().to_owned();
-            if customer.code.is_empty() {
-                customer.code = automatic_code(next_code);
-                next_code += 1;
+        }
+        if needs_code > 0 {
+            let given: HashSet<&str> =
+                rows.iter().map(|(c, _)| c.code.as_str()).filter(|c| !c.is_empty()).collect();
+            let mut free =
+                free_numbers(self.crm, tenant, first_of(NUMBERS), needs_code, &given)?.into_iter();
+            for (customer, _) in &mut rows {
+                if customer.code.is_empty() {
+                    customer.code = free.next().unwrap_or_default();
+                }
             }
         }
         // Numbers must be new: unique within the batch (checked here, to name the row's
@@ -414,9 +409,6 @@ impl<'a> Customers<'a> {
         customer.updated_at = crate::now();
         customer.refresh_search(&self.contacts(customer.id)?);
         // A number another customer holds is refused by the store: the field is unique.
-        if customer.code != old.code {
-            number_past(self.crm, &self.who.tenant, &customer.code)?;
-        }
         let mut changes = Changes::new();
         if changes.update(&old, &customer)? {
             if let Err(error) = changes.commit(self.crm, self.who) {
@@ -725,25 +717,43 @@ pub(crate) fn automatic_code(n: u64) -> String {
     format!("C{n:06}")
 }
 
-/// The sequence number a customer number reads as, when it has the automatic form (`C` and
-/// six to nine digits; longer ones are beyond any sequence a tenant reaches).
-fn automatic_number(code: &str) -> Option<u64> {
-    let digits = code.strip_prefix('C')?;
-    if !(6..=9).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// `count` automatic numbers, from the block of the sequence that starts at `first` and on:
+/// numbers a stored customer holds (typed by hand in the automatic form) or `given` holds
+/// (the batch's own) are skipped, and more are reserved in their place.
+pub(crate) fn free_numbers(
+    crm: &Crm,
+    tenant: &crm_domain::TenantId,
+    first: u64,
+    count: u64,
+    given: &HashSet<&str>,
+) -> Result<Vec<String>> {
+    const ATTEMPTS: usize = 20;
+    let mut free = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut block = (first, count);
+    for _ in 0..ATTEMPTS {
+        let candidates: Vec<String> = (block.0..block.0.saturating_add(block.1))
+            .map(automatic_code)
+            .filter(|code| !given.contains(code.as_str()))
+            .collect();
+        let mut taken = HashSet::new();
+        for chunk in candidates.chunks(1000) {
+            let values = chunk.iter().map(|c| Value::Text(c.clone())).collect();
+            let query =
+                Query::all().filter(Filter::In("code".into(), values)).page(0, chunk.len() as u64);
+            let holders = crm.store.query(tenant, Customer::desc(), &query)?;
+            taken.extend(holders.records.iter().map(|r| r.get("code").display()));
+        }
+        free.extend(candidates.into_iter().filter(|code| !taken.contains(code)));
+        let missing = count - free.len() as u64;
+        if missing == 0 {
+            return Ok(free);
+        }
+        block = (crm.store.next_in_sequence(tenant, NUMBERS, missing)?, missing);
     }
-    digits.parse().ok()
-}
-
-/// Moves automatic numbering past `code` when it was given by hand in the automatic form, so
-/// the sequence never hands it out again.
-fn number_past(crm: &Crm, tenant: &crm_domain::TenantId, code: &str) -> Result<()> {
-    let Some(given) = automatic_number(code) else { return Ok(()) };
-    let next = crm.store.next_in_sequence(tenant, NUMBERS, 1)?;
-    if next < given {
-        crm.store.next_in_sequence(tenant, NUMBERS, given - next)?;
-    }
-    Ok(())
+    Err(DomainError::State(format!(
+        "no free customer numbers after {ATTEMPTS} tries; give the customers numbers by hand"
+    ))
+    .into())
 }
 
 /// What a person typed into a search box, trimmed and without control characters (stored

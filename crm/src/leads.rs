@@ -308,23 +308,14 @@ impl<'a> Leads<'a> {
         Ok(attachment)
     }
 
-    /// The next automatic customer number no customer holds. Numbers given by hand move the
-    /// numbering past them, but a store may hold some from before that rule.
+    /// The next automatic customer number no customer holds.
     fn free_number(&self) -> Result<String> {
-        const ATTEMPTS: usize = 100;
         let tenant = &self.who.tenant;
-        for _ in 0..ATTEMPTS {
-            let n = self.crm.store.next_in_sequence(tenant, crate::customers::NUMBERS, 1)?;
-            let code = crate::customers::automatic_code(n);
-            let holder = Query::all().filter(Filter::Eq("code".into(), code.as_str().into()));
-            if self.crm.store.query(tenant, Customer::desc(), &holder.page(0, 1))?.total == 0 {
-                return Ok(code);
-            }
-        }
-        Err(DomainError::State(format!(
-            "no free customer number in {ATTEMPTS} tries; give the customer a number by hand"
-        ))
-        .into())
+        let first = self.crm.store.next_in_sequence(tenant, crate::customers::NUMBERS, 1)?;
+        let free = crate::customers::free_numbers(self.crm, tenant, first, 1, &Default::default())?;
+        free.into_iter()
+            .next()
+            .ok_or_else(|| DomainError::State("no customer number".into()).into())
     }
 
     /// Converts a lead into a customer with the lead's person as its first contact. The
