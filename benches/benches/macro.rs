@@ -389,6 +389,7 @@ fn bench_postgres(
         if stored != expected {
             return Err(format!("raw postgres holds {stored:?} after the insert").into());
         }
+        runtime.block_on(raw_pg::settle(&mut raw_conn))?;
         raw_times.push(raw_time);
     }
     let raw_time = median(raw_times);
@@ -451,6 +452,8 @@ fn engine_postgres(
                 format!("the engine created {created} of {} customers", config.customers).into()
             );
         }
+        let mut engine_conn = runtime.block_on(sqlx::PgConnection::connect(&engine_url))?;
+        runtime.block_on(raw_pg::settle(&mut engine_conn))?;
         engine_times.push(engine_time);
         last = Some((engine_url, crm, admin));
     }
@@ -554,6 +557,7 @@ fn raw_with_engine_indexes(
         let (inserted, time) =
             timed(|| runtime.block_on(raw_pg::insert_all(&mut conn, raw, config.chunk)));
         inserted?;
+        runtime.block_on(raw_pg::settle(&mut conn))?;
         times.push(time);
     }
     Ok(median(times))

@@ -160,6 +160,26 @@ pub async fn insert_all(conn: &mut PgConnection, rows: &[RawRow], chunk: usize) 
     Ok(())
 }
 
+/// Brings the server to rest after a timed load into the database of `conn`, so the next
+/// load (of either side) does not pay for this one: its tables vacuumed and analysed (left
+/// alone, autovacuum would do it during the next load), a checkpoint (writing out this load's
+/// dirty pages), and no autovacuum worker running anywhere on the server (waiting up to a
+/// minute). `CHECKPOINT` needs a superuser, as creating the bench's databases does.
+pub async fn settle(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut *conn).await?;
+    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
+    const BUSY: &str =
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'";
+    for _ in 0..600 {
+        let busy: i64 = sqlx::query_scalar(BUSY).fetch_one(&mut *conn).await?;
+        if busy == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// How many customers and contacts the raw tables hold.
 pub async fn count(conn: &mut PgConnection) -> Result<(i64, i64)> {
     let customers: i64 =

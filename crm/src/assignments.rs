@@ -58,7 +58,7 @@ pub(crate) fn add_audits(
     if audits.is_empty() {
         return Ok(());
     }
-    let kind = format!("id.{}", AuditEntry::desc().kind);
+    let kind = crate::id_sequence(AuditEntry::desc());
     let first = store.next_in_sequence(tenant, &kind, audits.len() as u64)?;
     for (offset, (entity, record_id, action, changes)) in audits.into_iter().enumerate() {
         let entry = AuditEntry {

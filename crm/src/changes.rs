@@ -28,11 +28,19 @@ pub(crate) struct Changes {
     audits: Vec<(&'static str, RecordId, AuditAction, Vec<crm_domain::audit::FieldChange>)>,
     /// Kind and record of every insert; their audit entries cover runs of ids.
     created: Vec<(&'static str, RecordId)>,
+    /// Audit entry ids the caller reserved along with its own (first, count).
+    audit_ids: Option<(u64, u64)>,
 }
 
 impl Changes {
     pub(crate) fn new() -> Self {
-        Self { batch: Batch::new(), audits: Vec::new(), created: Vec::new() }
+        Self { batch: Batch::new(), audits: Vec::new(), created: Vec::new(), audit_ids: None }
+    }
+
+    /// Gives the change set `count` audit entry ids from `first` on, reserved by the caller.
+    /// When the commit writes another number of entries, it reserves its own instead.
+    pub(crate) fn use_audit_ids(&mut self, first: u64, count: u64) {
+        self.audit_ids = Some((first, count));
     }
 
     /// Inserts a new entity (its id already allocated). The mapping onto a record checks
@@ -111,7 +119,10 @@ impl Changes {
         }
         let count = entries.len() as u64;
         if count > 0 {
-            let first = crm.allocate::<AuditEntry>(&who.tenant, count)?;
+            let first = match self.audit_ids {
+                Some((first, reserved)) if reserved == count => first,
+                _ => crm.allocate::<AuditEntry>(&who.tenant, count)?,
+            };
             let at = crate::now();
             for (offset, (entity, record_id, record_last, action, changes)) in
                 entries.into_iter().enumerate()

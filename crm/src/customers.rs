@@ -216,86 +216,125 @@ impl<'a> Customers<'a> {
     }
 
     /// Creates many customers with their contacts in one atomic batch (imports, demo data).
+    ///
+    /// The rows are checked and mapped onto records on every core; for a large batch that
+    /// runs while the store reserves their ids and reads the setting codes, with ids
+    /// relative to the batch that are moved into the reserved range after. A small batch is
+    /// checked first, so a refused row takes no ids.
     pub fn create_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<Vec<Customer>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let tenant = &self.who.tenant;
         let now = crate::now();
-        let count = rows.len() as u64;
-        let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
-        let needs_code = rows.iter().filter(|(c, _)| c.code.trim().is_empty()).count() as u64;
-        // Ids of both kinds and the automatic numbers, reserved together.
-        let customer_ids = format!("id.{}", Customer::desc().kind);
-        let contact_ids = format!("id.{}", Contact::desc().kind);
-        let mut wanted = vec![(customer_ids.as_str(), count)];
-        if contact_count > 0 {
-            wanted.push((contact_ids.as_str(), contact_count));
-        }
-        if needs_code > 0 {
-            wanted.push((NUMBERS, needs_code));
-        }
-        // The setting codes and the reservation are two waits on the store: for a large batch
-        // they overlap.
-        let settings = || crate::settings::codes(self.crm, tenant);
-        let reserve = || self.crm.store.next_in_sequences(tenant, &wanted);
-        let (settings, firsts) = if rows.len() >= crate::parallel::MIN_ITEMS {
-            crate::parallel::both(settings, reserve)
-        } else {
-            (settings(), reserve())
-        };
-        let (settings, firsts) = (settings?, firsts?);
-        let first_of = |name: &str| {
-            wanted.iter().zip(&firsts).find(|((n, _), _)| *n == name).map_or(0, |(_, first)| *first)
-        };
-        let first_id = first_of(&customer_ids);
-        let first_contact = first_of(&contact_ids);
-
         let mut rows = rows;
         for (customer, _) in &mut rows {
             customer.code = customer.code.trim().to_owned();
         }
-        if needs_code > 0 {
-            let given: HashSet<&str> =
-                rows.iter().map(|(c, _)| c.code.as_str()).filter(|c| !c.is_empty()).collect();
-            let mut free =
-                free_numbers(self.crm, tenant, first_of(NUMBERS), needs_code, &given)?.into_iter();
-            for (customer, _) in &mut rows {
-                if customer.code.is_empty() {
-                    customer.code = free.next().unwrap_or_default();
-                }
-            }
-        }
         // Numbers must be new: unique within the batch (checked here, to name the row's
         // number) and not yet stored (the store refuses a taken one: the field is unique).
-        let mut changes = Changes::new();
-        let mut codes: Vec<&str> = rows.iter().map(|(c, _)| c.code.as_str()).collect();
-        codes.sort_unstable();
-        if let Some(pair) = codes.windows(2).find(|pair| pair[0] == pair[1]) {
+        // Automatic numbers skip the batch's own.
+        let mut given: Vec<&str> =
+            rows.iter().map(|(c, _)| c.code.as_str()).filter(|c| !c.is_empty()).collect();
+        given.sort_unstable();
+        if let Some(pair) = given.windows(2).find(|pair| pair[0] == pair[1]) {
             return Err(DomainError::invalid(
                 "code",
                 format!("customer number {:?} appears twice", pair[0]),
             )
             .into());
         }
-        // Ids go out in row order; the rows are then prepared (checked, owned, folded for
-        // search, mapped onto records) on every core, and taken in row order again, so the
-        // first bad row is the one reported whatever the split.
-        let mut contact_id = first_contact;
+        // Ids of both kinds, the automatic numbers and the two audit entries (one per run of
+        // new ids of each kind), reserved together.
+        let count = rows.len() as u64;
+        let contact_count: u64 = rows.iter().map(|(_, c)| c.len() as u64).sum();
+        let needs_code = count - given.len() as u64;
+        let given: HashSet<String> = match needs_code {
+            0 => HashSet::new(),
+            _ => given.into_iter().map(str::to_owned).collect(),
+        };
+        let sequences = [
+            crate::id_sequence(Customer::desc()),
+            crate::id_sequence(Contact::desc()),
+            crate::id_sequence(AuditEntry::desc()),
+        ];
+        let audits = 1 + u64::from(contact_count > 0);
+        let wanted = [
+            (sequences[0].as_str(), count),
+            (sequences[1].as_str(), contact_count),
+            (NUMBERS, needs_code),
+            (sequences[2].as_str(), audits),
+        ];
+        let wanted: Vec<(&str, u64)> = wanted.into_iter().filter(|(_, n)| *n > 0).collect();
+        let reserve = || self.crm.store.next_in_sequences(tenant, &wanted);
+        let settings = || crate::settings::codes(self.crm, tenant);
+
+        // Ids relative to the batch, in row order.
+        let mut contact_offset = 0;
         let mut numbered = Vec::with_capacity(rows.len());
         for (offset, (mut customer, mut contacts)) in rows.into_iter().enumerate() {
-            customer.id = RecordId(first_id + offset as u64);
+            customer.id = RecordId(offset as u64);
             for contact in &mut contacts {
-                contact.id = RecordId(contact_id);
-                contact_id += 1;
+                contact.id = RecordId(contact_offset);
+                contact_offset += 1;
             }
             numbered.push((customer, contacts));
         }
-        let prepared = crate::parallel::map(numbered, |(customer, contacts)| {
-            self.prepare_new(customer, contacts, &settings, now)
-        });
-        let mut created = Vec::with_capacity(prepared.len());
-        for row in prepared {
+        let check = |rows| {
+            crate::parallel::map(rows, |(customer, contacts)| {
+                self.prepare_new(customer, contacts, now)
+            })
+        };
+        let (checked, settings, firsts) = if numbered.len() >= crate::parallel::MIN_ITEMS {
+            let ((settings, firsts), checked) =
+                crate::parallel::both(|| (settings(), reserve()), || check(numbered));
+            (checked, settings?, Some(firsts?))
+        } else {
+            (check(numbered), settings()?, None)
+        };
+        // The first bad row is the one reported, whatever the split.
+        let mut ready = Vec::with_capacity(checked.len());
+        for row in checked {
+            let row = row?;
+            let customer = row.customer();
+            settings.check(SettingList::CustomerCategory, &customer.category)?;
+            settings.check(SettingList::CustomerSource, &customer.source)?;
+            ready.push(row);
+        }
+        let firsts = match firsts {
+            Some(firsts) => firsts,
+            None => reserve()?,
+        };
+        let first_of = |name: &str| {
+            wanted.iter().zip(&firsts).find(|((n, _), _)| *n == name).map_or(0, |(_, first)| *first)
+        };
+        let (first_id, first_contact) = (first_of(&sequences[0]), first_of(&sequences[1]));
+        let mut codes = Vec::new();
+        if needs_code > 0 {
+            let given: HashSet<&str> = given.iter().map(String::as_str).collect();
+            codes = free_numbers(self.crm, tenant, first_of(NUMBERS), needs_code, &given)?;
+        }
+        let mut codes = codes.into_iter();
+        let placed: Vec<(NewRow, Option<String>)> = ready
+            .into_iter()
+            .map(|row| {
+                let code = matches!(row, NewRow::Unnumbered { .. }).then(|| codes.next());
+                (row, code.flatten())
+            })
+            .collect();
+        let place = |(row, code): (NewRow, Option<String>)| {
+            row.place(first_id, first_contact, code.unwrap_or_default())
+        };
+        // Only unnumbered rows still have their mapping to do.
+        let placed: Vec<_> = match needs_code {
+            0 => placed.into_iter().map(place).collect(),
+            _ => crate::parallel::map(placed, place),
+        };
+
+        let mut changes = Changes::new();
+        changes.use_audit_ids(first_of(&sequences[2]), audits);
+        let mut created = Vec::with_capacity(placed.len());
+        for row in placed {
             let (customer, record, contact_records) = row?;
             if let Some(parent) = customer.parent {
                 self.get_for_change(parent)?;
@@ -338,17 +377,16 @@ impl<'a> Customers<'a> {
         error
     }
 
-    /// A new customer (ids given) and its contacts made ready to store: checked, owned,
-    /// stamped at `now`, folded for search and mapped onto records at version 1.
+    /// A new row checked on its own: fields, owner and contacts. Its ids are relative to the
+    /// batch; setting codes and automatic numbers are not known yet.
     fn prepare_new(
         &self,
         mut customer: Customer,
         contacts: Vec<Contact>,
-        settings: &crate::settings::Codes,
         now: DateTime<Utc>,
-    ) -> Result<(Customer, Record, Vec<Record>)> {
+    ) -> Result<NewRow> {
         customer.version = 0;
-        self.prepare(&mut customer, settings)?;
+        self.check_fields(&mut customer)?;
         customer.created_at = now;
         customer.updated_at = now;
         let mut ready = Vec::with_capacity(contacts.len());
@@ -358,24 +396,25 @@ impl<'a> Customers<'a> {
             contact.validate()?;
             ready.push(contact);
         }
-        customer.refresh_search(&ready);
-        let mut record = customer.to_record()?;
-        record.version = 1;
-        let mut contact_records = Vec::with_capacity(ready.len());
-        for contact in &ready {
-            let mut record = contact.to_record()?;
-            record.version = 1;
-            contact_records.push(record);
+        if customer.code.is_empty() {
+            // The number is part of the search text: mapping waits for it.
+            return Ok(NewRow::Unnumbered { customer, contacts: ready });
         }
-        customer.version = 1;
-        Ok((customer, record, contact_records))
+        let (customer, record, contacts) = NewRow::map(customer, &ready)?;
+        Ok(NewRow::Mapped(customer, record, contacts))
     }
 
     /// Checks the fields and the setting codes, and fills the owner.
     fn prepare(&self, customer: &mut Customer, settings: &crate::settings::Codes) -> Result<()> {
-        customer.validate()?;
+        self.check_fields(customer)?;
         settings.check(SettingList::CustomerCategory, &customer.category)?;
         settings.check(SettingList::CustomerSource, &customer.source)?;
+        Ok(())
+    }
+
+    /// Checks the fields and fills the owner.
+    fn check_fields(&self, customer: &mut Customer) -> Result<()> {
+        customer.validate()?;
         match customer.status {
             CustomerStatus::Pool => customer.owner = None,
             CustomerStatus::Private if customer.owner.is_none() => {
@@ -715,6 +754,66 @@ pub(crate) const NUMBERS: &str = "code.customer";
 /// The automatic customer number `n`: `C` and at least six digits.
 pub(crate) fn automatic_code(n: u64) -> String {
     format!("C{n:06}")
+}
+
+/// A row of a bulk create, checked on its own, with ids relative to the batch.
+enum NewRow {
+    /// Mapped onto its records.
+    Mapped(Customer, Record, Vec<Record>),
+    /// Waiting for an automatic number, which its search text holds.
+    Unnumbered { customer: Customer, contacts: Vec<Contact> },
+}
+
+impl NewRow {
+    /// The customer with its search text, mapped onto records at version 1 with the records
+    /// of its contacts.
+    fn map(
+        mut customer: Customer,
+        contacts: &[Contact],
+    ) -> Result<(Customer, Record, Vec<Record>)> {
+        customer.refresh_search(contacts);
+        let mut record = customer.to_record()?;
+        record.version = 1;
+        let mut contact_records = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            let mut record = contact.to_record()?;
+            record.version = 1;
+            contact_records.push(record);
+        }
+        customer.version = 1;
+        Ok((customer, record, contact_records))
+    }
+
+    fn customer(&self) -> &Customer {
+        match self {
+            Self::Mapped(customer, ..) | Self::Unnumbered { customer, .. } => customer,
+        }
+    }
+
+    /// The row's records with ids moved into the ranges reserved from `first_id` (customers)
+    /// and `first_contact` (contacts) on; an unnumbered row takes `code` first.
+    fn place(
+        self,
+        first_id: u64,
+        first_contact: u64,
+        code: String,
+    ) -> Result<(Customer, Record, Vec<Record>)> {
+        let (mut customer, mut record, mut contacts) = match self {
+            Self::Mapped(customer, record, contacts) => (customer, record, contacts),
+            Self::Unnumbered { mut customer, contacts } => {
+                customer.code = code;
+                Self::map(customer, &contacts)?
+            }
+        };
+        customer.id = RecordId(first_id + customer.id.0);
+        record.id = customer.id;
+        for contact in &mut contacts {
+            contact.id = RecordId(first_contact + contact.id.0);
+            // The one field of a contact that holds an id of the batch.
+            contact.set("customer", Value::Ref(customer.id));
+        }
+        Ok((customer, record, contacts))
+    }
 }
 
 /// `count` automatic numbers, from the block of the sequence that starts at `first` and on:

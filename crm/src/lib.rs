@@ -338,10 +338,14 @@ impl Crm {
 
     /// Reserves `count` ids for `E` and returns the first.
     pub(crate) fn allocate<E: Entity>(&self, tenant: &TenantId, count: u64) -> Result<u64> {
-        let first =
-            self.store.next_in_sequence(tenant, &format!("id.{}", E::desc().kind), count)?;
+        let first = self.store.next_in_sequence(tenant, &id_sequence(E::desc()), count)?;
         Ok(first)
     }
+}
+
+/// The name of the sequence the ids of `desc`'s records come from.
+pub(crate) fn id_sequence(desc: &EntityDesc) -> String {
+    format!("id.{}", desc.kind)
 }
 
 /// The current time, truncated to microseconds so every store keeps it exactly.

@@ -29,6 +29,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
         ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
         ("bulk_create_reports_the_first_bad_row", bulk_create_reports_the_first_bad_row),
+        ("bulk_create_links_contacts_and_numbers", bulk_create_links_contacts_and_numbers),
         (
             "automatic_numbers_pass_numbers_given_by_hand",
             automatic_numbers_pass_numbers_given_by_hand,
@@ -329,6 +330,64 @@ fn concurrent_bootstraps_agree_on_one_admin(crm: &Crm) {
 
 /// A bulk create large enough to be prepared on several threads still reports the first bad
 /// row, stores nothing when one is bad, and keeps the rows' order in ids and numbers.
+/// A large batch is checked while its ids are reserved: every contact still lands on its own
+/// customer, ids run in row order, numbered and unnumbered rows mix, and the batch leaves one
+/// audit entry per kind. A refused small create takes no ids and no numbers.
+fn bulk_create_links_contacts_and_numbers(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let first = service.create(customer("First"), vec![contact("First person")]).unwrap();
+    let refused = [
+        Customer { email: "not an address".into(), ..customer("Bad email") },
+        Customer { category: "no such category".into(), ..customer("Bad category") },
+    ];
+    for bad in refused {
+        assert!(service.create(bad, vec![contact("Nobody")]).is_err());
+    }
+    let rows: Vec<(Customer, Vec<Contact>)> = (0..600)
+        .map(|i| {
+            // Every third row brings its own number; the others are numbered automatically.
+            let code = if i % 3 == 0 { format!("HAND-{i:03}") } else { String::new() };
+            let contacts = (0..i % 4).map(|n| contact(&format!("Person {i}.{n}"))).collect();
+            (Customer { code, ..customer(&format!("Row {i:03}")) }, contacts)
+        })
+        .collect();
+    let created = service.create_many(rows).unwrap();
+    let ids: Vec<u64> = created.iter().map(|c| c.id.0).collect();
+    assert_eq!(ids, (first.id.0 + 1..=first.id.0 + 600).collect::<Vec<_>>(), "ids in row order");
+    let mut automatic = 1;
+    for (i, created) in created.iter().enumerate() {
+        let stored = service.get(created.id).unwrap();
+        assert_eq!(stored.name, format!("Row {i:03}"));
+        if i % 3 == 0 {
+            assert_eq!(stored.code, format!("HAND-{i:03}"));
+        } else {
+            automatic += 1;
+            assert_eq!(stored.code, format!("C{automatic:06}"), "row {i}");
+        }
+        let contacts: Vec<String> =
+            service.contacts(created.id).unwrap().into_iter().map(|c| c.name).collect();
+        let expected: Vec<String> = (0..i % 4).map(|n| format!("Person {i}.{n}")).collect();
+        assert_eq!(contacts, expected, "contacts of row {i}");
+        if i == 5 {
+            // The search text holds the automatic number and the contacts.
+            let found = service
+                .search(&CustomerSearch {
+                    text: Some("person 5.0".into()),
+                    ..CustomerSearch::default()
+                })
+                .unwrap();
+            assert_eq!(names(&found), ["Row 005"]);
+            let by_code =
+                CustomerSearch { text: Some(stored.code.clone()), ..CustomerSearch::default() };
+            assert_eq!(names(&service.search(&by_code).unwrap()), ["Row 005"]);
+        }
+    }
+    let history = service.history(created[0].id).unwrap();
+    assert_eq!(history.len(), 1, "one entry covers the run of new customers: {history:?}");
+    assert_eq!(history[0].record_last, Some(created[599].id));
+}
+
 fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
     let admin = fresh_admin(crm);
     let service = crm.customers(&admin);
