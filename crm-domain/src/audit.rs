@@ -114,7 +114,8 @@ pub fn diff(old: Option<&Record>, new: Option<&Record>) -> Vec<FieldChange> {
     let empty = Record::new(RecordId(0));
     let old = old.unwrap_or(&empty);
     let new = new.unwrap_or(&empty);
-    let mut names: Vec<String> = old.fields.keys().chain(new.fields.keys()).cloned().collect();
+    let mut names: Vec<String> =
+        old.fields.keys().chain(new.fields.keys()).map(|k| k.to_string()).collect();
     names.extend(
         old.custom
             .keys()

@@ -152,10 +152,15 @@ pub struct Record {
     /// Incremented by every committed update; `0` for a record not yet stored.
     pub version: u64,
     /// Declared fields by name. A missing field reads as `Null`.
-    pub fields: BTreeMap<String, Value>,
+    pub fields: BTreeMap<FieldName, Value>,
     /// Custom fields an administrator added at run time, by name.
     pub custom: BTreeMap<String, Value>,
 }
+
+/// The name of a declared field in a [`Record`]: borrowed from a description that lives as
+/// long as the program (every built-in entity's), so mapping an entity onto a record does
+/// not copy its field names, or owned.
+pub type FieldName = std::borrow::Cow<'static, str>;
 
 static NULL: Value = Value::Null;
 
@@ -173,21 +178,29 @@ impl Record {
         self.fields.get(field).unwrap_or(&NULL)
     }
 
+    /// The declared fields, each name an owned string (for maps that outlive descriptions).
+    pub fn into_named_fields(self) -> BTreeMap<String, Value> {
+        self.fields.into_iter().map(|(name, value)| (name.into_owned(), value)).collect()
+    }
+
     /// Sets a declared field.
-    pub fn set(&mut self, field: &str, value: impl Into<Value>) {
-        self.fields.insert(field.to_owned(), value.into());
+    pub fn set(&mut self, field: impl Into<FieldName>, value: impl Into<Value>) {
+        self.fields.insert(field.into(), value.into());
     }
 
     /// Checks that every value fits its declared type and no undeclared field is present.
     pub fn check(&self, desc: &EntityDesc) -> Result<(), DomainError> {
         for (name, value) in &self.fields {
             let Some(field) = desc.field(name) else {
-                return Err(DomainError::invalid(name, format!("not a field of {}", desc.kind)));
+                return Err(DomainError::invalid(
+                    name.as_ref(),
+                    format!("not a field of {}", desc.kind),
+                ));
             };
             if let Some(ty) = value.field_type() {
                 if ty != field.ty {
                     return Err(DomainError::invalid(
-                        name,
+                        name.as_ref(),
                         format!("expected {:?}, got {:?}", field.ty, ty),
                     ));
                 }
@@ -242,6 +255,15 @@ pub trait Entity: Serialize + DeserializeOwned {
         record_via_serde(self)
     }
 
+    /// Maps the value onto a record, giving up the value: entities created in bulk move their
+    /// text into the record instead of copying it. The same record as [`Entity::to_record`].
+    fn into_record(self) -> Result<Record, DomainError>
+    where
+        Self: Sized,
+    {
+        self.to_record()
+    }
+
     /// Maps a stored record back onto the type.
     fn from_record(record: &Record) -> Result<Self, DomainError> {
         let desc = Self::desc();
@@ -289,7 +311,7 @@ pub fn record_via_serde<E: Entity>(entity: &E) -> Result<Record, DomainError> {
             DomainError::invalid(&name, format!("{json} is not a {:?}", field.ty))
         })?;
         if !value.is_null() {
-            record.fields.insert(name, value);
+            record.fields.insert(name.into(), value);
         }
     }
     Ok(record)

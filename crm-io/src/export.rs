@@ -92,7 +92,7 @@ fn to_record<E: Entity>(entity: &E) -> Result<Record, IoError> {
 /// Refuses a record with a text value longer than a spreadsheet cell holds, naming the record
 /// and the field, before an XLSX writer fails on it with a message that names neither.
 fn check_cell_lengths(kind: &str, record: &Record) -> Result<(), IoError> {
-    let declared = record.fields.iter().map(|(name, value)| (name.clone(), value));
+    let declared = record.fields.iter().map(|(name, value)| (name.to_string(), value));
     let custom = record.custom.iter().map(|(name, value)| (format!("custom.{name}"), value));
     for (field, value) in declared.chain(custom) {
         let chars = match value {

@@ -284,7 +284,7 @@ pub fn import_records(table: &Table, desc: &EntityDesc) -> RecordImport {
         let values = reader.read(row, &mut out.errors);
         let [fields] = values.fields;
         let mut record = Record::new(RecordId(0));
-        record.fields = fields;
+        record.fields = fields.into_iter().map(|(name, value)| (name.into(), value)).collect();
         record.custom = values.custom;
         out.rows.push(RecordRow { row: row.number, record });
     }
@@ -313,7 +313,7 @@ fn build<E: Entity + Default>(
 ) -> Result<E, DomainError> {
     let mut record = E::default().to_record()?;
     for (name, value) in fields {
-        record.fields.insert(name.clone(), value.clone());
+        record.fields.insert(name.clone().into(), value.clone());
     }
     record.custom = custom;
     E::from_record(&record)

@@ -272,7 +272,7 @@ fn check_unique(
             let stored = state.stored_matching(desc, &filters)?;
             if let Some(holder) = stored.into_iter().find(|id| !by_key.contains_key(&(kind, *id))) {
                 let record = state.stored(desc, holder)?;
-                let value = record.as_ref().and_then(|r| r.fields.get(&field.name));
+                let value = record.as_ref().and_then(|r| r.fields.get(field.name.as_str()));
                 if let Some((value, writer)) =
                     value.and_then(|value| written.iter().find(|(v, _)| v == value))
                 {
@@ -291,8 +291,8 @@ fn check_unique(
 
 /// Whether the batch writes the slot's record with a value of `field` it did not hold.
 fn gives(slot: &Slot<'_>, field: &FieldDesc) -> bool {
-    let after = slot.change.after.as_deref().and_then(|r| r.fields.get(&field.name));
-    let before = slot.change.before.as_ref().and_then(|r| r.fields.get(&field.name));
+    let after = slot.change.after.as_deref().and_then(|r| r.fields.get(field.name.as_str()));
+    let before = slot.change.before.as_ref().and_then(|r| r.fields.get(field.name.as_str()));
     slot.written && after != before
 }
 

@@ -118,7 +118,7 @@ fn desc(kind: &str, fields: Vec<FieldDesc>) -> &'static EntityDesc {
 fn record(id: u64, fields: &[(&str, Value)]) -> Record {
     let mut record = Record::new(RecordId(id));
     for (name, value) in fields {
-        record.set(name, value.clone());
+        record.set(name.to_string(), value.clone());
     }
     record
 }
@@ -985,7 +985,7 @@ fn agrees_with_reference_on_random_queries(context: &Context) -> Result<(), Fail
                     } else {
                         random_value(&mut rng, field.ty)
                     };
-                    r.fields.insert(field.name.clone(), value);
+                    r.fields.insert(field.name.clone().into(), value);
                 }
             }
             for name in CUSTOM_NAMES.iter().take(2) {

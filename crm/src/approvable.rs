@@ -59,7 +59,7 @@ pub(crate) trait Approvable: Entity + Clone + PartialEq {
     /// wrote, without the approval's own bookkeeping (status, instance, times), which the
     /// instance keeps itself.
     fn workflow_fields(&self) -> std::result::Result<BTreeMap<String, Value>, DomainError> {
-        Ok(without_bookkeeping(self.to_record()?.fields))
+        Ok(without_bookkeeping(self.to_record()?.into_named_fields()))
     }
 
     /// The names of the fields approvers may have changed, given the approval's `fields`.
@@ -103,7 +103,7 @@ fn value_of<'r, T: Entity>(record: &'r Record, name: &str) -> &'r Value {
 /// Sets field `name` of a `T` record, declared or custom (an empty custom value is removed).
 fn set_value<T: Entity>(record: &mut Record, name: &str, value: Value) {
     if T::desc().field(name).is_some() {
-        record.fields.insert(name.to_owned(), value);
+        record.fields.insert(name.to_owned().into(), value);
     } else if value.is_null() {
         record.custom.remove(name);
     } else {

@@ -233,7 +233,7 @@ impl<'a> Assignments<'a> {
             created_at: now,
         };
         request.validate()?;
-        let fields = request.to_record()?.fields;
+        let fields = request.to_record()?.into_named_fields();
         let directory = OrgDirectory::load(self.crm, self.who)?;
         let hook = FormHook::submitting(self.crm, self.who.user, request.clone());
         let outcome = engine.with_hook(&hook).submit(

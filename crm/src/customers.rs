@@ -400,7 +400,7 @@ impl<'a> Customers<'a> {
             // The number is part of the search text: mapping waits for it.
             return Ok(NewRow::Unnumbered { customer, contacts: ready });
         }
-        let (customer, record, contacts) = NewRow::map(customer, &ready)?;
+        let (customer, record, contacts) = NewRow::map(customer, ready)?;
         Ok(NewRow::Mapped(customer, record, contacts))
     }
 
@@ -769,14 +769,14 @@ impl NewRow {
     /// of its contacts.
     fn map(
         mut customer: Customer,
-        contacts: &[Contact],
+        contacts: Vec<Contact>,
     ) -> Result<(Customer, Record, Vec<Record>)> {
-        customer.refresh_search(contacts);
+        customer.refresh_search(&contacts);
         let mut record = customer.to_record()?;
         record.version = 1;
         let mut contact_records = Vec::with_capacity(contacts.len());
         for contact in contacts {
-            let mut record = contact.to_record()?;
+            let mut record = contact.into_record()?;
             record.version = 1;
             contact_records.push(record);
         }
@@ -802,7 +802,7 @@ impl NewRow {
             Self::Mapped(customer, record, contacts) => (customer, record, contacts),
             Self::Unnumbered { mut customer, contacts } => {
                 customer.code = code;
-                Self::map(customer, &contacts)?
+                Self::map(customer, contacts)?
             }
         };
         customer.id = RecordId(first_id + customer.id.0);

@@ -301,20 +301,24 @@ impl Entity for Contact {
 
     /// Maps the fields directly, as [`Customer`] does and for the same reason.
     fn to_record(&self) -> Result<Record, DomainError> {
+        self.clone().into_record()
+    }
+
+    fn into_record(self) -> Result<Record, DomainError> {
         let mut record = Record::new(self.id);
         record.version = self.version;
         record.set("customer", Value::Ref(self.customer));
         let texts = [
-            ("name", &self.name),
-            ("title", &self.title),
-            ("department", &self.department),
-            ("mobile", &self.mobile),
-            ("phone", &self.phone),
-            ("email", &self.email),
-            ("remarks", &self.remarks),
+            ("name", self.name),
+            ("title", self.title),
+            ("department", self.department),
+            ("mobile", self.mobile),
+            ("phone", self.phone),
+            ("email", self.email),
+            ("remarks", self.remarks),
         ];
         for (name, text) in texts {
-            record.set(name, text.as_str());
+            record.set(name, Value::Text(text));
         }
         if let Some(birthday) = self.birthday {
             record.set("birthday", Value::Date(birthday));

@@ -631,7 +631,7 @@ impl FormEntry {
 
     /// The fields a workflow sees: the entry's own and its values by their bare names.
     pub fn workflow_fields(&self) -> Result<BTreeMap<String, Value>, DomainError> {
-        let mut fields = self.to_record()?.fields;
+        let mut fields = self.to_record()?.into_named_fields();
         fields.extend(self.values.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(fields)
     }

@@ -71,7 +71,7 @@ pub(crate) fn decode(desc: &EntityDesc, row: &PgRow, first: usize) -> Result<Rec
             }
         };
         if let Some(value) = value {
-            fields.insert(field.name.clone(), value);
+            fields.insert(field.name.clone().into(), value);
         }
     }
 

@@ -344,7 +344,7 @@ fn values_insert(
         sql.push(if n == 0 { "(" } else { ", (" }).push(&tenant_param).push(", ");
         sql.push_bind(Bind::Integer(Some(id_param(record.id)?))).push(", 1");
         for field in &desc.fields {
-            let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+            let value = record.fields.get(field.name.as_str()).unwrap_or(&crm_domain::Value::Null);
             let bind = scalar(field.ty, value)
                 .ok_or_else(|| unfit(desc, record, &field.name, field.ty))?;
             sql.push(", ").push_bind(bind);
@@ -379,7 +379,7 @@ fn copy_in(
         rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
         rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
         for field in &desc.fields {
-            let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+            let value = record.fields.get(field.name.as_str()).unwrap_or(&crm_domain::Value::Null);
             rows.push(field.ty, value).map_err(|_| unfit(&field.name, field.ty))?;
         }
         if any_custom {
@@ -459,7 +459,7 @@ async fn update(
     };
     let mut sql = Sql::new(&format!("UPDATE {} SET version = version + 1", table(desc)));
     for field in &desc.fields {
-        let value = record.fields.get(&field.name).unwrap_or(&crm_domain::Value::Null);
+        let value = record.fields.get(field.name.as_str()).unwrap_or(&crm_domain::Value::Null);
         let bind = scalar(field.ty, value).ok_or_else(|| {
             constraint(format!(
                 "{} {}: {} cannot be kept in a {:?} column",

@@ -530,7 +530,7 @@ mod tests {
         store.register(&unique).unwrap();
         let update = |id: u64, field: &str, value: &str| {
             let mut record = store.get(&tenant, &unique, RecordId(id)).unwrap().unwrap();
-            record.set(field, value);
+            record.set(field.to_owned(), value);
             let mut batch = Batch::new();
             batch.update(&unique, record);
             store.commit(&tenant, &batch)

@@ -252,7 +252,7 @@ fn rec(id: u64, fields: Vec<(&str, Value)>) -> Record {
                 record.custom.insert(custom.to_owned(), value);
             }
             None => {
-                record.fields.insert(name.to_owned(), value);
+                record.fields.insert(name.to_owned().into(), value);
             }
         }
     }
