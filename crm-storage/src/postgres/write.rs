@@ -15,7 +15,7 @@ use crm_domain::{
     Batch, EntityDesc, FieldType, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind,
     TenantId,
 };
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver};
 
@@ -38,7 +38,7 @@ use super::sql::{
 /// round trips of their own). With trigram indexes on, about 6.5 times.
 const INSERT_CHUNK: usize = 10_000;
 
-type Tx = Transaction<'static, Postgres>;
+type Tx<'c> = Transaction<'c, Postgres>;
 
 fn constraint(message: String) -> StoreError {
     StoreError::new(StoreErrorKind::Constraint, message)
@@ -200,8 +200,30 @@ pub(crate) async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
-    let mut tx = pool.begin().await.map_err(|e| map_error("begin a batch", e))?;
-    match apply_in(&mut tx, tenant, steps, &statements).await {
+    let mut conn = pool.acquire().await.map_err(|e| map_error("begin a batch", e))?;
+    // BEGIN and the batch's locks in one round trip.
+    let begin = format!("BEGIN; {}", lock_statement(tenant, steps));
+    let error = match conn.begin_with(begin).await {
+        Ok(tx) => return run(tx, tenant, steps, &statements).await,
+        Err(error) => map_error("lock", error),
+    };
+    // A lock that failed (a lock or statement timeout, a cancel) leaves the connection inside
+    // an aborted transaction sqlx does not know it began: end it before the connection goes
+    // back to the pool, or close the connection.
+    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+        conn.close_on_drop();
+    }
+    Err(error)
+}
+
+/// Runs the steps in the transaction `tx` has begun and commits it, or rolls it back.
+async fn run(
+    mut tx: Tx<'_>,
+    tenant: &TenantId,
+    steps: &[Step<'_>],
+    statements: &Statements<'_>,
+) -> Result<(), StoreError> {
+    match apply_in(&mut tx, tenant, steps, statements).await {
         // Unique fields are checked here, when the batch commits.
         Ok(()) => tx.commit().await.map_err(|e| {
             let mut written = steps.iter().filter_map(|step| match step {
@@ -223,9 +245,8 @@ pub(crate) async fn apply(
     }
 }
 
-/// The batch's advisory locks, in key order, as one simple query: one round trip. The keys
-/// are numbers this module computes; no other text goes into it. It runs inside the batch's
-/// transaction, so a lock that fails (a lock or statement timeout, a cancel) rolls it back.
+/// The batch's advisory locks, in key order, as one simple query that follows the batch's
+/// `BEGIN`. The keys are numbers this module computes; no other text goes into it.
 fn lock_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
     for step in steps {
@@ -247,13 +268,11 @@ fn lock_statement(tenant: &TenantId, steps: &[Step<'_>]) -> String {
 }
 
 async fn apply_in(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tenant: &TenantId,
     steps: &[Step<'_>],
     statements: &Statements<'_>,
 ) -> Result<(), StoreError> {
-    let locks = lock_statement(tenant, steps);
-    sqlx::raw_sql(&locks).execute(&mut **tx).await.map_err(|e| map_error("lock", e))?;
     for step in steps {
         match step {
             Step::Insert(desc, records) => {
@@ -390,7 +409,7 @@ fn copy_in(
 }
 
 /// Runs one insert step of `desc`; a taken id is a conflict naming it.
-async fn insert(tx: &mut Tx, desc: &EntityDesc, step: InsertStep) -> Result<(), StoreError> {
+async fn insert(tx: &mut Tx<'_>, desc: &EntityDesc, step: InsertStep) -> Result<(), StoreError> {
     let done = match step {
         InsertStep::Copy { statement, rows } => {
             async {
@@ -449,7 +468,7 @@ fn stale(desc: &EntityDesc, id: RecordId, version: u64) -> StoreError {
 }
 
 async fn update(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tenant: &TenantId,
     desc: &EntityDesc,
     record: &Record,
@@ -484,7 +503,7 @@ async fn update(
 }
 
 async fn delete(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tenant: &TenantId,
     desc: &EntityDesc,
     id: RecordId,
@@ -509,7 +528,7 @@ async fn delete(
 }
 
 async fn check(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tenant: &TenantId,
     desc: &EntityDesc,
     id: RecordId,
@@ -539,7 +558,7 @@ async fn check(
 }
 
 async fn none_match(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     tenant: &TenantId,
     desc: &EntityDesc,
     filters: &[Filter],
