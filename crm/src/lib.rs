@@ -50,8 +50,8 @@ pub use crm_domain::model::{
     Unit, UnitKind, User,
 };
 pub use crm_domain::{
-    Batch, DomainError, Entity, EntityDesc, FieldDesc, FieldType, Filter, Principal, Query, Record,
-    RecordId, Role, Sort, Store, StoreError, StoreErrorKind, TenantId, Value,
+    Batch, DomainError, Entity, EntityDesc, FieldDesc, FieldName, FieldType, Filter, Principal,
+    Query, Record, RecordId, Role, Sort, Store, StoreError, StoreErrorKind, TenantId, Value,
 };
 pub use crm_io::{Format, Lang};
 pub use customers::{CustomerSearch, CustomerSort, Customers};
