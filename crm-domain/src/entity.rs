@@ -219,7 +219,7 @@ impl Record {
 pub const MAX_JSON_DEPTH: usize = 64;
 
 /// Refuses a JSON value nested deeper than [`MAX_JSON_DEPTH`], measured without recursion.
-fn check_json_depth(name: &str, value: &Value) -> Result<(), DomainError> {
+pub(crate) fn check_json_depth(name: &str, value: &Value) -> Result<(), DomainError> {
     let Value::Json(json) = value else { return Ok(()) };
     let mut pending = vec![(json, 1usize)];
     while let Some((json, depth)) = pending.pop() {

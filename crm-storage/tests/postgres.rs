@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         ("bulk_inserts_span_chunks_atomically", bulk_inserts_span_chunks_atomically),
         ("none_match_claims_are_serialised", none_match_claims_are_serialised),
         ("a_failed_lock_leaves_connections_usable", a_failed_lock_leaves_connections_usable),
+        ("opening_does_not_wait_for_writes", opening_does_not_wait_for_writes),
         (
             "a_field_becomes_unique_only_without_repeats",
             a_field_becomes_unique_only_without_repeats,
@@ -736,6 +737,41 @@ fn a_failed_lock_leaves_connections_usable(context: &Context) -> Result<(), Fail
         store.commit(&tenant("acme"), &claim(id)).map_err(|e| fail(format!("after: {e}")))?;
     }
     Ok(())
+}
+
+/// Opening a store over tables and indexes that exist changes nothing, so it does not wait for
+/// a write in progress (a long import) and hold up every writer queued behind it.
+fn opening_does_not_wait_for_writes(context: &Context) -> Result<(), Failed> {
+    let url = context.cluster.create_database("crm_open_busy").map_err(fail)?;
+    let database = url.rsplit('/').next().unwrap_or_default().to_owned();
+    let busy = desc(
+        "pg_busy",
+        vec![
+            FieldDesc::new("owner", FieldType::Ref, "Owner", "负责人").indexed(),
+            FieldDesc::new("code", FieldType::Text, "Code", "编号").unique(),
+            FieldDesc::new("status", FieldType::Text, "Status", "状态").indexed(),
+        ],
+    );
+    PgStore::connect(&url)?.register(busy)?;
+    psql(context, &format!("ALTER DATABASE \"{database}\" SET lock_timeout = '200ms'"))?;
+    let held = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                WHERE c.relname = 'crm_pg_busy' AND l.mode = 'RowExclusiveLock' AND l.granted";
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            context.cluster.psql(
+                &url,
+                "BEGIN; LOCK TABLE crm_pg_busy IN ROW EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
+            )
+        });
+        let started = std::time::Instant::now();
+        while context.cluster.psql(&url, held).map_err(fail)? != "1" {
+            ensure(started.elapsed().as_secs() < 10, "the writer never took its lock")?;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let opened = PgStore::connect(&url).and_then(|store| store.register(busy));
+        writer.join().map_err(|_| "the writer panicked")?.map_err(fail)?;
+        opened.map_err(|e| fail(format!("opening waited for the writer: {e}")))
+    })
 }
 
 /// A 10,000-deep chain walks up and down in one query each, with the default walks' results.

@@ -1,6 +1,6 @@
 //! The customer service: customers, their hierarchy, contacts and contacts' relatives.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use crm_domain::hierarchy::check_new_parent;
@@ -269,20 +269,18 @@ impl<'a> Customers<'a> {
         let reserve = || self.crm.store.next_in_sequences(tenant, &wanted);
         let settings = || crate::settings::codes(self.crm, tenant);
 
-        // Ids relative to the batch, in row order.
+        // Each row's offset in the batch and that of its first contact: its ids relative to
+        // the batch.
         let mut contact_offset = 0;
         let mut numbered = Vec::with_capacity(rows.len());
-        for (offset, (mut customer, mut contacts)) in rows.into_iter().enumerate() {
-            customer.id = RecordId(offset as u64);
-            for contact in &mut contacts {
-                contact.id = RecordId(contact_offset);
-                contact_offset += 1;
-            }
-            numbered.push((customer, contacts));
+        for (offset, (customer, contacts)) in rows.into_iter().enumerate() {
+            let first_contact = contact_offset;
+            contact_offset += contacts.len() as u64;
+            numbered.push(((offset as u64, first_contact), customer, contacts));
         }
         let check = |rows| {
-            crate::parallel::map(rows, |(customer, contacts)| {
-                self.prepare_new(customer, contacts, now)
+            crate::parallel::map(rows, |(offsets, customer, contacts)| {
+                self.prepare_new(offsets, customer, contacts, now)
             })
         };
         // FIXME: a large batch refused for a bad row has still taken its ids and automatic
@@ -294,18 +292,34 @@ impl<'a> Customers<'a> {
         } else {
             (check(numbered), settings()?, None)
         };
-        // The first bad row is the one reported, whatever the split.
+        // The first bad row is the one reported, whatever the split. A parent must be one the
+        // principal may change, and must still be stored when the batch commits.
         let mut ready = Vec::with_capacity(checked.len());
+        let mut parents: BTreeMap<RecordId, u64> = BTreeMap::new();
         for row in checked {
             let row = row?;
             let customer = row.customer();
             settings.check(SettingList::CustomerCategory, &customer.category)?;
             settings.check(SettingList::CustomerSource, &customer.source)?;
+            if let Some(parent) = customer.parent.filter(|p| !parents.contains_key(p)) {
+                parents.insert(parent, self.get_for_change(parent)?.version);
+            }
             ready.push(row);
         }
         let firsts = match firsts {
             Some(firsts) => firsts,
-            None => reserve()?,
+            None => {
+                // A small batch claims nothing before it is known to be good: a number it
+                // gives that a customer holds would otherwise be found at commit, after
+                // automatic numbers were drawn for its other rows.
+                if needs_code > 0 {
+                    let given: Vec<&str> = given.iter().map(String::as_str).collect();
+                    if let Some(taken) = self.first_taken(&given) {
+                        return Err(taken);
+                    }
+                }
+                reserve()?
+            }
         };
         let first_of = |name: &str| {
             wanted.iter().zip(&firsts).find(|((n, _), _)| *n == name).map_or(0, |(_, first)| *first)
@@ -335,12 +349,12 @@ impl<'a> Customers<'a> {
 
         let mut changes = Changes::new();
         changes.use_audit_ids(first_of(&sequences[2]), audits);
+        for (parent, version) in parents {
+            changes.check(Customer::desc(), parent, version);
+        }
         let mut created = Vec::with_capacity(placed.len());
         for row in placed {
             let (customer, record, contact_records) = row?;
-            if let Some(parent) = customer.parent {
-                self.get_for_change(parent)?;
-            }
             changes.create_record(Customer::desc(), record);
             for record in contact_records {
                 changes.create_record(Contact::desc(), record);
@@ -361,6 +375,12 @@ impl<'a> Customers<'a> {
         if !matches!(&error, crate::Error::Store(e) if e.kind() == StoreErrorKind::Constraint) {
             return error;
         }
+        self.first_taken(claimed).unwrap_or(error)
+    }
+
+    /// The error naming a number of `claimed` that a stored customer holds; `None` when no
+    /// customer holds one, or the lookup failed (the caller's own outcome then stands).
+    fn first_taken(&self, claimed: &[&str]) -> Option<crate::Error> {
         for chunk in claimed.chunks(1000) {
             let codes = chunk.iter().map(|c| Value::Text((*c).to_owned())).collect();
             // Numbers are unique in the whole tenant, so the lookup ignores the scope.
@@ -368,31 +388,34 @@ impl<'a> Customers<'a> {
             if let Ok(page) = self.crm.store.query(&self.who.tenant, Customer::desc(), &query) {
                 if let Some(taken) = page.records.first() {
                     let code = taken.get("code").display();
-                    return DomainError::invalid(
-                        "code",
-                        format!("customer number {code:?} is already taken"),
-                    )
-                    .into();
+                    let reason = format!("customer number {code:?} is already taken");
+                    return Some(DomainError::invalid("code", reason).into());
                 }
             }
         }
-        error
+        None
     }
 
     /// A new row checked on its own: fields, owner and contacts. Its ids are relative to the
     /// batch; setting codes and automatic numbers are not known yet.
     fn prepare_new(
         &self,
+        (offset, contact_offset): (u64, u64),
         mut customer: Customer,
         contacts: Vec<Contact>,
         now: DateTime<Utc>,
     ) -> Result<NewRow> {
+        // A new customer has no id yet, so it cannot be its own parent; the relative id is
+        // given once the fields are checked.
+        customer.id = RecordId::default();
         customer.version = 0;
         self.check_fields(&mut customer)?;
+        customer.id = RecordId(offset);
         customer.created_at = now;
         customer.updated_at = now;
         let mut ready = Vec::with_capacity(contacts.len());
-        for mut contact in contacts {
+        for (n, mut contact) in (contact_offset..).zip(contacts) {
+            contact.id = RecordId(n);
             contact.version = 0;
             contact.customer = customer.id;
             contact.validate()?;

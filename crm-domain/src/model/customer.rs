@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use super::{custom_name, email, plausible_date, required, text};
+use crate::entity::check_json_depth;
 use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T, Record};
 use crate::error::DomainError;
 use crate::ids::RecordId;
@@ -205,9 +206,11 @@ impl Customer {
         }
         for (name, value) in &self.custom {
             custom_name(name)?;
+            let field = format!("custom.{name}");
             if let Value::Text(value) = value {
-                text(&format!("custom.{name}"), value, 4000)?;
+                text(&field, value, 4000)?;
             }
+            check_json_depth(&field, value)?;
         }
         email("email", &self.email)?;
         if self.parent == Some(self.id) && self.id != RecordId(0) {

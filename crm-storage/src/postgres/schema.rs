@@ -299,7 +299,10 @@ pub(crate) async fn register(
                             ident(&name)
                         ));
                     }
-                } else {
+                } else if !indexes.contains(&name) {
+                    // Only a missing index is created: even `IF NOT EXISTS` takes a lock that
+                    // waits for every write in progress on the table, and opening a store
+                    // during a long import would stall, with every writer behind it.
                     statements.push(format!(
                         "CREATE INDEX IF NOT EXISTS {} ON {table} (tenant_id, {column}){predicate}",
                         ident(&name)
@@ -312,13 +315,16 @@ pub(crate) async fn register(
                 statements.push(format!("DROP INDEX {}", ident(&name)));
             }
         }
-        let trigram_index = ident(&index_name(&desc.kind, &field.name, "trgm"));
+        let trigram_name = index_name(&desc.kind, &field.name, "trgm");
+        let trigram_index = ident(&trigram_name);
         if field.searchable && trigram {
-            statements.push(format!(
-                "CREATE INDEX IF NOT EXISTS {trigram_index} ON {table} \
-                 USING gin ({column} gin_trgm_ops)"
-            ));
-        } else if indexes.contains(&index_name(&desc.kind, &field.name, "trgm")) {
+            if !indexes.contains(&trigram_name) {
+                statements.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {trigram_index} ON {table} \
+                     USING gin ({column} gin_trgm_ops)"
+                ));
+            }
+        } else if indexes.contains(&trigram_name) {
             // Opened without trigram indexes (or the field is no longer searchable): an index
             // left from an earlier setting would slow every insert and serve no query.
             statements.push(format!("DROP INDEX {trigram_index}"));

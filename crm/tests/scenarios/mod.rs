@@ -337,13 +337,29 @@ fn bulk_create_links_contacts_and_numbers(crm: &Crm) {
     let admin = fresh_admin(crm);
     let service = crm.customers(&admin);
     let first = service.create(customer("First"), vec![contact("First person")]).unwrap();
+    let mut deep = serde_json::json!(1);
+    for _ in 0..70 {
+        deep = serde_json::json!([deep]);
+    }
     let refused = [
         Customer { email: "not an address".into(), ..customer("Bad email") },
         Customer { category: "no such category".into(), ..customer("Bad category") },
+        Customer { parent: Some(RecordId(u64::MAX / 2)), ..customer("Unknown parent") },
+        Customer {
+            custom: [("deep".to_owned(), Value::Json(deep))].into(),
+            ..customer("Deep custom value")
+        },
     ];
     for bad in refused {
         assert!(service.create(bad, vec![contact("Nobody")]).is_err());
     }
+    // A number a customer holds, beside a row numbered automatically.
+    let taken = vec![
+        (Customer { code: first.code.clone(), ..customer("Taken number") }, vec![]),
+        (customer("Would be numbered"), vec![]),
+    ];
+    let error = service.create_many(taken).unwrap_err().to_string();
+    assert!(error.contains(&format!("{:?} is already taken", first.code)), "{error}");
     let rows: Vec<(Customer, Vec<Contact>)> = (0..600)
         .map(|i| {
             // Every third row brings its own number; the others are numbered automatically.
@@ -386,6 +402,14 @@ fn bulk_create_links_contacts_and_numbers(crm: &Crm) {
     let history = service.history(created[0].id).unwrap();
     assert_eq!(history.len(), 1, "one entry covers the run of new customers: {history:?}");
     assert_eq!(history[0].record_last, Some(created[599].id));
+
+    // A row whose place in the batch equals its parent's id is no cycle.
+    let place = usize::try_from(first.id.0).unwrap();
+    let mut children: Vec<(Customer, Vec<Contact>)> =
+        (0..=place).map(|i| (customer(&format!("Child {i}")), vec![])).collect();
+    children[place].0.parent = Some(first.id);
+    let children = service.create_many(children).unwrap();
+    assert_eq!(service.get(children[place].id).unwrap().parent, Some(first.id));
 }
 
 fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
