@@ -57,10 +57,7 @@ impl<'a> Imports<'a> {
                         row: row.row,
                         column: column_label(&table, field),
                         field: field.to_owned(),
-                        reason: format!(
-                            "{text:?} is not a {} in the settings",
-                            list.as_str().replace('_', " ")
-                        ),
+                        reason: codes.not_a_value(list, text),
                     }),
                 }
             }
@@ -120,10 +117,7 @@ impl<'a> Imports<'a> {
                             .or_else(|| Lead::desc().field("source").map(|f| f.label.en.clone()))
                             .unwrap_or_default(),
                         field: "source".into(),
-                        reason: format!(
-                            "{:?} is not a customer source in the settings",
-                            row.lead.source
-                        ),
+                        reason: codes.not_a_value(SettingList::CustomerSource, &row.lead.source),
                     }),
                 }
             }

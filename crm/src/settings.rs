@@ -160,10 +160,20 @@ impl Codes {
         if code.is_empty() || self.values(list).iter().any(|v| v.code == code) {
             return Ok(());
         }
-        Err(DomainError::invalid(
-            list.customer_field(),
-            format!("{code:?} is not a {} in the settings", list.as_str().replace('_', " ")),
-        ))
+        Err(DomainError::invalid(list.customer_field(), self.not_a_value(list, code)))
+    }
+
+    /// Why `text` names no value of `list`, with the codes it could name.
+    pub(crate) fn not_a_value(&self, list: SettingList, text: &str) -> String {
+        const SHOWN: usize = 12;
+        let what = list.as_str().replace('_', " ");
+        let values = self.values(list);
+        if values.is_empty() {
+            return format!("{text:?} is not a {what} in the settings: the list is empty");
+        }
+        let codes: Vec<&str> = values.iter().take(SHOWN).map(|v| v.code.as_str()).collect();
+        let more = if values.len() > SHOWN { ", …" } else { "" };
+        format!("{text:?} is not a {what} in the settings (codes: {}{more})", codes.join(", "))
     }
 
     /// Maps a code or display name to the code; `None` when neither matches.

@@ -115,7 +115,8 @@ fn export_writes_a_spreadsheet_that_imports_back() {
     let other = format!("sled:{}", dir.path().join("other").display());
     let partial = crm(&other, &["import", "customers", file.to_str().unwrap(), "--dry-run"]);
     let stderr = String::from_utf8_lossy(&partial.stderr);
-    assert!(stderr.contains("\"europe\" is not a customer category"), "{stderr}");
+    let reason = "\"europe\" is not a customer category in the settings: the list is empty";
+    assert!(stderr.contains(reason), "{stderr}");
     for (list, code) in [
         ("customer_category", "europe"),
         ("customer_category", "north_america"),
@@ -129,6 +130,14 @@ fn export_writes_a_spreadsheet_that_imports_back() {
     let imported =
         stdout(&crm(&other, &["import", "customers", file.to_str().unwrap(), "--dry-run"]));
     assert!(imported.contains("would import 91 customers and 91 contacts"), "{imported}");
+    // An unknown value is refused with the codes the list holds.
+    let asia = dir.path().join("asia.csv");
+    std::fs::write(&asia, "客户名称,客户类别\nAsia Trading,asia\n").unwrap();
+    let refused = crm(&other, &["import", "customers", asia.to_str().unwrap(), "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let reason = "\"asia\" is not a customer category in the settings \
+                  (codes: europe, latin_america, north_america)";
+    assert!(stderr.contains(reason), "{stderr}");
 }
 
 #[test]
