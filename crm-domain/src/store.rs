@@ -31,6 +31,10 @@ pub enum Op<'a> {
     Delete(&'a EntityDesc, RecordId, u64),
     /// Requires that the record is stored with exactly this version; a conflict otherwise.
     Check(&'a EntityDesc, RecordId, u64),
+    /// Requires that the record is stored, at any version; a conflict otherwise. Unlike
+    /// [`Op::Check`] it lets others edit the record meanwhile: only its removal fails the
+    /// batch (a child created under a parent).
+    Exists(&'a EntityDesc, RecordId),
     /// Requires that no record matches all the filters; a constraint error otherwise.
     NoneMatch(&'a EntityDesc, Vec<Filter>),
 }
@@ -69,6 +73,12 @@ impl<'a> Batch<'a> {
     /// Adds a version check.
     pub fn check(&mut self, desc: &'a EntityDesc, id: RecordId, version: u64) -> &mut Self {
         self.ops.push(Op::Check(desc, id, version));
+        self
+    }
+
+    /// Adds an "is stored" precondition.
+    pub fn exists(&mut self, desc: &'a EntityDesc, id: RecordId) -> &mut Self {
+        self.ops.push(Op::Exists(desc, id));
         self
     }
 

@@ -195,6 +195,15 @@ pub(crate) fn evaluate<'a>(
                 let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
                 expect_version(desc, *id, *version, slot.change.after.as_deref())?;
             }
+            Op::Exists(desc, id) => {
+                let slot = slot(state, &mut slots, &mut by_key, desc, *id)?;
+                if slot.change.after.is_none() {
+                    return Err(StoreError::conflict(format!(
+                        "{} {id} is not stored: another writer removed it",
+                        desc.kind
+                    )));
+                }
+            }
             Op::NoneMatch(desc, filters) => {
                 let query = Query { filters: filters.clone(), ..Query::default() };
                 query.validate(desc)?;

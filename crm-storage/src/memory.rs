@@ -130,6 +130,7 @@ impl Store for MemoryStore {
             | Op::Update(desc, _)
             | Op::Delete(desc, ..)
             | Op::Check(desc, ..)
+            | Op::Exists(desc, _)
             | Op::NoneMatch(desc, _)) = op;
             state.require_registered(&desc.kind)?;
         }

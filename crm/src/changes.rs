@@ -91,6 +91,11 @@ impl Changes {
         self.batch.check(desc, id, version);
     }
 
+    /// Requires that a record is still stored, at any version, when the batch commits.
+    pub(crate) fn exists(&mut self, desc: &'static EntityDesc, id: RecordId) {
+        self.batch.exists(desc, id);
+    }
+
     /// Requires that no record of `desc` matches `filters` when the batch commits.
     pub(crate) fn none_match(&mut self, desc: &'static EntityDesc, filters: Vec<Filter>) {
         self.batch.none_match(desc, filters);

@@ -294,11 +294,8 @@ impl<'a> Customers<'a> {
             (check(numbered), settings()?, None)
         };
         // The first bad row is the one reported, whatever the split. A parent must be one the
-        // principal may change.
-        // FIXME: nothing in the batch requires the parent to still be stored when it commits,
-        // so a parent deleted meanwhile leaves its new children pointing at no customer. A
-        // version check would refuse the batch whenever the parent is merely edited; the
-        // storage contract needs an "exists" precondition that locks out deletes only.
+        // principal may change, and still be stored when the batch commits (edits to it
+        // meanwhile do not matter).
         let mut ready = Vec::with_capacity(checked.len());
         let mut parents: HashSet<RecordId> = HashSet::new();
         for row in checked {
@@ -355,6 +352,9 @@ impl<'a> Customers<'a> {
 
         let mut changes = Changes::new();
         changes.use_audit_ids(first_of(&sequences[2]), audits);
+        for parent in parents {
+            changes.exists(Customer::desc(), parent);
+        }
         let mut created = Vec::with_capacity(placed.len());
         for row in placed {
             let (customer, record, contact_records) = row?;

@@ -176,6 +176,7 @@ fn desc_of<'a>(op: &Op<'a>) -> &'a EntityDesc {
         | Op::Update(desc, _)
         | Op::Delete(desc, ..)
         | Op::Check(desc, ..)
+        | Op::Exists(desc, _)
         | Op::NoneMatch(desc, _) => desc,
     }
 }
@@ -286,6 +287,7 @@ async fn apply_in(
             Step::Other(Op::Check(desc, id, version)) => {
                 check(tx, tenant, desc, *id, *version).await?;
             }
+            Step::Other(Op::Exists(desc, id)) => exists(tx, tenant, desc, *id).await?,
             Step::Other(Op::NoneMatch(desc, filters)) => {
                 none_match(tx, tenant, desc, filters).await?;
             }
@@ -551,6 +553,30 @@ async fn check(
         ))),
         None => Err(StoreError::conflict(format!(
             "{} {id} is not stored (expected version {version})",
+            desc.kind
+        ))),
+    }
+}
+
+async fn exists(
+    tx: &mut Tx<'_>,
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    id: RecordId,
+) -> Result<(), StoreError> {
+    // FOR KEY SHARE keeps the row from being deleted until commit, and lets others edit it.
+    let sql =
+        format!("SELECT 1 FROM {} WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE", table(desc));
+    let found: Option<i32> = sqlx::query_scalar(&sql)
+        .bind(tenant.as_str())
+        .bind(id_param(id)?)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| map_error(&format!("check {} {id}", desc.kind), e))?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::conflict(format!(
+            "{} {id} is not stored: another writer removed it",
             desc.kind
         ))),
     }

@@ -393,6 +393,7 @@ impl Store for SledStore {
             | Op::Update(desc, _)
             | Op::Delete(desc, ..)
             | Op::Check(desc, ..)
+            | Op::Exists(desc, _)
             | Op::NoneMatch(desc, _)) = op;
             if !registered.contains_key(desc.kind.as_str()) {
                 registered.insert(desc.kind.as_str(), self.registered(&desc.kind)?);
@@ -408,11 +409,12 @@ impl Store for SledStore {
             | Op::Update(desc, _)
             | Op::Delete(desc, ..)
             | Op::Check(desc, ..)
+            | Op::Exists(desc, _)
             | Op::NoneMatch(desc, _)) = op;
             let reads_index = match op {
                 Op::NoneMatch(..) => true,
                 Op::Insert(..) | Op::Update(..) => desc.fields.iter().any(|f| f.unique),
-                Op::Delete(..) | Op::Check(..) => false,
+                Op::Delete(..) | Op::Check(..) | Op::Exists(..) => false,
             };
             if reads_index {
                 let registered = registered.get(desc.kind.as_str());

@@ -77,6 +77,7 @@ const CASES: &[(&str, Case)] = &[
     ("update_with_stale_version_conflicts", update_with_stale_version_conflicts),
     ("delete_needs_the_stored_version", delete_needs_the_stored_version),
     ("check_op_guards_a_batch", check_op_guards_a_batch),
+    ("exists_op_needs_the_record_at_any_version", exists_op_needs_the_record_at_any_version),
     ("none_match_op_guards_a_batch", none_match_op_guards_a_batch),
     ("unique_fields_refuse_a_second_holder", unique_fields_refuse_a_second_holder),
     ("failed_batch_leaves_nothing", failed_batch_leaves_nothing),
@@ -609,6 +610,40 @@ fn check_op_guards_a_batch(ctx: &Ctx) {
     batch.insert(item(), rec(4, vec![])).check(item(), RecordId(99), 1);
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "check of a missing id");
     assert_eq!(ctx.get(4), None);
+}
+
+fn exists_op_needs_the_record_at_any_version(ctx: &Ctx) {
+    ctx.insert_all(item(), [rec(1, vec![("name", text("parent"))])]);
+    let mut batch = Batch::new();
+    batch.exists(item(), RecordId(1)).insert(item(), rec(2, vec![("name", text("child"))]));
+    ctx.commit(&batch).expect("the record is stored");
+    assert!(ctx.get(2).is_some());
+
+    // An edit does not fail it: only the version moved.
+    let mut edited = ctx.get(1).expect("stored");
+    edited.set("name", text("parent, renamed"));
+    let mut batch = Batch::new();
+    batch.update(item(), edited);
+    ctx.commit(&batch).expect("edit");
+    let mut batch = Batch::new();
+    batch.exists(item(), RecordId(1)).insert(item(), rec(3, vec![("name", text("child"))]));
+    ctx.commit(&batch).expect("any version will do");
+    assert_eq!(ctx.get(1).expect("stored").version, 2, "the check does not bump the version");
+
+    // A removed record fails it, as does one the batch removes first.
+    let mut batch = Batch::new();
+    batch.exists(item(), RecordId(99)).insert(item(), rec(4, vec![]));
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "a missing id");
+    assert_eq!(ctx.get(4), None);
+    let mut batch = Batch::new();
+    batch.delete(item(), RecordId(2), 1).exists(item(), RecordId(2)).insert(item(), rec(5, vec![]));
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "removed by the batch");
+    assert!(ctx.get(2).is_some() && ctx.get(5).is_none(), "nothing of the batch is stored");
+
+    // A record the batch inserts earlier is stored for it.
+    let mut batch = Batch::new();
+    batch.insert(item(), rec(6, vec![])).exists(item(), RecordId(6));
+    ctx.commit(&batch).expect("inserted earlier in the batch");
 }
 
 fn unique_fields_refuse_a_second_holder(ctx: &Ctx) {

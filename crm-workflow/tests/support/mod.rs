@@ -183,6 +183,10 @@ impl Store for MemStore {
                     let table = tables.entry(desc.kind.clone()).or_default();
                     version_check(desc, *id, *version, table.get(id))
                 }
+                Op::Exists(desc, id) => match tables.get(&desc.kind).and_then(|t| t.get(id)) {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::conflict(format!("{} {id} is missing", desc.kind))),
+                },
                 Op::NoneMatch(desc, filters) => {
                     let query = Query { filters: filters.clone(), ..Query::default() };
                     query.validate(desc)?;

@@ -27,6 +27,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("deep_chain_walks_without_recursion", deep_chain_walks_without_recursion),
         ("move_subtree_is_one_operation", move_subtree_is_one_operation),
         ("concurrent_opposite_moves_never_cycle", concurrent_opposite_moves_never_cycle),
+        ("children_never_outlive_a_deleted_parent", children_never_outlive_a_deleted_parent),
         ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
         ("bulk_create_reports_the_first_bad_row", bulk_create_reports_the_first_bad_row),
         ("bulk_create_links_contacts_and_numbers", bulk_create_links_contacts_and_numbers),
@@ -303,6 +304,56 @@ fn concurrent_opposite_moves_never_cycle(crm: &Crm) {
         let b_parent = service.get(b.id).unwrap().parent;
         assert!(!(a_parent == Some(b.id) && b_parent == Some(a.id)), "cycle in round {round}");
         assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "round {round}: {results:?}");
+    }
+}
+
+/// A parent deleted while children are created under it: either the delete is refused (a
+/// child came first) or the children are (the parent went first), never a child without its
+/// parent. Edits to the parent meanwhile refuse nothing.
+fn children_never_outlive_a_deleted_parent(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    for round in 0..20 {
+        let parent = service.create(customer(&format!("Parent {round}")), vec![]).unwrap();
+        let barrier = std::sync::Barrier::new(3);
+        std::thread::scope(|scope| {
+            let (admin, barrier, id) = (&admin, &barrier, parent.id);
+            scope.spawn(move || {
+                barrier.wait();
+                for n in 0..5 {
+                    let name = format!("Child {round}.{n}");
+                    let child = Customer { parent: Some(id), ..customer(&name) };
+                    if crm.customers(admin).create_many(vec![(child, vec![])]).is_err() {
+                        break;
+                    }
+                }
+            });
+            scope.spawn(move || {
+                barrier.wait();
+                for n in 0..5 {
+                    let Ok(mut edited) = crm.customers(admin).get(id) else { break };
+                    edited.phone = format!("010-{n}");
+                    // A lost race to the delete or another edit is fine; the creates are not
+                    // to be refused for it.
+                    let _ = crm.customers(admin).update(edited);
+                }
+            });
+            barrier.wait();
+            let _ = crm.customers(admin).delete(id);
+        });
+        let text = Some(format!("Child {round}."));
+        let children = service.search(&CustomerSearch { text, ..CustomerSearch::default() });
+        let children = children.unwrap().items;
+        if service.get(parent.id).is_err() {
+            assert_eq!(children, [], "round {round}: children of a deleted parent");
+        } else {
+            // The parent stayed: every child the first thread tried was stored.
+            assert_eq!(
+                children.len(),
+                5,
+                "round {round}: creates refused though the parent stayed"
+            );
+        }
     }
 }
 
