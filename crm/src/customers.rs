@@ -1,6 +1,6 @@
 //! The customer service: customers, their hierarchy, contacts and contacts' relatives.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use crm_domain::hierarchy::check_new_parent;
@@ -297,7 +297,8 @@ impl<'a> Customers<'a> {
         // principal may change, and still be stored when the batch commits (edits to it
         // meanwhile do not matter).
         let mut ready = Vec::with_capacity(checked.len());
-        let mut parents: HashSet<RecordId> = HashSet::new();
+        // In id order, so two batches lock shared parents in the same order on PostgreSQL.
+        let mut parents: BTreeSet<RecordId> = BTreeSet::new();
         for row in checked {
             let row = row?;
             let customer = row.customer();
