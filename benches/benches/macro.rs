@@ -564,6 +564,8 @@ fn raw_with_engine_indexes(
 }
 
 fn main() -> Result<(), BoxError> {
+    // As the shells do: both sides run with transparent huge pages off.
+    let small_pages = crm::process::use_small_pages();
     let config = Config::from_env()?;
     eprintln!(
         "macro bench: {} customers ({} rows with contacts), batches of {} customers{}",
@@ -609,6 +611,10 @@ fn main() -> Result<(), BoxError> {
         config.chunk
     ));
     report.note("ratio = engine time / baseline time (2.00 = takes twice as long)");
+    report.note(format!(
+        "transparent huge pages {} for this process (as in the shells)",
+        if small_pages { "off" } else { "could not be turned off" }
+    ));
     if config.search {
         report.note(format!(
             "search: {} terms, page of {PAGE} sorted by name, each call timed alone",

@@ -407,6 +407,7 @@ fn render(
 }
 
 fn main() -> Result<(), BoxError> {
+    crm::process::use_small_pages();
     let config = Config::from_env()?;
     eprintln!(
         "workflow bench: {} requests, {} managers, {} lookups, {} approvals{}",

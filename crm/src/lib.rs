@@ -32,6 +32,7 @@ pub mod imports;
 pub mod leads;
 pub mod org;
 mod parallel;
+pub mod process;
 pub mod sales;
 pub mod scope;
 pub mod settings;

@@ -506,6 +506,7 @@ enum LeadCommand {
 const DEFAULT_LOG: &str = "warn,sqlx::postgres::notice=error";
 
 fn main() {
+    crm::process::use_small_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRM_LOG")

@@ -36,6 +36,7 @@ const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=error";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    crm::process::use_small_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
