@@ -183,6 +183,13 @@ impl Record {
         self.fields.into_iter().map(|(name, value)| (name.into_owned(), value)).collect()
     }
 
+    /// A record not yet stored with `id` and `fields`. Fields given in name order are taken
+    /// in one pass (the map is built from sorted input); in any other order they are sorted
+    /// first. Of two values under one name the later stays.
+    pub fn with_fields(id: RecordId, fields: Vec<(FieldName, Value)>) -> Self {
+        Self { id, version: 0, fields: fields.into_iter().collect(), custom: BTreeMap::new() }
+    }
+
     /// Sets a declared field.
     pub fn set(&mut self, field: impl Into<FieldName>, value: impl Into<Value>) {
         self.fields.insert(field.into(), value.into());

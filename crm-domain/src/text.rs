@@ -29,13 +29,13 @@ pub fn fold(text: &str) -> String {
 
 /// Appends the folded `text` to `out`. Text of ASCII and unified CJK ideographs only is its
 /// own NFKC form (neither has a decomposition, and no two of them compose), and only its
-/// ASCII letters change case: it is lowered character by character. Anything else goes
-/// through NFKC.
+/// ASCII letters change case: it is copied whole and its ASCII bytes lowered in place (the
+/// bytes of other characters are never ASCII in UTF-8). Anything else goes through NFKC.
 fn fold_into(text: &str, out: &mut String) {
-    if text.is_ascii() {
-        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
-    } else if text.chars().all(|c| c.is_ascii() || is_unified_ideograph(c)) {
-        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+    if text.is_ascii() || text.chars().all(|c| c.is_ascii() || is_unified_ideograph(c)) {
+        let start = out.len();
+        out.push_str(text);
+        out[start..].make_ascii_lowercase();
     } else {
         out.extend(text.nfkc().flat_map(char::to_lowercase));
     }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::{custom_name, email, plausible_date, required, text};
 use crate::entity::check_json_depth;
-use crate::entity::{Entity, EntityDesc, FieldDesc, FieldType as T, Record};
+use crate::entity::{Entity, EntityDesc, FieldDesc, FieldName, FieldType as T, Record};
 use crate::error::DomainError;
 use crate::ids::RecordId;
 use crate::text::search_text;
@@ -147,37 +147,39 @@ impl Entity for Customer {
     /// Maps the fields directly: bulk creates and imports pay for this once per row, and the
     /// serde round trip through JSON cost more than the rest of the mapping.
     fn to_record(&self) -> Result<Record, DomainError> {
-        let mut record = Record::new(self.id);
+        let text = |name: &'static str, text: &String| (name.into(), Value::Text(text.clone()));
+        let reference = |name: &'static str, id: Option<RecordId>| {
+            id.map(|id| (FieldName::from(name), Value::Ref(id)))
+        };
+        // In name order, so the record's map is built in one pass.
+        let mut fields: Vec<(FieldName, Value)> = Vec::with_capacity(22);
+        fields.extend([
+            text("address", &self.address),
+            text("category", &self.category),
+            text("city", &self.city),
+            text("code", &self.code),
+            text("country", &self.country),
+            ("created_at".into(), Value::Timestamp(self.created_at)),
+            text("email", &self.email),
+            text("grade", &self.grade),
+            text("industry", &self.industry),
+            text("name", &self.name),
+        ]);
+        fields.extend(reference("owner", self.owner));
+        fields.extend(reference("parent", self.parent));
+        fields.extend([
+            text("phone", &self.phone),
+            text("remarks", &self.remarks),
+            text("search", &self.search),
+            text("short_name", &self.short_name),
+            text("source", &self.source),
+            ("status".into(), Value::Text(self.status.as_str().to_owned())),
+            ("updated_at".into(), Value::Timestamp(self.updated_at)),
+            text("website", &self.website),
+        ]);
+        let mut record = Record::with_fields(self.id, fields);
         record.version = self.version;
         record.custom.clone_from(&self.custom);
-        let texts = [
-            ("code", &self.code),
-            ("name", &self.name),
-            ("short_name", &self.short_name),
-            ("category", &self.category),
-            ("source", &self.source),
-            ("industry", &self.industry),
-            ("grade", &self.grade),
-            ("address", &self.address),
-            ("city", &self.city),
-            ("country", &self.country),
-            ("phone", &self.phone),
-            ("email", &self.email),
-            ("website", &self.website),
-            ("remarks", &self.remarks),
-            ("search", &self.search),
-        ];
-        for (name, text) in texts {
-            record.set(name, text.as_str());
-        }
-        for (name, id) in [("owner", self.owner), ("parent", self.parent)] {
-            if let Some(id) = id {
-                record.set(name, Value::Ref(id));
-            }
-        }
-        record.set("status", self.status.as_str());
-        record.set("created_at", Value::Timestamp(self.created_at));
-        record.set("updated_at", Value::Timestamp(self.updated_at));
         Ok(record)
     }
 }
@@ -308,24 +310,22 @@ impl Entity for Contact {
     }
 
     fn into_record(self) -> Result<Record, DomainError> {
-        let mut record = Record::new(self.id);
+        let text = |name: &'static str, text: String| (FieldName::from(name), Value::Text(text));
+        // In name order, so the record's map is built in one pass.
+        let mut fields: Vec<(FieldName, Value)> = Vec::with_capacity(9);
+        fields.extend(self.birthday.map(|day| ("birthday".into(), Value::Date(day))));
+        fields.extend([
+            ("customer".into(), Value::Ref(self.customer)),
+            text("department", self.department),
+            text("email", self.email),
+            text("mobile", self.mobile),
+            text("name", self.name),
+            text("phone", self.phone),
+            text("remarks", self.remarks),
+            text("title", self.title),
+        ]);
+        let mut record = Record::with_fields(self.id, fields);
         record.version = self.version;
-        record.set("customer", Value::Ref(self.customer));
-        let texts = [
-            ("name", self.name),
-            ("title", self.title),
-            ("department", self.department),
-            ("mobile", self.mobile),
-            ("phone", self.phone),
-            ("email", self.email),
-            ("remarks", self.remarks),
-        ];
-        for (name, text) in texts {
-            record.set(name, Value::Text(text));
-        }
-        if let Some(birthday) = self.birthday {
-            record.set("birthday", Value::Date(birthday));
-        }
         Ok(record)
     }
 }

@@ -546,7 +546,8 @@ impl Store for PgStore {
     fn commit(&self, tenant: &TenantId, batch: &Batch<'_>) -> Result<(), StoreError> {
         let steps = write::plan(batch);
         write::with_statements(tenant, &steps, |statements| {
-            // A large batch's records are checked while the other thread encodes them.
+            // Inserted records are checked as they are encoded, on the other thread for a
+            // large batch, while this one begins the transaction.
             write::check_batch(batch)?;
             self.block_on(write::apply(&self.pool, tenant, &steps, statements))
         })

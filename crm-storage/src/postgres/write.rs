@@ -12,8 +12,8 @@
 //! them.
 
 use crm_domain::{
-    Batch, EntityDesc, FieldType, Filter, Op, Query, Record, RecordId, StoreError, StoreErrorKind,
-    TenantId,
+    Batch, EntityDesc, FieldDesc, FieldType, Filter, Op, Query, Record, RecordId, StoreError,
+    StoreErrorKind, TenantId, Value,
 };
 use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
@@ -56,11 +56,22 @@ pub(crate) enum Step<'b> {
     Other(&'b Op<'b>),
 }
 
-/// Checks every record of `batch` against its description and every precondition's
-/// filters. Nothing of a batch may reach the server before this passed.
+/// The error of a record that does not fit `desc`: what [`Record::check`] finds, or else
+/// (a value only PostgreSQL cannot hold) `otherwise`.
+fn refused(desc: &EntityDesc, record: &Record, otherwise: StoreError) -> StoreError {
+    match record.check(desc) {
+        Err(e) => constraint(format!("{} {}: {e}", desc.kind, record.id)),
+        Ok(()) => otherwise,
+    }
+}
+
+/// Checks every updated record of `batch` against its description and every precondition's
+/// filters. Nothing of a batch may reach the server before this passed; inserted records are
+/// checked as their statement is encoded (see [`insert_step`]), before it is sent, and a
+/// refused one rolls the batch back.
 pub(crate) fn check_batch(batch: &Batch<'_>) -> Result<(), StoreError> {
     for op in &batch.ops {
-        if let Op::Insert(desc, record) | Op::Update(desc, record) = op {
+        if let Op::Update(desc, record) = op {
             record
                 .check(desc)
                 .map_err(|e| constraint(format!("{} {}: {e}", desc.kind, record.id)))?;
@@ -322,6 +333,12 @@ pub(crate) enum InsertStep {
 }
 
 /// The insert of `records` into the table of `desc`: a `COPY` for many, `VALUES` for a few.
+/// Each record is checked against `desc` as it is encoded, in the same pass: a value of
+/// another type, a field `desc` does not declare or JSON nested too deeply refuses the step
+/// with the error [`Record::check`] gives.
+///
+/// The declared columns go out in name order, the order of a record's fields, so each record
+/// is read in one pass beside them rather than looked up field by field.
 ///
 /// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
 /// is refused as a constraint error, where the other stores keep it.
@@ -333,16 +350,83 @@ fn insert_step(
     // Without custom values in any record the column keeps its default (`{}`) and is left
     // out of the statement.
     let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
+    let mut fields: Vec<&FieldDesc> = desc.fields.iter().collect();
+    fields.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     let mut columns = String::from("(tenant_id, id, version");
-    for field in &desc.fields {
+    for field in &fields {
         columns.push_str(", ");
         columns.push_str(&ident(&field.name));
     }
     columns.push_str(if any_custom { ", custom)" } else { ")" });
+    let columns = Columns { fields, list: columns, any_custom };
     if records.len() < COPY_MIN_RECORDS {
-        values_insert(tenant, desc, records, &columns, any_custom)
+        values_insert(tenant, desc, records, &columns)
     } else {
-        copy_in(tenant, desc, records, &columns, any_custom)
+        copy_in(tenant, desc, records, &columns)
+    }
+}
+
+/// The columns of an insert: the declared fields in name order, their list for the
+/// statement, and whether the custom column follows them.
+struct Columns<'d> {
+    fields: Vec<&'d FieldDesc>,
+    list: String,
+    any_custom: bool,
+}
+
+/// Why a record cannot be written as it is.
+enum Misfit {
+    /// A value of the declared field that does not fit its column.
+    Value(String, FieldType),
+    /// A field the description does not declare, or JSON nested too deeply.
+    Other,
+}
+
+impl Columns<'_> {
+    /// Calls `write` with each declared field of `record` and its value (`Null` when the
+    /// record has none), in column order, and checks the record on the way: `Err` when it
+    /// holds a field not declared, JSON nested too deeply, or a value `write` refuses.
+    fn each_value<'r>(
+        &self,
+        desc: &EntityDesc,
+        record: &'r Record,
+        mut write: impl FnMut(&FieldDesc, &'r Value) -> bool,
+    ) -> Result<(), Misfit> {
+        let mut json = record.custom.values().any(|v| matches!(v, Value::Json(_)));
+        let mut stored = record.fields.iter().peekable();
+        for field in &self.fields {
+            // A stored name sorting before the next declared one is declared nowhere.
+            if stored.peek().is_some_and(|(name, _)| name.as_ref() < field.name.as_str()) {
+                return Err(Misfit::Other);
+            }
+            let value = match stored.next_if(|(name, _)| name.as_ref() == field.name.as_str()) {
+                Some((_, value)) => value,
+                None => &Value::Null,
+            };
+            json |= matches!(value, Value::Json(_));
+            if !write(field, value) {
+                return Err(Misfit::Value(field.name.clone(), field.ty));
+            }
+        }
+        if stored.next().is_some() {
+            return Err(Misfit::Other);
+        }
+        // JSON is rare: its depth is checked by the whole check, only then.
+        if json && record.check(desc).is_err() {
+            return Err(Misfit::Other);
+        }
+        Ok(())
+    }
+
+    /// The error of `record`, refused by [`Columns::each_value`] for `misfit`.
+    fn refusal(&self, desc: &EntityDesc, record: &Record, misfit: Misfit) -> StoreError {
+        let otherwise = match misfit {
+            Misfit::Value(field, ty) => unfit(desc, record, &field, ty),
+            Misfit::Other => {
+                constraint(format!("{} {} does not fit its table", desc.kind, record.id))
+            }
+        };
+        refused(desc, record, otherwise)
     }
 }
 
@@ -356,21 +440,23 @@ fn values_insert(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-    columns: &str,
-    any_custom: bool,
+    columns: &Columns<'_>,
 ) -> Result<InsertStep, StoreError> {
-    let mut sql = Sql::new(&format!("INSERT INTO {} {columns} VALUES ", table(desc)));
+    let mut sql = Sql::new(&format!("INSERT INTO {} {} VALUES ", table(desc), columns.list));
     let tenant_param = sql.param(tenant_bind(tenant));
     for (n, record) in records.iter().enumerate() {
         sql.push(if n == 0 { "(" } else { ", (" }).push(&tenant_param).push(", ");
         sql.push_bind(Bind::Integer(Some(id_param(record.id)?))).push(", 1");
-        for field in &desc.fields {
-            let value = record.fields.get(field.name.as_str()).unwrap_or(&crm_domain::Value::Null);
-            let bind = scalar(field.ty, value)
-                .ok_or_else(|| unfit(desc, record, &field.name, field.ty))?;
-            sql.push(", ").push_bind(bind);
-        }
-        if any_custom {
+        columns
+            .each_value(desc, record, |field, value| match scalar(field.ty, value) {
+                Some(bind) => {
+                    sql.push(", ").push_bind(bind);
+                    true
+                }
+                None => false,
+            })
+            .map_err(|misfit| columns.refusal(desc, record, misfit))?;
+        if columns.any_custom {
             sql.push(", ").push_bind(Bind::Json(Some(custom_column(record))));
         }
         sql.push(")");
@@ -383,13 +469,12 @@ fn copy_in(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-    columns: &str,
-    any_custom: bool,
+    columns: &Columns<'_>,
 ) -> Result<InsertStep, StoreError> {
-    let statement = format!("COPY {} {columns} FROM STDIN (FORMAT binary)", table(desc));
+    let statement = format!("COPY {} {} FROM STDIN (FORMAT binary)", table(desc), columns.list);
     // Three values of the row and the declared fields, plus the custom column; a table has
     // at most 1,600 columns, so the count always fits.
-    let values = u16::try_from(3 + desc.fields.len() + usize::from(any_custom))
+    let values = u16::try_from(3 + desc.fields.len() + usize::from(columns.any_custom))
         .map_err(|_| constraint(format!("{} has more fields than a table holds", desc.kind)))?;
     // About 40 bytes per value is the size of a typical customer row.
     let mut rows = CopyRows::with_capacity(records.len() * usize::from(values) * 40);
@@ -399,11 +484,10 @@ fn copy_in(
         rows.text(tenant.as_str()).map_err(|_| unfit("tenant_id", FieldType::Text))?;
         rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
         rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
-        for field in &desc.fields {
-            let value = record.fields.get(field.name.as_str()).unwrap_or(&crm_domain::Value::Null);
-            rows.push(field.ty, value).map_err(|_| unfit(&field.name, field.ty))?;
-        }
-        if any_custom {
+        columns
+            .each_value(desc, record, |field, value| rows.push(field.ty, value).is_ok())
+            .map_err(|misfit| columns.refusal(desc, record, misfit))?;
+        if columns.any_custom {
             rows.json(&custom_column(record)).map_err(|_| unfit("custom", FieldType::Json))?;
         }
     }

@@ -894,6 +894,29 @@ fn values_of_the_wrong_type_are_refused(ctx: &Ctx) {
         assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Constraint, "{field}");
     }
     assert_eq!(ctx.get(3), None);
+
+    // The same in a bulk load, with the bad record last: wherever an undeclared name sorts
+    // among the declared ones, the error names it, and nothing of the batch is kept.
+    let misfits = [
+        ("aaa", text("x")),
+        ("mid", text("x")),
+        ("zzz", text("x")),
+        ("qty", text("5")),
+        ("data", nested(deepest + 1)),
+        ("custom.extra", nested(deepest + 1)),
+    ];
+    for (field, value) in misfits {
+        let mut batch = Batch::new();
+        for id in 10..310 {
+            batch.insert(item(), rec(id, vec![("name", text("bulk")), ("qty", int(1))]));
+        }
+        batch.insert(item(), rec(310, vec![("name", text("bad")), (field, value)]));
+        let error = ctx.commit(&batch).expect_err(field);
+        assert_eq!(error.kind(), StoreErrorKind::Constraint, "{field}: {error}");
+        let named = field.trim_start_matches("custom.");
+        assert!(error.to_string().contains(named), "{field}: {error}");
+        assert_eq!(ctx.get(10), None, "{field}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
