@@ -121,6 +121,10 @@ impl Store for TimedStore {
         self.inner.backend()
     }
 
+    fn commits_elsewhere(&self) -> bool {
+        self.inner.commits_elsewhere()
+    }
+
     fn register(&self, desc: &EntityDesc) -> Result<(), StoreError> {
         self.inner.register(desc)
     }

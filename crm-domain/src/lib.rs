@@ -18,7 +18,7 @@ pub mod store;
 pub mod text;
 pub mod value;
 
-pub use entity::{Entity, EntityDesc, FieldDesc, FieldName, FieldType, Record};
+pub use entity::{Entity, EntityDesc, FieldDesc, FieldName, FieldOrder, FieldType, Record};
 pub use error::{DomainError, StoreError, StoreErrorKind};
 pub use ids::{Principal, RecordId, Role, TenantId};
 pub use query::{Filter, Query, Sort};

@@ -100,6 +100,14 @@ pub trait Store: Send + Sync {
     /// The back end's short name (`memory`, `sled`, `postgres`), for logs and reports.
     fn backend(&self) -> &'static str;
 
+    /// Whether a commit spends most of its time waiting on another process (a database
+    /// server), so that a caller may prepare its next batch meanwhile. A store that commits
+    /// on the caller's own cores says no, the default: preparing meanwhile would only compete
+    /// with it for them.
+    fn commits_elsewhere(&self) -> bool {
+        false
+    }
+
     /// Makes the store ready for `desc`: creates or migrates its table and indexes. Idempotent;
     /// called for every kind when a `Crm` opens.
     fn register(&self, desc: &EntityDesc) -> Result<(), StoreError>;

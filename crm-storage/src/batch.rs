@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crm_domain::{
-    Batch, EntityDesc, FieldDesc, Filter, Op, Query, Record, RecordId, StoreError, Value,
+    Batch, EntityDesc, FieldDesc, FieldOrder, Filter, Op, Query, Record, RecordId, StoreError,
+    Value,
 };
 
 /// What evaluation needs to read from the state before the batch.
@@ -152,11 +153,12 @@ pub(crate) fn evaluate<'a>(
     let mut slots: Vec<Slot<'a>> = Vec::with_capacity(batch.ops.len());
     let mut by_key = SlotIndex::with_capacity_and_hasher(batch.ops.len(), Default::default());
     let absent = KnownAbsent::read(state, batch)?;
+    let mut orders = FieldOrders::default();
 
     for op in &batch.ops {
         match op {
             Op::Insert(desc, record) => {
-                check_record(desc, record)?;
+                orders.check(desc, record)?;
                 let slot = if absent.contains(&desc.kind, record.id) {
                     new_slot(&mut slots, &mut by_key, desc, record.id, None)?
                 } else {
@@ -172,7 +174,7 @@ pub(crate) fn evaluate<'a>(
                 slot.written = true;
             }
             Op::Update(desc, record) => {
-                check_record(desc, record)?;
+                orders.check(desc, record)?;
                 let slot = slot(state, &mut slots, &mut by_key, desc, record.id)?;
                 expect_version(desc, record.id, record.version, slot.change.after.as_deref())?;
                 let mut stored = normalized(record);
@@ -375,8 +377,26 @@ fn expect_version(
     }
 }
 
-fn check_record(desc: &EntityDesc, record: &Record) -> Result<(), StoreError> {
-    record.check(desc).map_err(|e| constraint(format!("{} {}: {e}", desc.kind, record.id)))
+/// The field orders of the descriptions a batch writes, each made once.
+#[derive(Default)]
+struct FieldOrders<'d> {
+    orders: Vec<FieldOrder<'d>>,
+}
+
+impl<'d> FieldOrders<'d> {
+    /// Checks `record` against `desc` (see [`Record::check`]).
+    fn check(&mut self, desc: &'d EntityDesc, record: &Record) -> Result<(), StoreError> {
+        let at = match self.orders.iter().position(|o| std::ptr::eq(o.desc(), desc)) {
+            Some(at) => at,
+            None => {
+                self.orders.push(FieldOrder::new(desc));
+                self.orders.len() - 1
+            }
+        };
+        self.orders[at]
+            .check(record)
+            .map_err(|e| constraint(format!("{} {}: {e}", desc.kind, record.id)))
+    }
 }
 
 fn constraint(message: String) -> StoreError {

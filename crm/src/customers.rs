@@ -223,8 +223,77 @@ impl<'a> Customers<'a> {
     /// checked first, so a refused row takes no ids (unless a number it gives is found taken
     /// when the batch commits).
     pub fn create_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<Vec<Customer>> {
+        let prepared = self.prepare_many(rows)?;
+        self.commit_prepared(prepared)
+    }
+
+    /// Creates customers with their contacts chunk after chunk, each chunk in an atomic
+    /// batch of its own as [`Customers::create_many`] creates it: a bulk load from a host
+    /// system, where the next chunk is checked and mapped, and its ids reserved, while the
+    /// store commits the one before, when the store commits on a server (see
+    /// [`crm_domain::Store::commits_elsewhere`]); an embedded store takes them one after the
+    /// other, as the cores are its own. Returns how many customers were created.
+    ///
+    /// A chunk that names a parent, or leaves a number to be drawn, waits until the chunk
+    /// before it has committed: its parents may be in that chunk, and its automatic numbers
+    /// must skip the numbers that chunk gives.
+    ///
+    /// Stops at the first chunk refused; the chunks before it stay created, and the error
+    /// says which chunk and how many customers they hold, so a host can resume after them.
+    /// A chunk prepared ahead of a refused one has still taken its ids.
+    pub fn create_chunks<I>(&self, chunks: I) -> std::result::Result<usize, ChunkRefused>
+    where
+        I: IntoIterator<Item = Vec<(Customer, Vec<Contact>)>>,
+    {
+        let mut chunks = chunks.into_iter();
+        let mut created = 0;
+        let mut chunk = 0;
+        let refused = |chunk, created, error| ChunkRefused { chunk, created, error };
+        let ahead = self.crm.store.commits_elsewhere();
+        let Some(first) = chunks.next() else { return Ok(0) };
+        let mut prepared = self.prepare_many(first);
+        loop {
+            let ready = prepared.map_err(|e| refused(chunk, created, e))?;
+            let (committed, next) = match chunks.next() {
+                Some(rows) if ahead && may_prepare_ahead(&rows) => {
+                    let (committed, next) = crate::parallel::both(
+                        || self.commit_prepared(ready),
+                        || self.prepare_many(rows),
+                    );
+                    (committed, Some(next))
+                }
+                Some(rows) => {
+                    let committed = self.commit_prepared(ready);
+                    let next = committed.is_ok().then(|| self.prepare_many(rows));
+                    (committed, next)
+                }
+                None => (self.commit_prepared(ready), None),
+            };
+            created += committed.map_err(|e| refused(chunk, created, e))?.len();
+            chunk += 1;
+            match next {
+                Some(next) => prepared = next,
+                None => return Ok(created),
+            }
+        }
+    }
+
+    /// Commits a chunk [`Customers::prepare_many`] prepared, naming a customer number found
+    /// taken.
+    fn commit_prepared(&self, prepared: PreparedRows) -> Result<Vec<Customer>> {
+        let PreparedRows { changes, created } = prepared;
+        if let Err(error) = changes.commit(self.crm, self.who) {
+            let claimed: Vec<&str> = created.iter().map(|c| c.code.as_str()).collect();
+            return Err(self.name_taken_number(error, &claimed));
+        }
+        Ok(created)
+    }
+
+    /// The rows of [`Customers::create_many`] checked, numbered and mapped onto the changes
+    /// that create them, with their ids reserved.
+    fn prepare_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<PreparedRows> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(PreparedRows { changes: Changes::new(), created: Vec::new() });
         }
         let tenant = &self.who.tenant;
         let now = crate::now();
@@ -365,11 +434,7 @@ impl<'a> Customers<'a> {
             }
             created.push(customer);
         }
-        if let Err(error) = changes.commit(self.crm, self.who) {
-            let claimed: Vec<&str> = created.iter().map(|c| c.code.as_str()).collect();
-            return Err(self.name_taken_number(error, &claimed));
-        }
-        Ok(created)
+        Ok(PreparedRows { changes, created })
     }
 
     /// The error of a create or update whose commit failed: when one of the customer
@@ -786,6 +851,31 @@ pub(crate) fn automatic_code(n: u64) -> String {
 }
 
 /// A row of a bulk create, checked on its own, with ids relative to the batch.
+/// A chunk of new customers ready to commit: the changes that create them and the customers
+/// as created.
+struct PreparedRows {
+    changes: Changes,
+    created: Vec<Customer>,
+}
+
+/// Whether a chunk of [`Customers::create_chunks`] may be prepared while the chunk before it
+/// commits: it names no parent and gives every number.
+fn may_prepare_ahead(rows: &[(Customer, Vec<Contact>)]) -> bool {
+    rows.iter().all(|(c, _)| c.parent.is_none() && !c.code.trim().is_empty())
+}
+
+/// Why [`Customers::create_chunks`] stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("chunk {chunk} was refused after {created} customer(s) were created: {error}")]
+pub struct ChunkRefused {
+    /// The chunk refused, counted from 0; the chunks before it are created.
+    pub chunk: usize,
+    /// How many customers the chunks before it created.
+    pub created: usize,
+    /// Why it was refused.
+    pub error: crate::Error,
+}
+
 enum NewRow {
     /// Mapped onto its records.
     Mapped(Customer, Record, Vec<Record>),

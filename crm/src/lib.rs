@@ -55,7 +55,7 @@ pub use crm_domain::{
     Query, Record, RecordId, Role, Sort, Store, StoreError, StoreErrorKind, TenantId, Value,
 };
 pub use crm_io::{Format, Lang};
-pub use customers::{CustomerSearch, CustomerSort, Customers};
+pub use customers::{ChunkRefused, CustomerSearch, CustomerSort, Customers};
 pub use error::{Error, Result, RowError};
 pub use finance::{RequestDraft, RequestFilter, Requests};
 pub use forms::{EntryDraft, EntryFilter, FormDraft, FormEntries, Forms};

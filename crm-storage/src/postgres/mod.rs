@@ -437,6 +437,10 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn commits_elsewhere(&self) -> bool {
+        true
+    }
+
     fn register(&self, desc: &EntityDesc) -> Result<(), StoreError> {
         let mut registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
         if registered.get(&desc.kind) == Some(desc) {

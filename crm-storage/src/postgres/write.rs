@@ -12,8 +12,8 @@
 //! them.
 
 use crm_domain::{
-    Batch, EntityDesc, FieldDesc, FieldType, Filter, Op, Query, Record, RecordId, StoreError,
-    StoreErrorKind, TenantId, Value,
+    Batch, EntityDesc, FieldDesc, FieldOrder, FieldType, Filter, Op, Query, Record, RecordId,
+    StoreError, StoreErrorKind, TenantId, Value,
 };
 use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
@@ -350,15 +350,14 @@ fn insert_step(
     // Without custom values in any record the column keeps its default (`{}`) and is left
     // out of the statement.
     let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
-    let mut fields: Vec<&FieldDesc> = desc.fields.iter().collect();
-    fields.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    let order = FieldOrder::new(desc);
     let mut columns = String::from("(tenant_id, id, version");
-    for field in &fields {
+    for field in order.fields() {
         columns.push_str(", ");
         columns.push_str(&ident(&field.name));
     }
     columns.push_str(if any_custom { ", custom)" } else { ")" });
-    let columns = Columns { fields, list: columns, any_custom };
+    let columns = Columns { order, list: columns, any_custom };
     if records.len() < COPY_MIN_RECORDS {
         values_insert(tenant, desc, records, &columns)
     } else {
@@ -369,7 +368,7 @@ fn insert_step(
 /// The columns of an insert: the declared fields in name order, their list for the
 /// statement, and whether the custom column follows them.
 struct Columns<'d> {
-    fields: Vec<&'d FieldDesc>,
+    order: FieldOrder<'d>,
     list: String,
     any_custom: bool,
 }
@@ -388,13 +387,12 @@ impl Columns<'_> {
     /// holds a field not declared, JSON nested too deeply, or a value `write` refuses.
     fn each_value<'r>(
         &self,
-        desc: &EntityDesc,
         record: &'r Record,
         mut write: impl FnMut(&FieldDesc, &'r Value) -> bool,
     ) -> Result<(), Misfit> {
         let mut json = record.custom.values().any(|v| matches!(v, Value::Json(_)));
         let mut stored = record.fields.iter().peekable();
-        for field in &self.fields {
+        for field in self.order.fields() {
             // A stored name sorting before the next declared one is declared nowhere.
             if stored.peek().is_some_and(|(name, _)| name.as_ref() < field.name.as_str()) {
                 return Err(Misfit::Other);
@@ -412,7 +410,7 @@ impl Columns<'_> {
             return Err(Misfit::Other);
         }
         // JSON is rare: its depth is checked by the whole check, only then.
-        if json && record.check(desc).is_err() {
+        if json && self.order.check(record).is_err() {
             return Err(Misfit::Other);
         }
         Ok(())
@@ -448,7 +446,7 @@ fn values_insert(
         sql.push(if n == 0 { "(" } else { ", (" }).push(&tenant_param).push(", ");
         sql.push_bind(Bind::Integer(Some(id_param(record.id)?))).push(", 1");
         columns
-            .each_value(desc, record, |field, value| match scalar(field.ty, value) {
+            .each_value(record, |field, value| match scalar(field.ty, value) {
                 Some(bind) => {
                     sql.push(", ").push_bind(bind);
                     true
@@ -485,7 +483,7 @@ fn copy_in(
         rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
         rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
         columns
-            .each_value(desc, record, |field, value| rows.push(field.ty, value).is_ok())
+            .each_value(record, |field, value| rows.push(field.ty, value).is_ok())
             .map_err(|misfit| columns.refusal(desc, record, misfit))?;
         if columns.any_custom {
             rows.json(&custom_column(record)).map_err(|_| unfit("custom", FieldType::Json))?;

@@ -67,9 +67,13 @@ const PARALLEL_APPLY_MIN_CHANGES: usize = 256;
 /// A store kept in an embedded sled database.
 pub struct SledStore {
     db: sled::Db,
-    /// Serialises commits, sequences and registrations: the state a batch is judged on
-    /// cannot change before it is written.
+    /// Serialises commits and registrations: the state a batch is judged on cannot change
+    /// before it is written.
     writer: Mutex<()>,
+    /// Serialises sequence reservations. Batches never write a sequence, so reserving ids
+    /// does not wait for a batch being written (a bulk load reserves the next chunk's ids
+    /// while the chunk before commits).
+    sequences: Mutex<()>,
     /// The registered description of every kind, as stored under `d/<kind>`.
     registry: RwLock<HashMap<String, Arc<EntityDesc>>>,
     /// Projections for fuzzy search and sorting, with the in-memory indexes. Record writes
@@ -169,6 +173,7 @@ impl SledStore {
         Ok(Self {
             db,
             writer: Mutex::new(()),
+            sequences: Mutex::new(()),
             registry: RwLock::new(registry),
             cache: RwLock::new(Projections::default()),
         })
@@ -432,21 +437,23 @@ impl Store for SledStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let write = Self::write_batch(tenant, &changes)?;
-
-        let mut cache = self.write_cache()?;
         if changes.len() < PARALLEL_APPLY_MIN_CHANGES {
+            let write = Self::write_batch(tenant, &changes)?;
+            let mut cache = self.write_cache()?;
             self.db.apply_batch(write).map_err(sled_error)?;
             cache.apply(tenant, &changes);
             return Ok(());
         }
-        // A large batch updates the projections on a second thread while sled writes. Should
-        // either fail, the projections of the kinds the batch touched are dropped, to be built
-        // again from what sled holds; the batch counts as written exactly when sled wrote it.
+        // A large batch updates the projections on a second thread while this one encodes
+        // the records and sled writes them. Should either fail, the projections of the kinds
+        // the batch touched are dropped, to be built again from what sled holds; the batch
+        // counts as written exactly when sled wrote it.
+        let mut cache = self.write_cache()?;
         let projections = &mut *cache;
         let (written, updated) = std::thread::scope(|scope| {
             let updated = scope.spawn(|| projections.apply(tenant, &changes));
-            let written = self.db.apply_batch(write);
+            let written = Self::write_batch(tenant, &changes)
+                .and_then(|write| self.db.apply_batch(write).map_err(sled_error));
             (written, updated.join().is_ok())
         });
         if written.is_err() || !updated {
@@ -455,7 +462,7 @@ impl Store for SledStore {
                 cache.forget_kind(kind);
             }
         }
-        written.map_err(sled_error)
+        written
     }
 
     fn next_in_sequence(
@@ -470,7 +477,7 @@ impl Store for SledStore {
                 format!("sequence {sequence}: reserve at least one number"),
             ));
         }
-        let _writer = self.lock_writer()?;
+        let _sequences = self.sequences.lock().map_err(poisoned)?;
         let key = codec::sequence_key(tenant, sequence);
         let last = match self.db.get(&key).map_err(sled_error)? {
             Some(bytes) => codec::decode_counter(&bytes)?,

@@ -31,6 +31,7 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("concurrent_bootstraps_agree_on_one_admin", concurrent_bootstraps_agree_on_one_admin),
         ("bulk_create_reports_the_first_bad_row", bulk_create_reports_the_first_bad_row),
         ("bulk_create_links_contacts_and_numbers", bulk_create_links_contacts_and_numbers),
+        ("bulk_load_commits_chunk_after_chunk", bulk_load_commits_chunk_after_chunk),
         (
             "automatic_numbers_pass_numbers_given_by_hand",
             automatic_numbers_pass_numbers_given_by_hand,
@@ -461,6 +462,60 @@ fn bulk_create_links_contacts_and_numbers(crm: &Crm) {
     children[place].0.parent = Some(first.id);
     let children = service.create_many(children).unwrap();
     assert_eq!(service.get(children[place].id).unwrap().parent, Some(first.id));
+}
+
+/// A bulk load in chunks: every chunk commits on its own, chunks naming parents from the
+/// chunk before and chunks numbered automatically come out right (they wait for it where the
+/// store overlaps chunks), and the first chunk refused stops the load, saying which it was
+/// and what the chunks before it created.
+fn bulk_load_commits_chunk_after_chunk(crm: &Crm) {
+    let admin = fresh_admin(crm);
+    let service = crm.customers(&admin);
+    let numbered = |chunk: usize, rows: usize| -> Vec<(Customer, Vec<Contact>)> {
+        (0..rows)
+            .map(|i| {
+                let code = format!("LOAD-{chunk}-{i:03}");
+                let row = Customer { code, ..customer(&format!("Load {chunk}.{i:03}")) };
+                (row, vec![contact(&format!("Loader {chunk}.{i}"))])
+            })
+            .collect()
+    };
+    let count = |text: &str| {
+        let search = CustomerSearch { text: Some(text.into()), ..CustomerSearch::default() };
+        service.search(&search).unwrap().total
+    };
+    assert_eq!(service.create_chunks(Vec::new()).unwrap(), 0);
+    let created = service.create_chunks(vec![numbered(0, 300), numbered(1, 300)]).unwrap();
+    assert_eq!(created, 600);
+    assert_eq!(count("load 1.299"), 1);
+
+    // Children of the chunk before, numbered automatically.
+    let parent = service
+        .search(&CustomerSearch { text: Some("LOAD-1-299".into()), ..CustomerSearch::default() });
+    let parent = parent.unwrap().items[0].id;
+    let children: Vec<(Customer, Vec<Contact>)> = (0..300)
+        .map(|i| (Customer { parent: Some(parent), ..customer(&format!("Kid {i}")) }, vec![]))
+        .collect();
+    let mut bad = numbered(4, 300);
+    bad[10].0.email = "not an address".into();
+    let chunks = vec![numbered(2, 300), children, bad, numbered(5, 300)];
+    let refused = service.create_chunks(chunks).unwrap_err();
+    assert_eq!((refused.chunk, refused.created), (2, 600), "{refused}");
+    assert!(
+        matches!(&refused.error, Error::Domain(DomainError::Invalid { field, .. }) if field == "email"),
+        "{refused}"
+    );
+    assert_eq!(count("load 2.299"), 1, "the chunks before the refused one stay");
+    assert_eq!(service.children(parent).unwrap().len(), 300);
+    assert_eq!((count("load 4."), count("load 5.")), (0, 0), "nothing from the refused on");
+
+    // A number an earlier chunk gave is refused in a later one, named.
+    let mut again = numbered(6, 300);
+    again[299].0.code = "LOAD-0-007".into();
+    let refused = service.create_chunks(vec![numbered(7, 300), again]).unwrap_err();
+    assert_eq!((refused.chunk, refused.created), (1, 300));
+    assert!(refused.to_string().contains("\"LOAD-0-007\" is already taken"), "{refused}");
+    assert_eq!(count("load 6."), 0);
 }
 
 fn bulk_create_reports_the_first_bad_row(crm: &Crm) {
