@@ -104,6 +104,19 @@ impl CopyRows {
         Ok(())
     }
 
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The bytes written so far, taken out to be sent; the stream goes on empty, with room
+    /// for about `bytes` more.
+    pub fn take(&mut self, bytes: usize) -> Vec<u8> {
+        let taken = std::mem::take(&mut *self.out);
+        self.out.reserve(bytes);
+        taken
+    }
+
     /// The stream, ended.
     pub fn finish(mut self) -> Vec<u8> {
         self.out.extend_from_slice(&(-1_i16).to_be_bytes());

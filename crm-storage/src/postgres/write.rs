@@ -85,8 +85,9 @@ pub(crate) fn check_batch(batch: &Batch<'_>) -> Result<(), StoreError> {
 
 /// The steps that apply `batch`, in order. The batch must pass [`check_batch`] before any runs.
 ///
-/// Inserts wait in one group per description and go out together when an operation that
-/// could observe them comes (any other operation on the same kind) or the batch ends.
+/// Inserts wait in one group per description and go out together, smaller groups first, when
+/// an operation that could observe them comes (any other operation on the same kind) or the
+/// batch ends.
 /// Operations on other kinds cannot see them, so moving inserts past those keeps every
 /// result; inserts of one kind keep their order.
 pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Vec<Step<'b>> {
@@ -94,6 +95,9 @@ pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Vec<Step<'b>> {
     let mut pending: Vec<(&EntityDesc, Vec<&Record>)> = Vec::new();
     let flush = |steps: &mut Vec<Step<'b>>,
                  pending: &mut Vec<(&'b EntityDesc, Vec<&'b Record>)>| {
+        // Groups of other kinds in any order: the small ones first, so a batch's few audit
+        // entries go out while its large inserts are still being encoded.
+        pending.sort_by_key(|(_, records)| records.len());
         for (desc, records) in pending.drain(..) {
             steps.extend(
                 records.chunks(INSERT_CHUNK).map(|chunk| Step::Insert(desc, chunk.to_vec())),
@@ -129,15 +133,26 @@ pub(crate) fn plan<'b>(batch: &'b Batch<'b>) -> Vec<Step<'b>> {
 pub(crate) enum Statements<'t> {
     /// Encoded on the applying thread when their step comes.
     Inline(&'t TenantId),
-    /// Encoded ahead by another thread, in step order.
-    Ahead(Receiver<Result<InsertStep, StoreError>>),
+    /// Encoded ahead by another thread, in step order; a large `COPY` in pieces.
+    Ahead(Receiver<Result<Encoded, StoreError>>),
 }
 
 impl Statements<'_> {
-    /// The statement of the next insert step, `desc` and `records`.
-    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<InsertStep, StoreError> {
+    /// The statement of the next insert step, `desc` and `records`: whole, or the start of a
+    /// `COPY` whose further rows [`Statements::next_piece`] gives.
+    fn next(&self, desc: &EntityDesc, records: &[&Record]) -> Result<Encoded, StoreError> {
         match self {
-            Self::Inline(tenant) => insert_step(tenant, desc, records),
+            Self::Inline(tenant) => insert_step(tenant, desc, records).map(Encoded::Whole),
+            Self::Ahead(_) => self.next_piece(),
+        }
+    }
+
+    /// What the encoder handed over next.
+    fn next_piece(&self) -> Result<Encoded, StoreError> {
+        match self {
+            Self::Inline(_) => {
+                Err(StoreError::unavailable("postgres: an inline insert has no pieces"))
+            }
             Self::Ahead(receiver) => receiver.recv().unwrap_or_else(|_| {
                 Err(StoreError::unavailable("postgres: the statement encoder stopped"))
             }),
@@ -145,9 +160,16 @@ impl Statements<'_> {
     }
 }
 
+/// Bytes of `COPY` rows the encoder hands over at a time: the server starts on a large
+/// insert as soon as its first rows are encoded, rather than after all of them.
+const COPY_PIECE_BYTES: usize = 64 * 1024;
+
+/// Pieces the encoder may run ahead of the server: a few megabytes at most.
+const PIECES_AHEAD: usize = 32;
+
 /// Runs `apply` with the insert statements of `steps`: for a large batch a scoped thread
-/// encodes them one ahead of PostgreSQL, so the client's encoding and the server's work
-/// overlap; for a small one they are encoded inline.
+/// encodes them ahead of PostgreSQL, a large `COPY` in pieces, so the client's encoding and
+/// the server's work overlap; for a small one they are encoded inline.
 pub(crate) fn with_statements<T>(
     tenant: &TenantId,
     steps: &[Step<'_>],
@@ -164,12 +186,12 @@ pub(crate) fn with_statements<T>(
         return apply(Statements::Inline(tenant));
     }
     std::thread::scope(|scope| {
-        // One statement waits while another runs: a few megabytes at most.
-        let (send, receive) = sync_channel(1);
+        let (send, receive) = sync_channel(PIECES_AHEAD);
         let encoder = std::thread::Builder::new().spawn_scoped(scope, move || {
+            // A refused send means the batch stopped early; nothing more is wanted.
+            let mut emit = |encoded| send.send(encoded).is_ok();
             for (desc, records) in inserts() {
-                // A refused send means the batch stopped early; nothing more is wanted.
-                if send.send(insert_step(tenant, desc, records)).is_err() {
+                if !encode_step(tenant, desc, records, COPY_PIECE_BYTES, &mut emit) {
                     break;
                 }
             }
@@ -287,10 +309,17 @@ async fn apply_in(
 ) -> Result<(), StoreError> {
     for step in steps {
         match step {
-            Step::Insert(desc, records) => {
-                let step = statements.next(desc, records)?;
-                insert(tx, desc, step).await?;
-            }
+            Step::Insert(desc, records) => match statements.next(desc, records)? {
+                Encoded::Whole(step) => insert(tx, desc, step).await?,
+                Encoded::Start { statement, rows } => {
+                    insert_streamed(tx, desc, (statement, rows), statements).await?;
+                }
+                Encoded::More(_) | Encoded::Last(_) => {
+                    return Err(StoreError::unavailable(
+                        "postgres: the statement encoder lost its place",
+                    ));
+                }
+            },
             Step::Other(Op::Insert(..)) => {}
             Step::Other(Op::Update(desc, record)) => update(tx, tenant, desc, record).await?,
             Step::Other(Op::Delete(desc, id, version)) => {
@@ -324,6 +353,18 @@ fn custom_column(record: &Record) -> serde_json::Value {
 /// `INSERT … VALUES`, one round trip where a `COPY` takes two.
 const COPY_MIN_RECORDS: usize = 8;
 
+/// What the encoder of a plan's inserts hands over, in step order.
+pub(crate) enum Encoded {
+    /// A whole insert step.
+    Whole(InsertStep),
+    /// The start of a `COPY` whose rows come in pieces: its statement and first rows.
+    Start { statement: String, rows: Vec<u8> },
+    /// More rows of that `COPY`.
+    More(Vec<u8>),
+    /// Its last rows, with the end of the stream.
+    Last(Vec<u8>),
+}
+
 /// One insert step ready to send.
 pub(crate) enum InsertStep {
     /// A `COPY` statement and its rows in the binary format.
@@ -332,7 +373,11 @@ pub(crate) enum InsertStep {
     Values(Sql),
 }
 
-/// The insert of `records` into the table of `desc`: a `COPY` for many, `VALUES` for a few.
+/// Encodes the insert of `records` into the table of `desc` and hands it to `emit`: one
+/// `INSERT … VALUES` for a few, whole; for many a `COPY`, its rows in pieces of about `piece`
+/// bytes (whole when they fit one). Returns `false` when `emit` wants no more (the batch
+/// stopped) or an error was emitted.
+///
 /// Each record is checked against `desc` as it is encoded, in the same pass: a value of
 /// another type, a field `desc` does not declare or JSON nested too deeply refuses the step
 /// with the error [`Record::check`] gives.
@@ -342,11 +387,13 @@ pub(crate) enum InsertStep {
 ///
 /// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
 /// is refused as a constraint error, where the other stores keep it.
-fn insert_step(
+fn encode_step(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
-) -> Result<InsertStep, StoreError> {
+    piece: usize,
+    emit: &mut dyn FnMut(Result<Encoded, StoreError>) -> bool,
+) -> bool {
     // Without custom values in any record the column keeps its default (`{}`) and is left
     // out of the statement.
     let any_custom = records.iter().any(|r| r.custom.values().any(|v| !v.is_null()));
@@ -359,9 +406,27 @@ fn insert_step(
     columns.push_str(if any_custom { ", custom)" } else { ")" });
     let columns = Columns { order, list: columns, any_custom };
     if records.len() < COPY_MIN_RECORDS {
-        values_insert(tenant, desc, records, &columns)
+        emit(values_insert(tenant, desc, records, &columns).map(Encoded::Whole))
     } else {
-        copy_in(tenant, desc, records, &columns)
+        copy_in(tenant, desc, records, &columns, piece, emit)
+    }
+}
+
+/// The insert of `records` as one whole step (see [`encode_step`]).
+fn insert_step(
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    records: &[&Record],
+) -> Result<InsertStep, StoreError> {
+    let mut step = None;
+    encode_step(tenant, desc, records, usize::MAX, &mut |encoded| {
+        step = Some(encoded);
+        true
+    });
+    match step {
+        Some(Ok(Encoded::Whole(step))) => Ok(step),
+        Some(Err(error)) => Err(error),
+        _ => Err(StoreError::unavailable("postgres: an insert was not encoded whole")),
     }
 }
 
@@ -462,34 +527,71 @@ fn values_insert(
     Ok(InsertStep::Values(sql))
 }
 
-/// The `COPY` of `records` in PostgreSQL's binary format.
+/// The `COPY` of `records` in PostgreSQL's binary format, handed to `emit` in pieces of about
+/// `piece` bytes (see [`encode_step`]).
 fn copy_in(
     tenant: &TenantId,
     desc: &EntityDesc,
     records: &[&Record],
     columns: &Columns<'_>,
-) -> Result<InsertStep, StoreError> {
+    piece: usize,
+    emit: &mut dyn FnMut(Result<Encoded, StoreError>) -> bool,
+) -> bool {
     let statement = format!("COPY {} {} FROM STDIN (FORMAT binary)", table(desc), columns.list);
     // Three values of the row and the declared fields, plus the custom column; a table has
     // at most 1,600 columns, so the count always fits.
-    let values = u16::try_from(3 + desc.fields.len() + usize::from(columns.any_custom))
-        .map_err(|_| constraint(format!("{} has more fields than a table holds", desc.kind)))?;
+    let Ok(values) = u16::try_from(3 + desc.fields.len() + usize::from(columns.any_custom)) else {
+        emit(Err(constraint(format!("{} has more fields than a table holds", desc.kind))));
+        return false;
+    };
     // About 40 bytes per value is the size of a typical customer row.
-    let mut rows = CopyRows::with_capacity(records.len() * usize::from(values) * 40);
+    let capacity = (records.len() * usize::from(values) * 40).min(piece);
+    let mut rows = CopyRows::with_capacity(capacity);
+    let mut statement = Some(statement);
     for record in records {
-        let unfit = |field: &str, ty: FieldType| unfit(desc, record, field, ty);
-        rows.start_row(values);
-        rows.text(tenant.as_str()).map_err(|_| unfit("tenant_id", FieldType::Text))?;
-        rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
-        rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
-        columns
-            .each_value(record, |field, value| rows.push(field.ty, value).is_ok())
-            .map_err(|misfit| columns.refusal(desc, record, misfit))?;
-        if columns.any_custom {
-            rows.json(&custom_column(record)).map_err(|_| unfit("custom", FieldType::Json))?;
+        if let Err(error) = copy_row(tenant, desc, record, columns, values, &mut rows) {
+            emit(Err(error));
+            return false;
+        }
+        if rows.len() >= piece {
+            let bytes = rows.take(capacity);
+            let encoded = match statement.take() {
+                Some(statement) => Encoded::Start { statement, rows: bytes },
+                None => Encoded::More(bytes),
+            };
+            if !emit(Ok(encoded)) {
+                return false;
+            }
         }
     }
-    Ok(InsertStep::Copy { statement, rows: rows.finish() })
+    let bytes = rows.finish();
+    emit(Ok(match statement {
+        Some(statement) => Encoded::Whole(InsertStep::Copy { statement, rows: bytes }),
+        None => Encoded::Last(bytes),
+    }))
+}
+
+/// Adds `record` as a row of `values` values to `rows`.
+fn copy_row(
+    tenant: &TenantId,
+    desc: &EntityDesc,
+    record: &Record,
+    columns: &Columns<'_>,
+    values: u16,
+    rows: &mut CopyRows,
+) -> Result<(), StoreError> {
+    let unfit = |field: &str, ty: FieldType| unfit(desc, record, field, ty);
+    rows.start_row(values);
+    rows.text(tenant.as_str()).map_err(|_| unfit("tenant_id", FieldType::Text))?;
+    rows.integer(id_param(record.id)?).map_err(|_| unfit("id", FieldType::Ref))?;
+    rows.integer(1).map_err(|_| unfit("version", FieldType::Integer))?;
+    columns
+        .each_value(record, |field, value| rows.push(field.ty, value).is_ok())
+        .map_err(|misfit| columns.refusal(desc, record, misfit))?;
+    if columns.any_custom {
+        rows.json(&custom_column(record)).map_err(|_| unfit("custom", FieldType::Json))?;
+    }
+    Ok(())
 }
 
 /// Runs one insert step of `desc`; a taken id is a conflict naming it.
@@ -508,17 +610,52 @@ async fn insert(tx: &mut Tx<'_>, desc: &EntityDesc, step: InsertStep) -> Result<
             sql.query().execute(&mut **tx).await.map(|done| done.rows_affected())
         }
     };
-    done.map_err(|e| {
-        let id = conflicting_id(&e);
-        let error = map_error(&format!("insert {}", desc.kind), e);
-        match id {
-            Some(id) if error.kind() == StoreErrorKind::Conflict => {
-                StoreError::conflict(format!("{} {id} already exists", desc.kind))
-            }
-            _ => error,
-        }
-    })?;
+    done.map_err(|e| insert_error(desc, e))?;
     Ok(())
+}
+
+/// Runs a `COPY` of `desc` whose rows arrive in pieces from `statements` after `rows`, while
+/// the encoder still writes the rest; an error of the encoder ends the copy as failed.
+async fn insert_streamed(
+    tx: &mut Tx<'_>,
+    desc: &EntityDesc,
+    (statement, rows): (String, Vec<u8>),
+    statements: &Statements<'_>,
+) -> Result<(), StoreError> {
+    let mut sink = (**tx).copy_in_raw(&statement).await.map_err(|e| insert_error(desc, e))?;
+    sink.send(rows).await.map_err(|e| insert_error(desc, e))?;
+    loop {
+        let rows = match statements.next_piece() {
+            Ok(Encoded::More(rows)) => rows,
+            Ok(Encoded::Last(rows)) => {
+                sink.send(rows).await.map_err(|e| insert_error(desc, e))?;
+                break;
+            }
+            Ok(_) => {
+                Err(StoreError::unavailable("postgres: the statement encoder lost its place"))?
+            }
+            Err(error) => {
+                // The server answers the failed copy with an error; the batch rolls back.
+                let _ = sink.abort("a record of the batch was refused").await;
+                return Err(error);
+            }
+        };
+        sink.send(rows).await.map_err(|e| insert_error(desc, e))?;
+    }
+    sink.finish().await.map_err(|e| insert_error(desc, e))?;
+    Ok(())
+}
+
+/// The error of an insert of `desc` the server refused; a taken id is a conflict naming it.
+fn insert_error(desc: &EntityDesc, error: sqlx::Error) -> StoreError {
+    let id = conflicting_id(&error);
+    let error = map_error(&format!("insert {}", desc.kind), error);
+    match id {
+        Some(id) if error.kind() == StoreErrorKind::Conflict => {
+            StoreError::conflict(format!("{} {id} already exists", desc.kind))
+        }
+        _ => error,
+    }
 }
 
 /// The constraint error of a batch refused, when it commits, by the unique constraint of one

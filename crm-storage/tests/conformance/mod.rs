@@ -905,12 +905,16 @@ fn values_of_the_wrong_type_are_refused(ctx: &Ctx) {
         ("data", nested(deepest + 1)),
         ("custom.extra", nested(deepest + 1)),
     ];
+    // Rows of a few hundred bytes, so the bad one comes after much of the batch may have been
+    // sent.
+    let note = "n".repeat(300);
     for (field, value) in misfits {
         let mut batch = Batch::new();
-        for id in 10..310 {
-            batch.insert(item(), rec(id, vec![("name", text("bulk")), ("qty", int(1))]));
+        for id in 10..1010 {
+            let row = vec![("name", text("bulk")), ("qty", int(1)), ("note", text(&note))];
+            batch.insert(item(), rec(id, row));
         }
-        batch.insert(item(), rec(310, vec![("name", text("bad")), (field, value)]));
+        batch.insert(item(), rec(1010, vec![("name", text("bad")), (field, value)]));
         let error = ctx.commit(&batch).expect_err(field);
         assert_eq!(error.kind(), StoreErrorKind::Constraint, "{field}: {error}");
         let named = field.trim_start_matches("custom.");
@@ -1742,6 +1746,16 @@ fn error_kinds(ctx: &Ctx) {
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict);
     let message = ctx.commit(&batch).expect_err("taken id").to_string();
     assert!(message.contains("conf_item") && message.contains('1'), "names kind and id");
+    // The same at the end of a bulk load of rows of a few hundred bytes: nothing is kept.
+    let mut batch = Batch::new();
+    for id in 2..1002 {
+        batch.insert(item(), rec(id, vec![("note", text(&"n".repeat(300)))]));
+    }
+    batch.insert(item(), rec(1, vec![]));
+    let message = ctx.commit(&batch).expect_err("taken id in bulk").to_string();
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "{message}");
+    assert!(message.contains("conf_item") && message.contains('1'), "{message}");
+    assert_eq!(ctx.get(2), None);
 
     let mut batch = Batch::new();
     batch.none_match(item(), vec![eq("code", text("X"))]);
