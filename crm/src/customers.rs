@@ -223,7 +223,7 @@ impl<'a> Customers<'a> {
     /// checked first, so a refused row takes no ids (unless a number it gives is found taken
     /// when the batch commits).
     pub fn create_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<Vec<Customer>> {
-        let prepared = self.prepare_many(rows)?;
+        let prepared = self.prepare_many(rows).map_err(|refusal| refusal.error)?;
         self.commit_prepared(prepared)
     }
 
@@ -248,12 +248,16 @@ impl<'a> Customers<'a> {
         let mut chunks = chunks.into_iter();
         let mut created = 0;
         let mut chunk = 0;
-        let refused = |chunk, created, error| ChunkRefused { chunk, created, error };
         let ahead = self.crm.store.commits_elsewhere();
         let Some(first) = chunks.next() else { return Ok(0) };
         let mut prepared = self.prepare_many(first);
         loop {
-            let ready = prepared.map_err(|e| refused(chunk, created, e))?;
+            let ready = prepared.map_err(|Refusal { row, error }| ChunkRefused {
+                chunk,
+                row,
+                created,
+                error,
+            })?;
             let (committed, next) = match chunks.next() {
                 Some(rows) if ahead && may_prepare_ahead(&rows) => {
                     let (committed, next) = crate::parallel::both(
@@ -269,7 +273,9 @@ impl<'a> Customers<'a> {
                 }
                 None => (self.commit_prepared(ready), None),
             };
-            created += committed.map_err(|e| refused(chunk, created, e))?.len();
+            let committed =
+                committed.map_err(|error| ChunkRefused { chunk, row: None, created, error })?;
+            created += committed.len();
             chunk += 1;
             match next {
                 Some(next) => prepared = next,
@@ -291,7 +297,10 @@ impl<'a> Customers<'a> {
 
     /// The rows of [`Customers::create_many`] checked, numbered and mapped onto the changes
     /// that create them, with their ids reserved.
-    fn prepare_many(&self, rows: Vec<(Customer, Vec<Contact>)>) -> Result<PreparedRows> {
+    fn prepare_many(
+        &self,
+        rows: Vec<(Customer, Vec<Contact>)>,
+    ) -> std::result::Result<PreparedRows, Refusal> {
         if rows.is_empty() {
             return Ok(PreparedRows { changes: Changes::new(), created: Vec::new() });
         }
@@ -368,13 +377,16 @@ impl<'a> Customers<'a> {
         let mut ready = Vec::with_capacity(checked.len());
         // In id order, so two batches lock shared parents in the same order on PostgreSQL.
         let mut parents: BTreeSet<RecordId> = BTreeSet::new();
-        for row in checked {
-            let row = row?;
+        for (n, row) in checked.into_iter().enumerate() {
+            let at = |error: crate::Error| Refusal { row: Some(n), error };
+            let row = row.map_err(at)?;
             let customer = row.customer();
-            settings.check(SettingList::CustomerCategory, &customer.category)?;
-            settings.check(SettingList::CustomerSource, &customer.source)?;
+            let settings_hold =
+                |list, code: &str| settings.check(list, code).map_err(|e| at(e.into()));
+            settings_hold(SettingList::CustomerCategory, &customer.category)?;
+            settings_hold(SettingList::CustomerSource, &customer.source)?;
             if let Some(parent) = customer.parent.filter(|p| !parents.contains(p)) {
-                self.get_for_change(parent)?;
+                self.get_for_change(parent).map_err(at)?;
                 parents.insert(parent);
             }
             ready.push(row);
@@ -388,7 +400,7 @@ impl<'a> Customers<'a> {
                 if needs_code > 0 {
                     let given: Vec<&str> = given.iter().map(String::as_str).collect();
                     if let Some(taken) = self.first_taken(&given) {
-                        return Err(taken);
+                        return Err(taken.into());
                     }
                 }
                 reserve()?
@@ -864,16 +876,46 @@ fn may_prepare_ahead(rows: &[(Customer, Vec<Contact>)]) -> bool {
     rows.iter().all(|(c, _)| c.parent.is_none() && !c.code.trim().is_empty())
 }
 
+/// Why a chunk of new customers was refused while it was prepared, and which row, counted
+/// from 0, when one row was the reason.
+struct Refusal {
+    row: Option<usize>,
+    error: crate::Error,
+}
+
+impl<E: Into<crate::Error>> From<E> for Refusal {
+    fn from(error: E) -> Self {
+        Self { row: None, error: error.into() }
+    }
+}
+
 /// Why [`Customers::create_chunks`] stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("chunk {chunk} was refused after {created} customer(s) were created: {error}")]
+#[error(
+    "chunk {} of the load{} was refused after {created} customer(s) were created: {error}",
+    chunk + 1,
+    row.map(|row| format!(" (its row {})", row + 1)).unwrap_or_default()
+)]
 pub struct ChunkRefused {
-    /// The chunk refused, counted from 0; the chunks before it are created.
+    /// The chunk refused, counted from 0 (the message counts from 1); the chunks before it
+    /// are created, nothing of it or after it.
     pub chunk: usize,
+    /// The row of the chunk refused, counted from 0, when one row was the reason (a field,
+    /// a setting code, a parent); `None` when the whole chunk was (a store failure, a number
+    /// found taken when it committed).
+    pub row: Option<usize>,
     /// How many customers the chunks before it created.
     pub created: usize,
     /// Why it was refused.
     pub error: crate::Error,
+}
+
+impl From<ChunkRefused> for crate::Error {
+    /// The error alone, for a host that only passes errors on (`?` in a function returning
+    /// [`crate::Result`]); which chunk and what was created are lost.
+    fn from(refused: ChunkRefused) -> Self {
+        refused.error
+    }
 }
 
 enum NewRow {

@@ -500,7 +500,10 @@ fn bulk_load_commits_chunk_after_chunk(crm: &Crm) {
     bad[10].0.email = "not an address".into();
     let chunks = vec![numbered(2, 300), children, bad, numbered(5, 300)];
     let refused = service.create_chunks(chunks).unwrap_err();
-    assert_eq!((refused.chunk, refused.created), (2, 600), "{refused}");
+    assert_eq!((refused.chunk, refused.row, refused.created), (2, Some(10), 600), "{refused}");
+    assert!(refused
+        .to_string()
+        .starts_with("chunk 3 of the load (its row 11) was refused after 600 "));
     assert!(
         matches!(&refused.error, Error::Domain(DomainError::Invalid { field, .. }) if field == "email"),
         "{refused}"
@@ -513,7 +516,7 @@ fn bulk_load_commits_chunk_after_chunk(crm: &Crm) {
     let mut again = numbered(6, 300);
     again[299].0.code = "LOAD-0-007".into();
     let refused = service.create_chunks(vec![numbered(7, 300), again]).unwrap_err();
-    assert_eq!((refused.chunk, refused.created), (1, 300));
+    assert_eq!((refused.chunk, refused.row, refused.created), (1, None, 300));
     assert!(refused.to_string().contains("\"LOAD-0-007\" is already taken"), "{refused}");
     assert_eq!(count("load 6."), 0);
 }
