@@ -236,17 +236,29 @@ pub(crate) async fn apply(
     let mut conn = pool.acquire().await.map_err(|e| map_error("begin a batch", e))?;
     // BEGIN and the batch's locks in one round trip.
     let begin = format!("BEGIN; {}", lock_statement(tenant, steps));
-    let error = match conn.begin_with(begin).await {
-        Ok(tx) => return run(tx, tenant, steps, &statements).await,
-        Err(error) => map_error("lock", error),
+    let begun = match conn.begin_with(begin).await {
+        Ok(tx) => Ok(run(tx, tenant, steps, &statements).await),
+        Err(error) => Err(map_error("lock", error)),
     };
-    // A lock that failed (a lock or statement timeout, a cancel) leaves the connection inside
-    // an aborted transaction sqlx does not know it began: end it before the connection goes
-    // back to the pool, or close the connection.
-    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
-        conn.close_on_drop();
+    match begun {
+        Ok(result) => {
+            // A failure of the connection itself (I/O, the protocol) may leave answers of the
+            // server unread: such a connection does not go back to the pool.
+            if result.as_ref().is_err_and(|e| e.kind() == StoreErrorKind::Unavailable) {
+                conn.close_on_drop();
+            }
+            result
+        }
+        Err(error) => {
+            // A lock that failed (a lock or statement timeout, a cancel) leaves the connection
+            // inside an aborted transaction sqlx does not know it began: end it before the
+            // connection goes back to the pool, or close the connection.
+            if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                conn.close_on_drop();
+            }
+            Err(error)
+        }
     }
-    Err(error)
 }
 
 /// Runs the steps in the transaction `tx` has begun and commits it, or rolls it back.
@@ -384,8 +396,9 @@ pub(crate) enum InsertStep {
 /// The declared columns go out in name order, the order of a record's fields, so each record
 /// is read in one pass beside them rather than looked up field by field.
 ///
-/// FIXME: PostgreSQL text cannot hold the NUL character, so a record with one in a text field
-/// is refused as a constraint error, where the other stores keep it.
+/// FIXME: PostgreSQL text and JSONB cannot hold the NUL character, so a record with one in a
+/// text field, a JSON string or a custom value is refused as a constraint error that names
+/// neither the record nor the field, where the other stores keep it.
 fn encode_step(
     tenant: &TenantId,
     desc: &EntityDesc,
@@ -613,6 +626,9 @@ async fn insert(tx: &mut Tx<'_>, desc: &EntityDesc, step: InsertStep) -> Result<
     Ok(())
 }
 
+/// The end of a binary `COPY` stream: a row count of −1.
+const END_OF_ROWS: [u8; 2] = (-1_i16).to_be_bytes();
+
 /// Runs a `COPY` of `desc` whose rows arrive in pieces from `statements` after `rows`, while
 /// the encoder still writes the rest; an error of the encoder ends the copy as failed.
 async fn insert_streamed(
@@ -634,8 +650,13 @@ async fn insert_streamed(
                 Err(StoreError::unavailable("postgres: the statement encoder lost its place"))?
             }
             Err(error) => {
-                // The server answers the failed copy with an error; the batch rolls back.
-                let _ = sink.abort("a record of the batch was refused").await;
+                // The rows sent so far are ended properly and the copy finished, so the
+                // connection reads every answer of the server; the batch then rolls back. A
+                // copy the server had refused already failed on an earlier record, the one
+                // to report. (Aborting instead leaves the server's answer unread when it had
+                // refused the copy for a reason of its own.)
+                sink.send(END_OF_ROWS.as_slice()).await.map_err(|e| insert_error(desc, e))?;
+                sink.finish().await.map_err(|e| insert_error(desc, e))?;
                 return Err(error);
             }
         };

@@ -1756,6 +1756,20 @@ fn error_kinds(ctx: &Ctx) {
     assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict, "{message}");
     assert!(message.contains("conf_item") && message.contains('1'), "{message}");
     assert_eq!(ctx.get(2), None);
+    // A taken id early in a bulk load and a misfit at its end: the taken id is reported,
+    // nothing is kept, and every later batch still goes through.
+    let mut batch = Batch::new();
+    for id in 2..1002 {
+        let id = if id == 12 { 1 } else { id };
+        batch.insert(item(), rec(id, vec![("note", text(&"n".repeat(300)))]));
+    }
+    batch.insert(item(), rec(1002, vec![("undeclared", text("x"))]));
+    assert_eq!(kind_of(ctx.commit(&batch)), StoreErrorKind::Conflict);
+    assert_eq!(ctx.get(2), None);
+    for id in 3000..3012 {
+        ctx.insert_all(item(), [rec(id, vec![])]);
+    }
+    assert!(ctx.get(3011).is_some());
 
     let mut batch = Batch::new();
     batch.none_match(item(), vec![eq("code", text("X"))]);
