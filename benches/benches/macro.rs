@@ -23,6 +23,7 @@ use crm_benches::report::{ratio, Line, Report};
 use crm_benches::stats::{ms, rows_per_second, timed, Latencies};
 use crm_benches::timed_store::{StoreTimes, TimedStore};
 use crm_benches::{raw_pg, raw_sled, terms};
+use crm_storage::sled_store::open_locked;
 use crm_storage::{PgOptions, PgStore, SledStore};
 use crm_test_support::PgCluster;
 use sqlx::Connection;
@@ -324,8 +325,7 @@ fn bench_sled(
     ));
 
     // Reopen the engine's database raw to see what it wrote; the engine then reopens cold.
-    let engine_footprint =
-        raw_sled::footprint(&sled::Config::new().path(engine_dir.path()).open()?)?;
+    let engine_footprint = raw_sled::footprint(&open_locked(engine_dir.path())?)?;
     let raw_footprint = raw_sled::footprint(&raw_db)?;
     let per_customer = |n: u64| n as f64 / config.customers as f64;
     report.line(Line {

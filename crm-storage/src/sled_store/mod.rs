@@ -64,6 +64,29 @@ use projection::{Projection, Projections};
 /// second thread while sled writes; smaller ones do not pay for the thread.
 const PARALLEL_APPLY_MIN_CHANGES: usize = 256;
 
+/// Whether `io` is sled's report of its directory lock held elsewhere: sled locks its
+/// directory for one process and reports a taken lock as an I/O error whose text names it.
+fn lock_taken(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
+}
+
+/// Opens the sled database at `path`. A database this process has just closed can hold its
+/// lock a few milliseconds longer, until sled's own threads let go of it: a taken lock is
+/// tried again for up to a second before it counts as another process's.
+pub fn open_locked(path: &Path) -> Result<sled::Db, sled::Error> {
+    const ATTEMPTS: u32 = 50;
+    let mut attempt = 1;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(io)) if lock_taken(&io) && attempt < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 /// A store kept in an embedded sled database.
 pub struct SledStore {
     db: sled::Db,
@@ -104,18 +127,11 @@ impl SledStore {
     /// Opens (or creates) the database in the directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new().path(path).open().map_err(|error| match error {
-            // sled locks its directory for one process and reports a taken lock as an I/O
-            // error whose text names the lock; say what it means instead.
-            sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("could not acquire lock") =>
-            {
-                StoreError::unavailable(format!(
-                    "the store {} is in use by another process; stop it or use another path",
-                    path.display()
-                ))
-            }
+        let db = open_locked(path).map_err(|error| match error {
+            sled::Error::Io(io) if lock_taken(&io) => StoreError::unavailable(format!(
+                "the store {} is in use by another process; stop it or use another path",
+                path.display()
+            )),
             other => sled_error(other),
         })?;
         Self::with_db(db)
@@ -508,6 +524,22 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_lock_this_process_lets_go_of_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SledStore::open(dir.path()).unwrap();
+        let closing = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(first);
+        });
+        let second = SledStore::open(dir.path());
+        closing.join().unwrap();
+        assert!(second.is_ok(), "{:?}", second.err());
+        // Held on, the lock is reported as the store being in use.
+        let third = SledStore::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(third.contains("is in use by another process"), "{third}");
     }
 
     fn stored_thing() -> (SledStore, TenantId, EntityDesc) {
