@@ -239,7 +239,8 @@ impl<'a> Customers<'a> {
     /// must skip the numbers that chunk gives.
     ///
     /// Stops at the first chunk refused; the chunks before it stay created, and the error
-    /// says which chunk and how many customers they hold, so a host can resume after them.
+    /// says which chunk (and which row of it, where one row was the reason) and how many
+    /// customers the chunks before it hold, so a host can resume after them.
     /// A chunk prepared ahead of a refused one has still taken its ids.
     pub fn create_chunks<I>(&self, chunks: I) -> std::result::Result<usize, ChunkRefused>
     where
@@ -862,7 +863,6 @@ pub(crate) fn automatic_code(n: u64) -> String {
     format!("C{n:06}")
 }
 
-/// A row of a bulk create, checked on its own, with ids relative to the batch.
 /// A chunk of new customers ready to commit: the changes that create them and the customers
 /// as created.
 struct PreparedRows {
@@ -918,6 +918,7 @@ impl From<ChunkRefused> for crate::Error {
     }
 }
 
+/// A row of a bulk create, checked on its own, with ids relative to the batch.
 enum NewRow {
     /// Mapped onto its records.
     Mapped(Customer, Record, Vec<Record>),
