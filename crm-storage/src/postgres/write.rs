@@ -66,7 +66,7 @@ fn refused(desc: &EntityDesc, record: &Record, otherwise: StoreError) -> StoreEr
 
 /// Checks every updated record of `batch` against its description and every precondition's
 /// filters. Nothing of a batch may reach the server before this passed; inserted records are
-/// checked as their statement is encoded (see [`insert_step`]), before it is sent, and a
+/// checked as their statement is encoded (see [`encode_step`]), before it is sent, and a
 /// refused one rolls the batch back.
 pub(crate) fn check_batch(batch: &Batch<'_>) -> Result<(), StoreError> {
     for op in &batch.ops {
